@@ -1,0 +1,130 @@
+"""Venn: contention-aware scheduling across job groups plus resource-aware tier matching.
+
+Liu et al., "Venn: Resource Management for Collaborative Learning Jobs", MLSys 2025.
+
+Scheduling. Jobs with the same requirement form a group; inside a group the job
+with the smallest remaining demand goes first. Across groups, every device class
+is first given to the scarcest group it is eligible for (supply = check-ins per
+second of the classes a group may use). Then, from the most abundant group
+down, a group also takes the devices of the next scarcer group while its
+affected queue per unit of supply exceeds that group's (m'_j/|S'_j| > m'_k/|S'_k|);
+it stops at the first "no". Other eligible jobs keep lower scores, so that no
+device idles while a job could use it.
+
+Matching. Devices fall into V speed tiers; g_u is tier u's 95th-percentile task
+time over all devices'. At each round request a job whose last round had
+response/scheduling ratio c picks a tier u at random and restricts the round to
+it iff 1 + c > V + c * g_u.
+
+Fairness. With e > 0, demands are scaled by (progress / fair progress)^e, where
+the fair share of a job is (jobs in the system) x (its contention-free JCT).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from venn_gym.policy import Policy, rank_scores
+
+_GROUP_FIRST = 1e6  # score offset of the jobs of the group a device class is allocated to
+
+
+class VennPolicy(Policy):
+    def __init__(self, scheduling: bool = True, matching: bool = True, fairness: float = 0.0):
+        self.scheduling = scheduling
+        self.matching = matching
+        self.fairness = fairness
+        suffix = "" if scheduling and matching else ("-no-sched" if not scheduling else "-no-match")
+        self.name = "venn" + suffix + (f"(e={fairness:g})" if fairness else "")
+
+    def reset(self, static, seed):
+        self._rng = np.random.default_rng([seed, 0x7E44])
+        self._tier = np.full(static.n_jobs, -1)
+
+    # ------------------------------------------------------------- scores
+    def scores(self, view, events):
+        static = view.static
+        demand = self._effective_demand(view)
+        within = rank_scores(demand, view.arrival_s, np.arange(static.n_jobs))
+        if self.scheduling:
+            owner = self._allocate(view, demand)  # group (requirement) per class, -1 if none
+            in_group = owner[:, None] == static.job_requirement[None, :]
+            scores = np.where(in_group, _GROUP_FIRST, 0.0) + within[None, :]
+        else:
+            scores = np.broadcast_to(within, (static.n_classes, static.n_jobs)).copy()
+        if self.matching:
+            for event in events:
+                if event.kind == "request":
+                    self._tier[event.job] = self._pick_tier(view, event.job)
+            restricted = self._tier >= 0
+            wrong_tier = static.class_tier[:, None] != self._tier[None, :]
+            scores[wrong_tier & restricted[None, :]] = -np.inf
+        return scores
+
+    def _effective_demand(self, view) -> np.ndarray:
+        static = view.static
+        remaining_rounds = np.maximum(static.job_rounds - view.rounds_done - 1, 0)
+        demand = view.open_demand + remaining_rounds * static.job_participants.astype(float)
+        if not self.fairness:
+            return demand
+        supply = view.class_supply_per_s @ static.class_eligible  # per requirement
+        job_supply = np.maximum(supply[static.job_requirement], 1e-9)
+        response = view.all_response_p95_s if np.isfinite(view.all_response_p95_s) else 0.0
+        alone = static.job_rounds * (static.job_participants / job_supply + response)
+        fair = max(1, int(view.active.sum())) * alone
+        age = np.maximum(view.time_s - view.arrival_s, 1.0)
+        progress = (view.rounds_done / static.job_rounds) / np.minimum(age / fair, 1.0)
+        return demand * np.clip(progress, 0.1, 10.0) ** self.fairness
+
+    def _allocate(self, view, demand: np.ndarray) -> np.ndarray:
+        """Which group (requirement index) each device class serves first."""
+        static = view.static
+        eligible = static.class_eligible  # [class, requirement]
+        supply_of_class = view.class_supply_per_s
+        n_req = static.n_requirements
+        queued = view.active & (view.open_demand > 0)
+        queues = [np.sort(demand[queued & (static.job_requirement == r)]) for r in range(n_req)]
+        total_supply = supply_of_class @ eligible
+        by_scarcity = np.argsort(total_supply, kind="stable")
+        owner = np.full(static.n_classes, -1)
+        for r in by_scarcity:  # each class to the scarcest group it is eligible for
+            owner[(owner < 0) & eligible[:, r]] = r
+        alloc = np.array([supply_of_class[owner == r].sum() for r in range(n_req)])
+        order = by_scarcity[::-1]
+        for pos, j in enumerate(order):
+            if len(queues[j]) == 0 or alloc[j] <= 0:
+                continue
+            for k in order[pos + 1:]:
+                if alloc[k] <= 0 and len(queues[k]) == 0:
+                    continue
+                if len(queues[k]) == 0 or self._takes_over(queues[j], alloc[j], queues[k], alloc[k]):
+                    owner[owner == k] = j
+                    alloc[j] += alloc[k]
+                    alloc[k] = 0.0
+                    queues[j] = np.sort(np.concatenate([queues[j], queues[k]]))
+                    queues[k] = queues[k][:0]
+                else:
+                    break
+        return owner
+
+    @staticmethod
+    def _takes_over(queue_j, supply_j, queue_k, supply_k) -> bool:
+        """Does group j's affected queue per unit supply exceed k's?"""
+        if supply_k <= 0:
+            return True
+        delay_k = queue_k.sum() / supply_k
+        cumulative = np.cumsum(queue_j / supply_j)
+        affected = len(queue_j) if cumulative[-1] <= delay_k else int(np.searchsorted(cumulative, delay_k))
+        return affected / supply_j > len(queue_k) / supply_k
+
+    def _pick_tier(self, view, job: int) -> int:
+        tiers = view.static.speed_tiers
+        sched, resp = view.last_scheduling_delay_s[job], view.last_response_s[job]
+        if tiers < 2 or sched <= 0 or not np.isfinite(view.all_response_p95_s):
+            return -1
+        u = int(self._rng.integers(tiers))
+        g = view.tier_response_p95_s[u] / view.all_response_p95_s
+        if not np.isfinite(g):
+            return -1
+        c = resp / sched
+        return u if 1 + c > tiers + c * g else -1

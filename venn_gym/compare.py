@@ -1,0 +1,148 @@
+"""Run several policies over several seeds of one scenario and summarise them."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .metrics import RunResult
+from .policy import run_policy
+from .scenario import make_scenario
+
+REFERENCE_POLICY = "random"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    scenario: str
+    seed: int
+    policy: str
+    options: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class TimedRun:
+    spec: RunSpec
+    result: RunResult
+    wall_s: float
+
+
+def execute(spec: RunSpec) -> TimedRun:
+    """One simulation (a top-level function, so that worker processes can run it)."""
+    from baselines import make_policy
+
+    scenario = make_scenario(spec.scenario, seed=spec.seed, **dict(spec.options))
+    policy = make_policy(spec.policy)
+    start = time.perf_counter()
+    result = run_policy(scenario, policy, keep_rounds=False)
+    return TimedRun(spec, result, time.perf_counter() - start)
+
+
+def run_many(
+    specs: Sequence[RunSpec], workers: int = 1, on_done: Optional[Callable[[TimedRun], None]] = None
+) -> list[TimedRun]:
+    """Run specs (in parallel processes when workers > 1); results come back in spec order."""
+    runs: dict[int, TimedRun] = {}
+    if workers <= 1:
+        for i, spec in enumerate(specs):
+            runs[i] = execute(spec)
+            if on_done:
+                on_done(runs[i])
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(execute, spec): i for i, spec in enumerate(specs)}
+            for future in as_completed(futures):
+                runs[futures[future]] = future.result()
+                if on_done:
+                    on_done(runs[futures[future]])
+    return [runs[i] for i in range(len(specs))]
+
+
+def summarise(runs: Sequence[TimedRun]) -> dict:
+    """The ``summary.json`` content: per policy, averages over seeds and each seed's figures."""
+    by_policy: dict[str, list[TimedRun]] = {}
+    for run in runs:
+        by_policy.setdefault(run.spec.policy, []).append(run)
+    reference = {r.spec.seed: r.result.summary()["mean_jct_s"] for r in by_policy.get(REFERENCE_POLICY, [])}
+    policies = {}
+    for name, group in by_policy.items():
+        per_seed = []
+        for run in sorted(group, key=lambda r: r.spec.seed):
+            s = run.result.summary()
+            ref = reference.get(run.spec.seed)
+            s.update(seed=run.spec.seed, wall_s=run.wall_s,
+                     checkins_per_s=s["checkins"] / run.wall_s if run.wall_s > 0 else float("nan"),
+                     speedup_vs_random=(ref / s["mean_jct_s"]) if ref else None)
+            per_seed.append(s)
+        jct = np.concatenate([r.result.jct_s for r in group])
+        means = np.array([s["mean_jct_s"] for s in per_seed])
+        speedups = [s["speedup_vs_random"] for s in per_seed if s["speedup_vs_random"] is not None]
+        policies[name] = {
+            "mean_jct_s": float(means.mean()),
+            "mean_jct_s_std": float(means.std(ddof=1)) if len(means) > 1 else 0.0,
+            "p50_jct_s": float(np.percentile(jct, 50)) if len(jct) else float("nan"),
+            "p95_jct_s": float(np.percentile(jct, 95)) if len(jct) else float("nan"),
+            "makespan_s": float(np.mean([s["makespan_s"] for s in per_seed])),
+            "speedup_vs_random": float(np.mean(speedups)) if speedups else None,
+            "speedup_vs_random_std": float(np.std(speedups, ddof=1)) if len(speedups) > 1 else 0.0,
+            "unfinished_jobs": int(sum(s["unfinished_jobs"] for s in per_seed)),
+            "per_seed": per_seed,
+        }
+    first = runs[0].spec
+    return {
+        "scenario": first.scenario,
+        "scenario_options": dict(first.options),
+        "seeds": sorted({r.spec.seed for r in runs}),
+        "reference_policy": REFERENCE_POLICY,
+        "policies": policies,
+        "machine": machine_description(),
+    }
+
+
+def machine_description() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
+
+
+def table_lines(summary: dict) -> list[str]:
+    """A plain-text table of the summary, one row per policy."""
+    head = f"{'policy':<16}{'mean JCT (h)':>16}{'± sd':>10}{'p95 JCT (h)':>14}{'speed-up':>12}{'unfinished':>12}"
+    lines = [head, "-" * len(head)]
+    for name, p in summary["policies"].items():
+        speedup = "" if p["speedup_vs_random"] is None else f"{p['speedup_vs_random']:.2f}x"
+        lines.append(
+            f"{name:<16}{p['mean_jct_s'] / 3600:>16.1f}{p['mean_jct_s_std'] / 3600:>10.1f}"
+            f"{p['p95_jct_s'] / 3600:>14.1f}{speedup:>12}{p['unfinished_jobs']:>12}"
+        )
+    return lines
+
+
+def write_outputs(runs: Sequence[TimedRun], summary: dict, out: Path, command: str) -> list[Path]:
+    """Per-job CSV, summary.json and plots into ``out``."""
+    import pandas as pd
+
+    from .plots import plot_jct_cdf, plot_speedups
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [row for run in runs for row in run.result.job_rows()]
+    jobs_csv = out / "jobs.csv"
+    pd.DataFrame(rows).to_csv(jobs_csv, index=False)
+    summary = dict(summary, command=command)
+    summary_json = out / "summary.json"
+    summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+    written = [jobs_csv, summary_json]
+    jct_by_policy = {}
+    for run in runs:
+        jct_by_policy.setdefault(run.spec.policy, []).append(run.result.jct_s)
+    written.append(plot_jct_cdf({k: np.concatenate(v) for k, v in jct_by_policy.items()}, out / "jct_cdf.png",
+                                title=summary["scenario"]))
+    if any(p["speedup_vs_random"] is not None for p in summary["policies"].values()):
+        written.append(plot_speedups(summary, out / "speedup.png"))
+    return written

@@ -1,0 +1,170 @@
+"""Collaborative-learning jobs and the paper's workloads."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from . import requirements
+from .errors import SpecError
+
+SYNC, ASYNC = "sync", "async"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job as submitted to the resource manager.
+
+    Synchronous jobs run ``rounds`` rounds; each asks for ``participants``
+    devices and succeeds once ``ceil(quorum * participants)`` results are in;
+    it fails if that has not happened ``deadline_s`` after its last device was
+    dispatched, and is then retried. Asynchronous (buffered) jobs keep
+    ``participants`` devices busy and advance a round every ``buffer_size``
+    results. A task takes ``workload_s * compute_factor + 2 * model_size_mb * 8 /
+    bandwidth_mbps`` seconds on a device, times the check-in's log-normal noise.
+    """
+
+    arrival_s: float
+    requirement: Any
+    participants: int
+    rounds: int
+    deadline_s: float
+    quorum: float = 0.8
+    workload_s: float = 30.0
+    model_size_mb: float = 5.0
+    mode: str = SYNC
+    buffer_size: int = 0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"job {self.name!r}" if self.name else "job"
+        requirements.normalize(self.requirement, where=f"{where}.requirement")
+        checks = [
+            ("arrival_s", self.arrival_s >= 0 and math.isfinite(self.arrival_s), "a finite number >= 0"),
+            ("participants", isinstance(self.participants, (int, np.integer)) and self.participants >= 1, "an integer >= 1"),
+            ("rounds", isinstance(self.rounds, (int, np.integer)) and self.rounds >= 1, "an integer >= 1"),
+            ("deadline_s", self.deadline_s > 0, "> 0"),
+            ("quorum", 0 < self.quorum <= 1, "in (0, 1]"),
+            ("workload_s", self.workload_s >= 0, ">= 0"),
+            ("model_size_mb", self.model_size_mb >= 0, ">= 0"),
+            ("mode", self.mode in (SYNC, ASYNC), f"'{SYNC}' or '{ASYNC}'"),
+        ]
+        if self.mode == ASYNC:
+            checks.append(("buffer_size", self.buffer_size >= 1, "an integer >= 1 for an async job"))
+        for name, ok, expected in checks:
+            if not ok:
+                raise SpecError(f"must be {expected}, got {getattr(self, name)!r}", where=f"{where}.{name}")
+
+    @property
+    def quorum_count(self) -> int:
+        """Results a synchronous round needs."""
+        return max(1, math.ceil(self.quorum * self.participants - 1e-9))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An explicit list of jobs, in arrival order."""
+
+    jobs: tuple[JobSpec, ...]
+    name: str = "workload"
+
+    def __post_init__(self) -> None:
+        if not self.jobs:
+            raise SpecError("a workload needs at least one job", source=self.name)
+        object.__setattr__(self, "jobs", tuple(sorted(self.jobs, key=lambda j: j.arrival_s)))
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+
+@dataclass(frozen=True)
+class JobTemplate:
+    template: int
+    participants: int
+    rounds: int
+    deadline_s: float
+    workload_s: float
+
+
+def _read_data_csv(name: str) -> list[dict[str, str]]:
+    text = resources.files("venn_gym.data").joinpath(name).read_text()
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+def paper_templates() -> dict[int, JobTemplate]:
+    """The 33 job templates of the paper's evaluation."""
+    rows = _read_data_csv("paper_job_templates.csv")
+    return {
+        int(r["template"]): JobTemplate(
+            int(r["template"]),
+            int(r["participants_per_round"]),
+            int(r["rounds"]),
+            float(r["round_deadline_s"]),
+            float(r["workload_s"]),
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class WorkloadMix:
+    name: str
+    templates: tuple[int, ...]
+    category_mix: tuple[float, ...] = field(default=(0.25, 0.25, 0.25, 0.25))
+    trace_days: int = 0
+
+
+def paper_mixes() -> dict[str, WorkloadMix]:
+    """The paper's workloads: Even, Small, Large, Low, High and the four biased mixes."""
+    mixes = {}
+    for r in _read_data_csv("paper_workload_mixes.csv"):
+        mix = tuple(float(x) for x in r["category_mix"].split()) or (0.25, 0.25, 0.25, 0.25)
+        mixes[r["workload"]] = WorkloadMix(
+            r["workload"], tuple(int(x) for x in r["templates"].split()), mix, int(r["trace_days"])
+        )
+    return mixes
+
+
+def generate_paper_workload(
+    mix: WorkloadMix,
+    rng: np.random.Generator,
+    n_jobs: int = 50,
+    mean_gap_s: float = 1800.0,
+    scale: float = 1.0,
+    model_size_mb: float = 5.0,
+) -> Workload:
+    """Jobs drawn uniformly from the mix's templates, Poisson arrivals.
+
+    ``scale`` shrinks participants, rounds and the arrival gap together (the
+    device population and check-in rate shrink with it in the scenario), which
+    keeps the contention and scales every JCT by about ``scale``.
+    """
+    if not 0 < scale <= 1:
+        raise SpecError(f"scale must be in (0, 1], got {scale}", where="workload.scale")
+    templates = paper_templates()
+    gaps = rng.exponential(mean_gap_s * scale, n_jobs)
+    gaps[0] = 0.0
+    arrivals = np.cumsum(gaps)
+    picks = rng.choice(np.array(mix.templates), n_jobs)
+    categories = rng.choice(4, n_jobs, p=np.array(mix.category_mix) / sum(mix.category_mix)) + 1
+    jobs = []
+    for i, (arrival, pick, category) in enumerate(zip(arrivals, picks, categories)):
+        t = templates[int(pick)]
+        jobs.append(
+            JobSpec(
+                arrival_s=float(arrival),
+                requirement=requirements.CATEGORY_NAMES[category - 1],
+                participants=max(1, round(t.participants * scale)),
+                rounds=max(1, round(t.rounds * scale)),
+                deadline_s=t.deadline_s,
+                workload_s=t.workload_s,
+                model_size_mb=model_size_mb,
+                name=f"job{i}-t{t.template}",
+            )
+        )
+    return Workload(tuple(jobs), name=mix.name)

@@ -1,0 +1,44 @@
+"""Figures for comparisons: JCT CDF per policy and speed-up bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers or CI
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def plot_jct_cdf(jct_by_policy: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, jct in jct_by_policy.items():
+        if len(jct) == 0:
+            continue
+        hours = np.sort(jct) / 3600.0
+        ax.step(hours, np.arange(1, len(hours) + 1) / len(hours), where="post", label=name)
+    ax.set_xlabel("job completion time (h)")
+    ax.set_ylabel("fraction of jobs")
+    ax.set_title(f"JCT CDF: {title}" if title else "JCT CDF")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_speedups(summary: dict, path: Path) -> Path:
+    names = [n for n, p in summary["policies"].items() if p["speedup_vs_random"] is not None]
+    values = [summary["policies"][n]["speedup_vs_random"] for n in names]
+    errors = [summary["policies"][n]["speedup_vs_random_std"] for n in names]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(names, values, yerr=errors, capsize=4, color="tab:blue")
+    ax.axhline(1.0, color="gray", lw=1, ls="--")
+    ax.set_ylabel("average JCT speed-up over random")
+    ax.set_title(summary["scenario"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,57 @@
+"""The scheduler interface, and the loop that drives a simulation with one."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .metrics import RunResult
+from .scenario import Scenario
+from .simulation import SchedulingEvent, Simulation
+from .view import SchedulerView, StaticInfo
+
+
+class Policy(ABC):
+    """A scheduler. At every scheduling event it returns scores: shape
+    ``(n_classes, n_jobs)`` or ``(n_jobs,)``; until the next event each device
+    goes to the highest-scoring eligible job with open demand (ties at random,
+    ``-inf`` never). It sees exactly what a learned agent sees: the
+    :class:`SchedulerView` and the events that just happened."""
+
+    name: str = "policy"
+
+    def reset(self, static: StaticInfo, seed: int) -> None:
+        """Called once before a run."""
+
+    @abstractmethod
+    def scores(self, view: SchedulerView, events: Sequence[SchedulingEvent]) -> np.ndarray:
+        """The allocation until the next scheduling event."""
+
+
+def run_policy(
+    scenario: Scenario,
+    policy: Policy,
+    keep_rounds: bool = True,
+    on_progress: Optional[Callable[[Simulation], None]] = None,
+) -> RunResult:
+    """Simulate a scenario under a policy until every job has ended (or the horizon)."""
+    sim = Simulation(scenario, keep_rounds=keep_rounds)
+    policy.reset(sim.static, scenario.seed)
+    while True:
+        events = sim.advance()
+        if sim.done or not events:
+            break
+        sim.set_scores(policy.scores(sim.observe(), events))
+        if on_progress is not None:
+            on_progress(sim)
+    return sim.result(policy.name)
+
+
+def rank_scores(*keys: np.ndarray) -> np.ndarray:
+    """Scores that order jobs by ``keys`` (first key most significant, smaller first)."""
+    order = np.lexsort(tuple(reversed(keys)))
+    scores = np.empty(len(order))
+    scores[order] = -np.arange(len(order), dtype=float)
+    return scores

@@ -1,0 +1,155 @@
+"""Device check-in streams, produced one fixed-length chunk of time at a time.
+
+A chunk ``k`` holds every check-in whose start lies in ``[k*chunk_s, (k+1)*chunk_s)``,
+sorted by start. Chunks are made on demand, so a run of 150 simulated days never
+holds more than one chunk of check-ins in memory, and chunk ``k`` depends only on
+(trace, seed, k): every policy sees the same devices.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SpecError
+
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class CheckinChunk:
+    """Check-ins of one chunk: start time, device index and end of the online window."""
+
+    time: np.ndarray
+    device: np.ndarray
+    end: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+class CheckinTrace(ABC):
+    """A source of check-ins, infinite in time (finite tables repeat)."""
+
+    chunk_s: float = 3600.0
+
+    @abstractmethod
+    def chunk(self, index: int, seed: int) -> CheckinChunk:
+        """Check-ins starting in ``[index*chunk_s, (index+1)*chunk_s)``."""
+
+    @abstractmethod
+    def mean_rate_per_s(self) -> float:
+        """Long-run average check-ins per second (for sizing and sanity checks)."""
+
+
+@dataclass(frozen=True)
+class DiurnalTrace(CheckinTrace):
+    """Synthetic check-ins: a Poisson process with a daily cycle.
+
+    The rate is ``mean * (1 + amplitude * cos(2 pi (t - peak) / day))``; each
+    check-in picks a device uniformly from ``n_devices`` and stays online for a
+    log-normal time (median ``window_median_s``, log-sd ``window_log_sd``).
+    """
+
+    n_devices: int
+    checkins_per_day: float = 300_000.0
+    amplitude: float = 0.5
+    peak_hour: float = 2.0
+    window_median_s: float = 900.0
+    window_log_sd: float = 1.0
+    chunk_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.n_devices < 1:
+            raise SpecError(f"n_devices must be >= 1, got {self.n_devices}", where="trace")
+        if not self.checkins_per_day > 0:
+            raise SpecError(f"checkins_per_day must be > 0, got {self.checkins_per_day}", where="trace")
+        if not 0 <= self.amplitude < 1:
+            raise SpecError(f"amplitude must be in [0, 1), got {self.amplitude}", where="trace")
+        if not self.window_median_s > 0:
+            raise SpecError(f"window_median_s must be > 0, got {self.window_median_s}", where="trace")
+
+    def mean_rate_per_s(self) -> float:
+        return self.checkins_per_day / DAY_S
+
+    def _rate(self, t: np.ndarray) -> np.ndarray:
+        phase = 2 * np.pi * (t - self.peak_hour * 3600.0) / DAY_S
+        return self.mean_rate_per_s() * (1 + self.amplitude * np.cos(phase))
+
+    def chunk(self, index: int, seed: int) -> CheckinChunk:
+        rng = np.random.default_rng([seed, 0x7ACE, index])
+        t0 = index * self.chunk_s
+        peak = self.mean_rate_per_s() * (1 + self.amplitude)
+        # Thinning: draw at the peak rate, keep each with probability rate/peak.
+        n = rng.poisson(peak * self.chunk_s)
+        times = np.sort(t0 + rng.random(n) * self.chunk_s)
+        times = times[rng.random(n) * peak < self._rate(times)]
+        window = rng.lognormal(np.log(self.window_median_s), self.window_log_sd, len(times))
+        device = rng.integers(0, self.n_devices, len(times))
+        return CheckinChunk(times, device, times + window)
+
+
+@dataclass(frozen=True, eq=False)
+class TableTrace(CheckinTrace):
+    """Check-ins read from a table (one row per check-in), repeated every ``period_s``.
+
+    Rows need not be sorted; windows that run past the period stay as they are.
+    """
+
+    start: np.ndarray
+    end: np.ndarray
+    device: np.ndarray
+    period_s: float
+    chunk_s: float = 3600.0
+    source: str = "trace"
+
+    def __post_init__(self) -> None:
+        start = np.asarray(self.start, dtype=float)
+        end = np.asarray(self.end, dtype=float)
+        device = np.asarray(self.device, dtype=np.int64)
+        if not (len(start) == len(end) == len(device)) or len(start) == 0:
+            raise SpecError("start, end and device must be non-empty and of equal length", source=self.source)
+        for name, arr in (("start", start), ("end", end)):
+            bad = np.flatnonzero(~np.isfinite(arr))
+            if len(bad):
+                raise SpecError(f"is not a finite number", source=self.source, where=f"row {bad[0]}, {name}")
+        bad = np.flatnonzero(end <= start)
+        if len(bad):
+            raise SpecError(
+                f"end {end[bad[0]]} is not after start {start[bad[0]]}", source=self.source, where=f"row {bad[0]}"
+            )
+        bad = np.flatnonzero((start < 0) | (start >= self.period_s))
+        if len(bad):
+            raise SpecError(
+                f"start {start[bad[0]]} is outside the period [0, {self.period_s})",
+                source=self.source,
+                where=f"row {bad[0]}",
+            )
+        if device.min() < 0:
+            raise SpecError("device indices must be >= 0", source=self.source, where=f"row {int(np.argmin(device))}")
+        order = np.argsort(start, kind="stable")
+        object.__setattr__(self, "start", start[order])
+        object.__setattr__(self, "end", end[order])
+        object.__setattr__(self, "device", device[order])
+
+    @property
+    def n_devices(self) -> int:
+        return int(self.device.max()) + 1
+
+    def mean_rate_per_s(self) -> float:
+        return len(self.start) / self.period_s
+
+    def chunk(self, index: int, seed: int) -> CheckinChunk:
+        t0, t1 = index * self.chunk_s, (index + 1) * self.chunk_s
+        pieces = []
+        for rep in range(int(t0 // self.period_s), int(np.ceil(t1 / self.period_s))):
+            offset = rep * self.period_s
+            lo, hi = np.searchsorted(self.start, [t0 - offset, t1 - offset])
+            if hi > lo:
+                pieces.append((self.start[lo:hi] + offset, self.device[lo:hi], self.end[lo:hi] + offset))
+        if not pieces:
+            empty = np.empty(0)
+            return CheckinChunk(empty, np.empty(0, dtype=np.int64), empty)
+        return CheckinChunk(*(np.concatenate(p) for p in zip(*pieces)))

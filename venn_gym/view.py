@@ -1,0 +1,72 @@
+"""What a scheduler may see: the same for heuristic baselines and learned agents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StaticInfo:
+    """Facts fixed for a whole run.
+
+    Devices fall into classes: one class per (eligibility pattern, speed tier).
+    ``class_eligible[c, r]`` says whether class c satisfies requirement r;
+    ``job_requirement[j]`` is job j's requirement index (jobs with the same
+    requirement form a group).
+    """
+
+    n_jobs: int
+    requirement_labels: tuple[str, ...]
+    class_eligible: np.ndarray
+    class_tier: np.ndarray
+    speed_tiers: int
+    job_requirement: np.ndarray
+    job_participants: np.ndarray
+    job_rounds: np.ndarray
+    job_deadline_s: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_tier)
+
+    @property
+    def n_requirements(self) -> int:
+        return len(self.requirement_labels)
+
+    @property
+    def job_eligible(self) -> np.ndarray:
+        """``[c, j]``: may a device of class c serve job j."""
+        return self.class_eligible[:, self.job_requirement]
+
+
+@dataclass(frozen=True)
+class SchedulerView:
+    """The state at a scheduling event. Arrays over jobs have length ``n_jobs``;
+    only entries with ``active`` set are jobs in the system.
+
+    ``open_demand``: devices the current round still asks for;
+    ``attained``: results the job has collected so far (its attained service);
+    ``class_supply_per_s``: check-ins per second of each device class over the
+    last day (from check-ins already seen; before any, the population share of
+    the trace's mean rate); ``tier_response_p95_s``: 95th-percentile task time of
+    recent results per speed tier, and over all tiers.
+    """
+
+    time_s: float
+    static: StaticInfo
+    active: np.ndarray
+    arrival_s: np.ndarray
+    rounds_done: np.ndarray
+    open_demand: np.ndarray
+    assigned: np.ndarray
+    results: np.ndarray
+    round_request_s: np.ndarray
+    attained: np.ndarray
+    failed_rounds: np.ndarray
+    last_scheduling_delay_s: np.ndarray
+    last_response_s: np.ndarray
+    class_supply_per_s: np.ndarray
+    tier_response_p95_s: np.ndarray
+    all_response_p95_s: float

@@ -49,16 +49,17 @@ class VennPolicy(Policy):
         if self.scheduling:
             owner = self._allocate(view, demand)  # group (requirement) per class, -1 if none
             in_group = owner[:, None] == static.job_requirement[None, :]
-            scores = np.where(in_group, _GROUP_FIRST, 0.0) + within[None, :]
+            scores = np.where(in_group, within + _GROUP_FIRST, within)
         else:
             scores = np.broadcast_to(within, (static.n_classes, static.n_jobs)).copy()
         if self.matching:
             for event in events:
                 if event.kind == "request":
                     self._tier[event.job] = self._pick_tier(view, event.job)
-            restricted = self._tier >= 0
-            wrong_tier = static.class_tier[:, None] != self._tier[None, :]
-            scores[wrong_tier & restricted[None, :]] = -np.inf
+            restricted = np.flatnonzero(self._tier >= 0)
+            if len(restricted):
+                wrong_tier = static.class_tier[:, None] != self._tier[None, restricted]
+                scores[:, restricted] = np.where(wrong_tier, -np.inf, scores[:, restricted])
         return scores
 
     def _effective_demand(self, view) -> np.ndarray:
@@ -82,15 +83,23 @@ class VennPolicy(Policy):
         eligible = static.class_eligible  # [class, requirement]
         supply_of_class = view.class_supply_per_s
         n_req = static.n_requirements
-        queued = view.active & (view.open_demand > 0)
-        queues = [np.sort(demand[queued & (static.job_requirement == r)]) for r in range(n_req)]
+        queued = np.flatnonzero(view.active & (view.open_demand > 0))
+        group_of = static.job_requirement[queued]
+        order_in = np.lexsort((demand[queued], group_of))
+        bounds = np.searchsorted(group_of[order_in], np.arange(n_req + 1))
+        sorted_demand = demand[queued][order_in]
+        queues = [sorted_demand[bounds[r]:bounds[r + 1]] for r in range(n_req)]
         total_supply = supply_of_class @ eligible
         by_scarcity = np.argsort(total_supply, kind="stable")
-        owner = np.full(static.n_classes, -1)
-        for r in by_scarcity:  # each class to the scarcest group it is eligible for
-            owner[(owner < 0) & eligible[:, r]] = r
-        alloc = np.array([supply_of_class[owner == r].sum() for r in range(n_req)])
-        order = by_scarcity[::-1]
+        # Each class goes to the scarcest group it is eligible for.
+        rank = np.empty(n_req, dtype=np.int64)
+        rank[by_scarcity] = np.arange(n_req)
+        ranked = np.where(eligible, rank[None, :], n_req)
+        scarcest = ranked.min(axis=1)
+        owner = np.where(scarcest < n_req, by_scarcity[np.minimum(scarcest, n_req - 1)], -1)
+        served = owner >= 0
+        alloc = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req)
+        order = by_scarcity[::-1].tolist()
         for pos, j in enumerate(order):
             if len(queues[j]) == 0 or alloc[j] <= 0:
                 continue

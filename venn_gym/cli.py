@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--first-seed", type=int, default=0)
     compare.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
     compare.add_argument("--out", type=Path, default=None, help="folder for jobs.csv, summary.json and plots")
+    compare.add_argument("--rounds", action="store_true", help="also write every round attempt to rounds.csv.gz")
     compare.set_defaults(handler=_compare)
 
     scenarios = sub.add_parser("scenarios", help="list, show or validate scenarios")
@@ -100,7 +101,8 @@ def _compare(args) -> int:
     options = tuple(sorted(_scenario_options(args).items()))
     make_scenario(args.scenario, seed=args.first_seed, **dict(options))  # validate the scenario up front
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    specs = [RunSpec(args.scenario, seed, policy, options) for seed in seeds for policy in policies]
+    specs = [RunSpec(args.scenario, seed, policy, options, keep_rounds=args.rounds)
+             for seed in seeds for policy in policies]
     workers = min(args.workers or os.cpu_count() or 1, len(specs))
     print(f"{args.scenario} {dict(options) or ''}: {len(policies)} policies x {args.seeds} seeds, {workers} worker(s)")
     with tqdm(total=len(specs), unit="run", dynamic_ncols=True) as bar:

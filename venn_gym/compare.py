@@ -26,6 +26,7 @@ class RunSpec:
     seed: int
     policy: str
     options: tuple[tuple[str, object], ...] = ()
+    keep_rounds: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def execute(spec: RunSpec) -> TimedRun:
     scenario = make_scenario(spec.scenario, seed=spec.seed, **dict(spec.options))
     policy = make_policy(spec.policy)
     start = time.perf_counter()
-    result = run_policy(scenario, policy, keep_rounds=False)
+    result = run_policy(scenario, policy, keep_rounds=spec.keep_rounds)
     return TimedRun(spec, result, time.perf_counter() - start)
 
 
@@ -138,6 +139,10 @@ def write_outputs(runs: Sequence[TimedRun], summary: dict, out: Path, command: s
     summary_json = out / "summary.json"
     summary_json.write_text(json.dumps(summary, indent=2) + "\n")
     written = [jobs_csv, summary_json]
+    if any(run.spec.keep_rounds for run in runs):
+        rounds_csv = out / "rounds.csv.gz"
+        pd.DataFrame([row for run in runs for row in run.result.round_rows()]).to_csv(rounds_csv, index=False)
+        written.append(rounds_csv)
     jct_by_policy = {}
     for run in runs:
         jct_by_policy.setdefault(run.spec.policy, []).append(run.result.jct_s)

@@ -13,16 +13,21 @@ import numpy as np
 
 def plot_jct_cdf(jct_by_policy: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = 0
     for name, jct in jct_by_policy.items():
         if len(jct) == 0:
             continue
+        drawn += 1
         hours = np.sort(jct) / 3600.0
         ax.step(hours, np.arange(1, len(hours) + 1) / len(hours), where="post", label=name)
     ax.set_xlabel("job completion time (h)")
     ax.set_ylabel("fraction of jobs")
     ax.set_title(f"JCT CDF: {title}" if title else "JCT CDF")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if drawn:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no job finished", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -33,7 +33,7 @@ from .view import SchedulerView, StaticInfo
 _CLOSE, _DEADLINE, _TASK_END, _ARRIVAL, _HORIZON = range(5)
 _SEGMENT = 4096  # check-ins per matching step
 _SUPPLY_WINDOW_CHUNKS = 24  # chunks of the trace (1 h by default) in the supply estimate
-_RESPONSE_SAMPLE = 2048  # recent task times kept per tier for g_u
+_RESPONSE_SAMPLE = 8192  # recent task times kept (with their tier) for g_u
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,9 @@ class Simulation:
         self._stop_choices: int | None = None
         self._chunk_len = 0
         self._supply_counts: deque[np.ndarray] = deque(maxlen=_SUPPLY_WINDOW_CHUNKS)
-        self._response_ring = np.full((self.static.speed_tiers, _RESPONSE_SAMPLE), np.nan)
-        self._response_next = np.zeros(self.static.speed_tiers, dtype=np.int64)
+        self._response_time = np.zeros(_RESPONSE_SAMPLE)
+        self._response_tier = np.full(_RESPONSE_SAMPLE, -1)
+        self._response_next = 0
         self._tier_p95 = np.full(self.static.speed_tiers, np.nan)
         self._all_p95 = math.nan
         self.checkins_seen = 0
@@ -209,10 +210,11 @@ class Simulation:
 
     def _update_response_p95(self) -> None:
         # Refreshed once a chunk (an hour by default): percentiles per event would dominate run time.
-        ring = self._response_ring
-        seen = np.isfinite(ring)
-        self._tier_p95 = np.array([np.percentile(r[k], 95) if k.any() else np.nan for r, k in zip(ring, seen)])
-        self._all_p95 = float(np.percentile(ring[seen], 95)) if seen.any() else math.nan
+        seen = self._response_tier >= 0
+        times, tiers = self._response_time[seen], self._response_tier[seen]
+        self._tier_p95 = np.array([np.percentile(times[tiers == u], 95) if (tiers == u).any() else np.nan
+                                   for u in range(self.static.speed_tiers)])
+        self._all_p95 = float(np.percentile(times, 95)) if len(times) else math.nan
 
     def _supply_per_s(self) -> np.ndarray:
         if not self._supply_counts:
@@ -246,9 +248,12 @@ class Simulation:
         best = masked.max(axis=1)
         tied = allowed & (masked == best[:, None])
         self._target_count = tied.sum(axis=1)
-        width = max(1, int(self._target_count.max(initial=0)))
-        order = np.argsort(~tied, axis=1, kind="stable")[:, :width]
-        table = np.where(np.arange(width)[None, :] < self._target_count[:, None], order, -1)
+        width = int(self._target_count.max(initial=0))
+        if width <= 1:  # no ties: one target per class (or none)
+            table = np.where(self._target_count > 0, masked.argmax(axis=1), -1)[:, None]
+        else:
+            order = np.argsort(~tied, axis=1, kind="stable")[:, :width]
+            table = np.where(np.arange(width)[None, :] < self._target_count[:, None], order, -1)
         self._target_table = table
         self._targets_dirty = False
 
@@ -307,33 +312,36 @@ class Simulation:
         jobs_at = target[pos]
         take = len(pos)
         end = b
+        n_jobs = self.static.n_jobs
         # Stop at the check-in that fills a request ...
-        counts = np.bincount(jobs_at, minlength=self.static.n_jobs)
-        for j in np.flatnonzero(counts >= self._open):
-            if self._open[j] > 0:
-                kth = int(np.flatnonzero(jobs_at == j)[self._open[j] - 1])
-                if kth + 1 < take:
-                    take, end = kth + 1, a + int(pos[kth]) + 1
+        counts = np.bincount(jobs_at, minlength=n_jobs)
+        filled = np.flatnonzero((counts >= self._open) & (self._open > 0))
+        if len(filled):
+            by_job = np.argsort(jobs_at, kind="stable")
+            first_of_job = np.cumsum(counts) - counts
+            kth = int(by_job[first_of_job[filled] + self._open[filled] - 1].min())
+            if kth + 1 < take:
+                take, end = kth + 1, a + int(pos[kth]) + 1
         # ... and before a device's second check-in (its first one may keep it busy).
-        devices = device[pos[:take]]
-        _, first = np.unique(devices, return_index=True)
-        if len(first) < take:
-            repeat = np.ones(take, dtype=bool)
-            repeat[first] = False
-            second = int(np.argmax(repeat))
-            take, end = second, a + int(pos[second])
+        if take > 1:
+            devices = device[pos[:take]]
+            ordered = np.sort(devices)
+            if (ordered[1:] == ordered[:-1]).any():
+                _, first = np.unique(devices, return_index=True)
+                repeat = np.ones(take, dtype=bool)
+                repeat[first] = False
+                second = int(np.argmax(repeat))
+                take, end = second, a + int(pos[second])
         # Task outcomes of the tentative assignments.
         idx = a + pos[:take]
         jobs_at = jobs_at[:take]
         dev, duration, finish, ok = self._task_outcomes(idx, jobs_at)
         # A quorum that forms inside the segment ends it: later check-ins must not join that round.
+        new_results = np.bincount(jobs_at[ok], minlength=n_jobs)
+        ready = (new_results > 0) & (self._success_count + new_results >= self._quorum) & ~self._is_async
         quorum_at = math.inf
-        for j in np.unique(jobs_at):
-            if self._is_async[j]:
-                continue
-            mine = (jobs_at == j) & ok
-            tau = self._quorum_time(j, finish[mine])
-            quorum_at = min(quorum_at, tau)
+        for j in np.flatnonzero(ready):
+            quorum_at = min(quorum_at, self._quorum_time(j, finish[ok & (jobs_at == j)]))
         if take and quorum_at < self._c_time[idx[-1]]:
             # Check-ins at the quorum's instant still join (a zero-length task may be the quorum).
             keep = int(np.searchsorted(self._c_time[idx], quorum_at, side="right"))
@@ -374,35 +382,53 @@ class Simulation:
                  "window_end_s": self._c_end[idx], "finish_s": finish, "success": ok}
             )
         self._busy_until[dev] = self._c_end[idx]
-        tiers = self._device_tier[dev[ok]]
-        for tier in np.unique(tiers):
-            sample = duration[ok][tiers == tier][-_RESPONSE_SAMPLE:]
-            start = self._response_next[tier] % _RESPONSE_SAMPLE
-            slots = (start + np.arange(len(sample))) % _RESPONSE_SAMPLE
-            self._response_ring[tier, slots] = sample
-            self._response_next[tier] += len(sample)
-        times = self._c_time[idx]
-        for j in np.unique(jobs_at):
-            mine = jobs_at == j
-            n = int(mine.sum())
-            self._tasks[j] += n
-            self._dropped[j] += n - int(ok[mine].sum())
-            self._assigned[j] += n
-            self._open[j] -= n
-            if self._open[j] == 0:
-                self._targets_dirty = True
+        self._record_response(self._device_tier[dev[ok]], duration[ok])
+        if jobs_at[0] == jobs_at[-1] and (jobs_at == jobs_at[0]).all():  # the common case: one job
+            by_job = slice(None)
+            starts, stops = np.array([0]), np.array([len(jobs_at)])
+            jobs = jobs_at[:1]
+            successes = np.array([np.count_nonzero(ok)])
+        else:
+            by_job = np.argsort(jobs_at, kind="stable")
+            sorted_jobs = jobs_at[by_job]
+            new_job = np.empty(len(sorted_jobs), dtype=bool)
+            new_job[0] = True
+            np.not_equal(sorted_jobs[1:], sorted_jobs[:-1], out=new_job[1:])
+            starts = np.flatnonzero(new_job)
+            stops = np.empty_like(starts)
+            stops[:-1] = starts[1:]
+            stops[-1] = len(sorted_jobs)
+            jobs = sorted_jobs[starts]
+            successes = np.add.reduceat(ok[by_job], starts)
+        n = stops - starts
+        self._tasks[jobs] += n
+        self._dropped[jobs] += n - successes
+        self._assigned[jobs] += n
+        self._open[jobs] -= n
+        times, finish, ok = self._c_time[idx][by_job], finish[by_job], ok[by_job]
+        self._last_assign[jobs] = times[stops - 1]
+        if (self._open[jobs] == 0).any():
+            self._targets_dirty = True
+        for j, lo, hi, got in zip(jobs.tolist(), starts.tolist(), stops.tolist(), successes.tolist()):
             if self._is_async[j]:
-                for t_fin, t_off, good in zip(finish[mine], self._c_end[idx][mine], ok[mine]):
-                    t_done = float(t_fin if good else t_off)
-                    heapq.heappush(self._async_ends[j], (t_done, bool(good)))
+                ends = np.where(ok[lo:hi], finish[lo:hi], self._c_end[idx][by_job][lo:hi])
+                for t_done, good in zip(ends.tolist(), ok[lo:hi].tolist()):
+                    heapq.heappush(self._async_ends[j], (t_done, good))
                     self._push(t_done, _TASK_END, j, int(self._attempt[j]))
                 continue
-            good = finish[mine & ok]
-            self._add_results(j, good)
-            self._last_assign[j] = float(times[mine][-1])
+            if got:
+                self._add_results(j, finish[lo:hi][ok[lo:hi]])
             if self._open[j] == 0:
                 self._dispatch_time[j] = self._last_assign[j]
                 self._push(self._dispatch_time[j] + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
+
+    def _record_response(self, tiers: np.ndarray, duration: np.ndarray) -> None:
+        """Keep the most recent task times (with their device tier) for the tiers' percentiles."""
+        n = min(len(duration), _RESPONSE_SAMPLE)
+        start = self._response_next if self._response_next + n <= _RESPONSE_SAMPLE else 0
+        self._response_time[start:start + n] = duration[len(duration) - n:]
+        self._response_tier[start:start + n] = tiers[len(tiers) - n:]
+        self._response_next = start + n
 
     def _add_results(self, j: int, good: np.ndarray) -> None:
         need = self._quorum[j]

@@ -1,0 +1,103 @@
+"""The venn-gym command line: compare outputs, scenario commands, benchmark and paper table."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from venn_gym.cli import main
+
+SMALL = ["--scenario", "paper/low-v0", "--scale", "0.02"]
+
+
+def test_compare_writes_summary_jobs_and_plots(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["compare", *SMALL, "--policies", "random,srsf,venn", "--seeds", "2", "--workers", "1",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "speed-up" in printed and "venn" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    assert set(summary["policies"]) == {"random", "srsf", "venn"}
+    for name, p in summary["policies"].items():
+        for key in ("mean_jct_s", "p50_jct_s", "p95_jct_s", "makespan_s", "speedup_vs_random", "per_seed"):
+            assert key in p, (name, key)
+        assert len(p["per_seed"]) == 2
+        # The summary's mean is the mean of the per-seed means, each over that seed's finished jobs.
+        assert p["mean_jct_s"] == pytest.approx(sum(s["mean_jct_s"] for s in p["per_seed"]) / 2)
+    assert summary["policies"]["random"]["speedup_vs_random"] == pytest.approx(1.0)
+    jobs = pd.read_csv(out / "jobs.csv")
+    assert len(jobs) == 3 * 2 * 50
+    for (policy, seed), group in jobs.groupby(["policy", "seed"]):
+        per_seed = next(s for s in summary["policies"][policy]["per_seed"] if s["seed"] == seed)
+        assert group.loc[group.finished, "jct_s"].mean() == pytest.approx(per_seed["mean_jct_s"])
+    assert (out / "jct_cdf.png").stat().st_size > 1000
+    assert not (out / "rounds.csv.gz").exists()
+    assert (out / "speedup.png").stat().st_size > 1000
+
+
+def test_compare_parallel_workers_give_the_same_numbers(tmp_path):
+    args = ["compare", *SMALL, "--policies", "fifo,venn", "--seeds", "2"]
+    assert main([*args, "--workers", "1", "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--workers", "2", "--out", str(tmp_path / "b")]) == 0
+    a = json.loads((tmp_path / "a" / "summary.json").read_text())
+    b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    for name in ("fifo", "venn"):
+        assert a["policies"][name]["mean_jct_s"] == b["policies"][name]["mean_jct_s"]
+
+
+def test_horizon_reports_unfinished_jobs_apart(tmp_path):
+    out = tmp_path / "h"
+    assert main(["compare", *SMALL, "--policies", "random", "--seeds", "1", "--workers", "1",
+                 "--horizon-days", "0.05", "--out", str(out)]) == 0
+    seed = json.loads((out / "summary.json").read_text())["policies"]["random"]["per_seed"][0]
+    assert seed["unfinished_jobs"] > 0
+    assert seed["finished_jobs"] + seed["unfinished_jobs"] == seed["jobs"]
+    jobs = pd.read_csv(out / "jobs.csv")
+    assert (~jobs.finished).sum() == seed["unfinished_jobs"]
+
+
+def test_bad_policy_and_scenario_are_clear_errors(capsys):
+    assert main(["compare", *SMALL, "--policies", "random,nosuch", "--seeds", "1"]) == 2
+    assert "unknown policy 'nosuch'" in capsys.readouterr().err
+    assert main(["compare", "--scenario", "paper/nosuch-v0", "--seeds", "1"]) == 2
+    assert "unknown scenario" in capsys.readouterr().err
+
+
+def test_scenarios_list_and_show(capsys):
+    assert main(["scenarios", "list"]) == 0
+    listed = capsys.readouterr().out
+    for mix in ("even", "small", "large", "low", "high", "general", "comp_heavy", "mem_heavy", "res_intensive"):
+        assert f"paper/{mix}-v0" in listed
+    assert main(["scenarios", "show", *SMALL]) == 0
+    shown = capsys.readouterr().out
+    assert "jobs: 50" in shown and "high_performance" in shown
+
+
+def test_benchmark_prints_figures(tmp_path, capsys):
+    out = tmp_path / "bench.md"
+    assert main(["benchmark", *SMALL, "--policies", "venn", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "check-ins/s" in text and "| venn |" in text and "µs" in text
+
+
+def test_paper_table_small(tmp_path):
+    assert main(["paper-table", "--workloads", "low", "--seeds", "2", "--scale", "0.02", "--workers", "2",
+                 "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "table1.md").read_text()
+    assert "| low |" in table and "1.88x" in table  # paper's Venn figure for Low beside ours
+    assert "Ablation" in table
+    rows = pd.read_csv(tmp_path / "table1.csv", comment="#")
+    assert set(rows.policy) >= {"fifo", "srsf", "venn", "venn-no-sched", "venn-no-match"}
+    assert (tmp_path / "paper" / "low" / "summary.json").exists()
+
+
+def test_rounds_csv_has_every_round_attempt(tmp_path):
+    out = tmp_path / "r"
+    assert main(["compare", *SMALL, "--policies", "fifo", "--seeds", "1", "--workers", "1", "--rounds",
+                 "--out", str(out)]) == 0
+    rounds = pd.read_csv(out / "rounds.csv.gz")
+    jobs = pd.read_csv(out / "jobs.csv")
+    done = rounds[rounds.success].groupby("job").size()
+    assert (done.reindex(jobs.job).values == jobs.rounds_done.values).all()
+    assert ((rounds.end_s - rounds.request_s).groupby(rounds.job).sum().values == pytest.approx(jobs.jct_s.values))

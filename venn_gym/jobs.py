@@ -54,6 +54,8 @@ class JobSpec:
             ("model_size_mb", self.model_size_mb >= 0, ">= 0"),
             ("mode", self.mode in (SYNC, ASYNC), f"'{SYNC}' or '{ASYNC}'"),
         ]
+        if self.workload_s == 0 and self.model_size_mb == 0:
+            checks.append(("workload_s", False, "> 0 when model_size_mb is 0 (a task must take time)"))
         if self.mode == ASYNC:
             checks.append(("buffer_size", self.buffer_size >= 1, "an integer >= 1 for an async job"))
         for name, ok, expected in checks:

@@ -10,7 +10,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RoundRecord:
-    """One round attempt: requested, last device dispatched, ended (success or deadline)."""
+    """One round attempt: requested, last device dispatched, ended (success or deadline).
+    ``results`` counts the successful tasks of its devices, including those that
+    arrive after the round ended (stragglers)."""
 
     job: int
     round: int

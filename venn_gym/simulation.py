@@ -342,9 +342,10 @@ class Simulation:
         quorum_at = math.inf
         for j in np.flatnonzero(ready):
             quorum_at = min(quorum_at, self._quorum_time(j, finish[ok & (jobs_at == j)]))
-        if take and quorum_at < self._c_time[idx[-1]]:
-            # Check-ins at the quorum's instant still join (a zero-length task may be the quorum).
-            keep = int(np.searchsorted(self._c_time[idx], quorum_at, side="right"))
+        if take and quorum_at <= self._c_time[idx[-1]]:
+            # Events come before check-ins at the same instant, so a check-in at the quorum's
+            # instant goes to the next round. Tasks take time, so the quorum's own tasks stay.
+            keep = int(np.searchsorted(self._c_time[idx], quorum_at, side="left"))
             take, end = keep, int(idx[keep])
             idx, jobs_at, dev, duration, finish, ok = (x[:keep] for x in (idx, jobs_at, dev, duration, finish, ok))
         self._pos = end

@@ -27,3 +27,4 @@ __all__ = [
     "registered_scenarios",
     "run_policy",
 ]
+from . import envs as _envs  # noqa: E402,F401  registers the Gymnasium ids

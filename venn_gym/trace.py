@@ -114,7 +114,7 @@ class TableTrace(CheckinTrace):
         for name, arr in (("start", start), ("end", end)):
             bad = np.flatnonzero(~np.isfinite(arr))
             if len(bad):
-                raise SpecError(f"is not a finite number", source=self.source, where=f"row {bad[0]}, {name}")
+                raise SpecError("is not a finite number", source=self.source, where=f"row {bad[0]}, {name}")
         bad = np.flatnonzero(end <= start)
         if len(bad):
             raise SpecError(

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class StaticInfo:
+class _ValueEquality:
+    """Compare by value, arrays included (NaN equals NaN), so that two runs' views can be compared."""
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    __hash__ = None
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == b.dtype.kind == "f"))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
+
+
+@dataclass(frozen=True, eq=False)
+class StaticInfo(_ValueEquality):
     """Facts fixed for a whole run.
 
     Devices fall into classes: one class per (eligibility pattern, speed tier).
@@ -41,8 +62,8 @@ class StaticInfo:
         return self.class_eligible[:, self.job_requirement]
 
 
-@dataclass(frozen=True)
-class SchedulerView:
+@dataclass(frozen=True, eq=False)
+class SchedulerView(_ValueEquality):
     """The state at a scheduling event. Arrays over jobs have length ``n_jobs``;
     only entries with ``active`` set are jobs in the system.
 

@@ -1,0 +1,68 @@
+"""Heuristic baselines (any :class:`venn_gym.Policy`) acting inside the Gymnasium envs.
+
+``PolicyAgent(policy, env)`` behaves like a Stable-Baselines3 model
+(``predict(obs) -> (action, None)``) and reproduces the native
+:func:`venn_gym.run_policy` run of the same (scenario, seed) exactly:
+
+* ``DeviceAssign-v0`` (with ``min_choices=1``): it replays ``policy.scores`` at
+  every event batch (``info["event_batches"]``), and at a check-in picks among the
+  candidates the policy scores best (finite) exactly as the simulator would:
+  ``best[int(tie_draw * len(best))]``; none: idle.
+* ``JobPriority-v0``: it turns ``policy.scores`` into the action
+  (:meth:`PriorityActionCodec.encode`); class-dependent scores need
+  ``per_class_scores=True``, ``-inf`` per tier (Venn's matching) ``tier_choice=True``.
+
+Call ``act``/``predict`` exactly once per step (policies may keep state).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from venn_gym.policy import Policy
+
+from .device_env import DeviceAssignEnv
+from .priority_env import JobPriorityEnv
+
+
+class PolicyAgent:
+    def __init__(self, policy: Policy, env):
+        self.policy = policy
+        self.env = env
+        self._scores = None
+
+    @property
+    def _unwrapped(self):
+        return self.env.unwrapped
+
+    def predict(self, obs, state=None, episode_start=None, deterministic: bool = True):
+        """SB3-style: the action for the env's current state (uses the env's latest info)."""
+        return self.act(obs, self._unwrapped.last_info), None
+
+    def act(self, obs, info: dict):
+        env = self._unwrapped
+        if info["episode_step"] == 0:  # a new episode
+            self.policy.reset(info["view"].static, info["scenario_seed"])
+            self._scores = None
+        if isinstance(env, DeviceAssignEnv):
+            return self._device_action(env, info)
+        if isinstance(env, JobPriorityEnv):
+            scores = self.policy.scores(info["view"], info["events"])
+            return env.scores_to_action(scores)
+        raise TypeError(f"PolicyAgent does not know the environment {type(env).__name__}")
+
+    def _device_action(self, env: DeviceAssignEnv, info: dict) -> int:
+        st = info["view"].static
+        for view, events in info["event_batches"]:
+            self._scores = np.broadcast_to(np.asarray(self.policy.scores(view, events), dtype=float),
+                                           (st.n_classes, st.n_jobs))
+        candidates = np.sort(info["job_of_slot"][info["action_mask"][:-1]])
+        if self._scores is None or len(candidates) == 0:
+            return env.idle_action
+        s = self._scores[info["device_class"], candidates]
+        finite = np.isfinite(s)
+        if not finite.any():
+            return env.idle_action
+        best = candidates[finite & (s == s[finite].max())]
+        job = int(best[int(info["tie_draw"] * len(best))])
+        return int(np.flatnonzero(info["job_of_slot"] == job)[0])

@@ -1,0 +1,272 @@
+"""Observations of the Gymnasium environments: a flat ``Dict`` of bounded arrays of fixed shape.
+
+Every array is ``float32`` in [0, 1] (``time_of_day`` in [-1, 1]) or an ``int8``
+0/1 ``MultiBinary``. Quantities without a natural bound are squashed with
+``x / (x + s)`` for a documented scale ``s`` (the value is 0.5 at ``x = s``).
+
+Indices are stable across scenarios and seeds, although the simulator numbers
+requirements and device classes in order of appearance: a requirement's index is
+its rank among the episode's requirement labels sorted by name, and a device
+class's index is ``pattern * max_tiers + tier`` where ``pattern`` is the bitmask
+of the (sorted) requirements the class satisfies. ``max_classes`` is therefore
+``2 ** max_requirements * max_tiers``; indices of patterns absent from a pool stay 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from gymnasium import spaces
+
+from venn_gym.errors import SpecError
+
+# Columns of obs["jobs"] (one row per job slot; empty slots are all zero), with their squash scales.
+JOB_FEATURES = (
+    "open_frac",  # open demand of the current round / participants per round
+    "open",  # open demand, squashed (scale 100 devices)
+    "participants",  # participants per round, squashed (scale 100)
+    "rounds_left_frac",  # rounds still to do / total rounds
+    "rounds_left",  # rounds still to do, squashed (scale 1000)
+    "remaining_demand",  # open + later rounds x participants, squashed (scale 1e5 devices)
+    "age",  # time since arrival, squashed (scale 1 day)
+    "round_age",  # time since the current round's request, squashed (scale 600 s)
+    "last_scheduling_delay",  # of the last round, squashed (scale 600 s)
+    "last_response",  # of the last round, squashed (scale 600 s)
+    "round_results",  # results of the current round / participants (clipped to 1)
+    "deadline",  # round deadline, squashed (scale 600 s)
+    "failed_frac",  # failed rounds / (failed + done + 1)
+    "group_supply_share",  # check-in rate eligible for the job's requirement / total rate
+    "group_supply_vs_demand",  # eligible check-ins in 10 min vs participants: s/(s+p)
+    "group_queue",  # open demand of active jobs of the same requirement vs 10 min of its supply: q/(q+s+1)
+)
+# obs["pool"]
+POOL_FEATURES = (
+    "checkin_rate",  # current estimated check-in rate / (2 x the trace's mean rate), clipped
+    "jobs_in_system",  # active jobs / max_jobs
+    "response_p95",  # 95th-percentile task time over all devices, squashed (scale 300 s)
+    "sim_time",  # simulated time, squashed (scale 30 days)
+)
+# obs["device"] (device env only)
+DEVICE_FEATURES = (
+    "window_left",  # time the device stays online, squashed (scale 900 s)
+    "choices",  # eligible jobs with open demand / max_jobs
+)
+_F = {name: i for i, name in enumerate(JOB_FEATURES)}
+_AGE, _ROUND_AGE = _F["age"], _F["round_age"]
+# rows squashed with x / (x + scale) in refresh(); row 14 is squashed per job (by participants)
+_SQUASH = {1: 100.0, 2: 100.0, 4: 1000.0, 5: 1e5, 6: 86_400.0, 7: 600.0, 8: 600.0, 9: 600.0, 11: 600.0}
+_SQUASH_ROWS = np.array(sorted(_SQUASH))
+_DAY = 86_400.0
+
+
+def _squash(x, scale):
+    x = np.maximum(x, 0.0)
+    return x / (x + scale)
+
+
+class ObservationBuilder:
+    """Builds observations; cheap per-step updates between scheduling events."""
+
+    def __init__(self, max_jobs: int, max_requirements: int, max_tiers: int, device: bool, mask_in_obs: bool):
+        if max_requirements > 10:
+            raise SpecError(f"max_requirements must be <= 10 (classes are indexed by bitmask), got {max_requirements}")
+        self.max_jobs = M = max_jobs
+        self.max_requirements = R = max_requirements
+        self.max_tiers = T = max_tiers
+        self.max_classes = C = (2**R) * T
+        self.device = device
+        self.mask_in_obs = mask_in_obs
+        box = lambda shape, low=0.0: spaces.Box(low, 1.0, shape, dtype=np.float32)  # noqa: E731
+        sp = {
+            "job_mask": spaces.MultiBinary(M),
+            "job_requirement": box((M, R)),
+            "jobs": box((M, len(JOB_FEATURES))),
+            "pool": box((len(POOL_FEATURES),)),
+            "time_of_day": box((2,), -1.0),
+            "class_supply": box((C,)),
+            "tier_response": box((T,)),
+        }
+        if device:
+            sp.update(
+                device=box((len(DEVICE_FEATURES),)),
+                device_class=box((C,)),
+                device_tier=box((T,)),
+                device_requirements=box((R,)),
+                job_eligible=spaces.MultiBinary(M),
+            )
+            if mask_in_obs:
+                sp["action_mask"] = spaces.MultiBinary(M + 1)
+        self.space = spaces.Dict(sp)
+
+    # ------------------------------------------------------------ per episode
+    def bind(self, static, mean_rate_per_s: float) -> None:
+        M, R, T = self.max_jobs, self.max_requirements, self.max_tiers
+        if static.n_requirements > R:
+            raise SpecError(f"the scenario has {static.n_requirements} requirements, more than max_requirements={R}")
+        if static.speed_tiers > T:
+            raise SpecError(f"the scenario has {static.speed_tiers} speed tiers, more than max_tiers={T}")
+        self.static = static
+        order = np.argsort(np.array(static.requirement_labels), kind="stable")
+        self.req_index = np.empty(static.n_requirements, dtype=np.int64)  # engine requirement -> canonical
+        self.req_index[order] = np.arange(static.n_requirements)
+        bits = (static.class_eligible.astype(np.int64) << self.req_index[None, :]).sum(axis=1)
+        self.class_index = bits * T + static.class_tier  # engine class -> canonical class slot
+        self.class_req_onehot = np.zeros((static.n_classes, R), dtype=np.float32)
+        self.class_req_onehot[:, self.req_index] = static.class_eligible
+        self.job_req_canon = self.req_index[static.job_requirement]
+        self.participants = static.job_participants.astype(float)
+        self.rounds = static.job_rounds.astype(float)
+        self.mean_rate = mean_rate_per_s
+        self._raw = np.zeros((len(JOB_FEATURES), static.n_jobs))
+        self._squash_scale = np.array([_SQUASH[r] for r in _SQUASH_ROWS])[:, None]
+        self.job_eligible = static.job_eligible  # [class, job]
+        self._jt = np.zeros((len(JOB_FEATURES), M), dtype=np.float32)  # transposed job table
+        self._slot_arrival = np.zeros(M)
+        self._slot_request = np.zeros(M)
+        self._slot_on = np.zeros(M, dtype=np.float32)
+        self._req = np.zeros((M, R), dtype=np.float32)
+        self._mask = np.zeros(M, dtype=np.int8)
+        self._pool = np.zeros(len(POOL_FEATURES), dtype=np.float32)
+        self._class_supply = np.zeros(self.max_classes, dtype=np.float32)
+        self._tier_response = np.zeros(T, dtype=np.float32)
+        n_cls = static.n_classes
+        self._class_onehot = np.zeros((n_cls, self.max_classes), dtype=np.float32)
+        self._class_onehot[np.arange(n_cls), self.class_index] = 1.0
+        self._tier_onehot = np.zeros((n_cls, T), dtype=np.float32)
+        self._tier_onehot[np.arange(n_cls), static.class_tier] = 1.0
+        self._elig_slots = np.zeros((n_cls, M), dtype=np.int8)  # refreshed with the slots
+        self._open = np.zeros(static.n_jobs)
+        self._rem_rounds = np.zeros(static.n_jobs)
+
+    # ------------------------------------------------------ at scheduling events
+    def refresh(self, view, slots) -> None:
+        """Recompute everything from a :class:`SchedulerView` (at a scheduling event)."""
+        st = self.static
+        p = self.participants
+        now = view.time_s
+        active = view.active
+        self._open = o = view.open_demand.astype(float)
+        self._rem_rounds = rem = np.maximum(self.rounds - view.rounds_done, 0.0)
+        supply = view.class_supply_per_s
+        total = float(supply.sum())
+        group = (supply @ st.class_eligible)[st.job_requirement]
+        queue = np.bincount(st.job_requirement, weights=o * active, minlength=st.n_requirements)
+        queue = queue[st.job_requirement]
+        f = self._raw  # [feature, job]: raw values, then squashed in place
+        f[0] = o / p
+        f[1] = o
+        f[2] = p
+        f[11] = st.job_deadline_s
+        f[3] = rem / self.rounds
+        f[4] = rem
+        f[5] = o + np.maximum(rem - 1.0, 0.0) * p
+        f[6] = now - view.arrival_s
+        f[7] = now - view.round_request_s
+        f[8] = view.last_scheduling_delay_s
+        f[9] = view.last_response_s
+        f[10] = view.results / p
+        done_or_failed = view.failed_rounds + view.rounds_done + 1.0
+        f[12] = view.failed_rounds / done_or_failed
+        f[13] = group / total if total > 0 else 0.0
+        f[14] = group * 600.0
+        f[15] = queue / (queue + group * 600.0 + 1.0)
+        np.maximum(f, 0.0, out=f)
+        sq = f[_SQUASH_ROWS]
+        f[_SQUASH_ROWS] = sq / (sq + self._squash_scale)
+        f[14] /= f[14] + p
+        np.minimum(f, 1.0, out=f)
+        f *= active
+        s, j = slots.occupied()
+        self._slots, self._slot_jobs = s, j
+        self._jt[:] = 0.0
+        self._jt[:, s] = f[:, j]
+        self._req[:] = 0.0
+        self._req[s, self.job_req_canon[j]] = 1.0
+        self._mask[:] = 0
+        self._mask[s] = active[j]
+        self._req[self._mask == 0] = 0.0
+        if self.device:
+            self._elig_slots[:] = 0
+            self._elig_slots[:, s] = self.job_eligible[:, j] & active[j][None, :]
+        self._slot_on[:] = self._mask
+        self._slot_arrival[:] = now
+        self._slot_request[:] = now
+        self._slot_arrival[s] = np.where(active[j], view.arrival_s[j], now)
+        self._slot_request[s] = np.where(active[j], view.round_request_s[j], now)
+        self._pool[0] = min(total / (2.0 * self.mean_rate), 1.0) if self.mean_rate > 0 else 0.0
+        self._pool[1] = min(np.count_nonzero(active) / self.max_jobs, 1.0)
+        p95 = view.all_response_p95_s
+        self._pool[2] = _squash(p95, 300.0) if math.isfinite(p95) else 0.0
+        if total > 0:
+            self._class_supply[:] = np.bincount(self.class_index, supply / total, minlength=self.max_classes)
+        else:
+            self._class_supply[:] = 0.0
+        g = view.tier_response_p95_s / p95 if math.isfinite(p95) and p95 > 0 else np.zeros(st.speed_tiers)
+        g = np.where(np.isfinite(g), g, 0.0)
+        self._tier_response[:] = 0.0
+        self._tier_response[: st.speed_tiers] = _squash(g, 1.0)
+        self.set_time(now)
+
+    # ------------------------------------------------------- between events
+    def set_time(self, now: float) -> None:
+        self.now = now
+        self._pool[3] = now / (now + 30 * _DAY)
+        age = now - self._slot_arrival
+        np.multiply(age / (age + _DAY), self._slot_on, out=self._jt[_AGE])
+        age = now - self._slot_request
+        np.multiply(age / (age + 600.0), self._slot_on, out=self._jt[_ROUND_AGE])
+
+    def job_assigned(self, job: int, slot: int) -> None:
+        """A device went to ``job``: one less open demand."""
+        o = self._open[job] = self._open[job] - 1.0
+        p = self.participants[job]
+        jt = self._jt
+        jt[0, slot] = min(o / p, 1.0)
+        jt[1, slot] = o / (o + 100.0)
+        r = o + max(self._rem_rounds[job] - 1.0, 0.0) * p
+        jt[5, slot] = r / (r + 1e5)
+
+    def set_open(self, open_demand: np.ndarray) -> None:
+        """Open demands from a fresh view (when the simulator may have matched devices on its own)."""
+        self._open = o = open_demand.astype(float)
+        s, j = self._slots, self._slot_jobs
+        on = self._mask[s] > 0
+        s, j = s[on], j[on]
+        p = self.participants[j]
+        self._jt[0, s] = np.minimum(o[j] / p, 1.0)
+        self._jt[1, s] = o[j] / (o[j] + 100.0)
+        r = o[j] + np.maximum(self._rem_rounds[j] - 1.0, 0.0) * p
+        self._jt[5, s] = r / (r + 1e5)
+
+    # ------------------------------------------------------------- output
+    def build(self, checkin=None, mask=None) -> dict:
+        phase = 2.0 * math.pi * (self.now % _DAY) / _DAY
+        obs = {
+            "job_mask": self._mask.copy(),
+            "job_requirement": self._req.copy(),
+            "jobs": self._jt.T.copy(),
+            "pool": self._pool.copy(),
+            "time_of_day": np.array([math.sin(phase), math.cos(phase)], dtype=np.float32),
+            "class_supply": self._class_supply.copy(),
+            "tier_response": self._tier_response.copy(),
+        }
+        if self.device:
+            if checkin is not None:
+                cls = checkin.device_class
+                left = max(checkin.window_end_s - checkin.time_s, 0.0)
+                device = np.array([left / (left + 900.0), min(len(checkin.candidates) / self.max_jobs, 1.0)],
+                                  dtype=np.float32)
+                obs.update(device=device, device_class=self._class_onehot[cls].copy(),
+                           device_tier=self._tier_onehot[cls].copy(),
+                           device_requirements=self.class_req_onehot[cls].copy(),
+                           job_eligible=self._elig_slots[cls].copy())
+            else:  # the episode is over: no device
+                obs.update(device=np.zeros(len(DEVICE_FEATURES), dtype=np.float32),
+                           device_class=np.zeros(self.max_classes, dtype=np.float32),
+                           device_tier=np.zeros(self.max_tiers, dtype=np.float32),
+                           device_requirements=np.zeros(self.max_requirements, dtype=np.float32),
+                           job_eligible=np.zeros(self.max_jobs, dtype=np.int8))
+            if self.mask_in_obs:
+                obs["action_mask"] = mask.astype(np.int8)
+        return obs

@@ -1,0 +1,92 @@
+"""``venn_gym/JobPriority-v0``: set the job priorities at every scheduling event."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .actions import PriorityActionCodec
+from .base import VennEnvBase
+
+
+class JobPriorityEnv(VennEnvBase):
+    """Event-level scheduling: one step per batch of simultaneous scheduling events
+    (``arrival``, ``request``, ``round_end``, ``job_end``; ``horizon``).
+
+    **Action.** A flat ``Box(-1, 1, float32)`` of scores (see
+    :mod:`venn_gym.envs.actions` for the layout): one per job slot, or with
+    ``per_class_scores=True`` one per (device class, job slot) so that
+    class-dependent allocations (Venn's) are expressible exactly; with
+    ``tier_choice=True`` one more entry per slot choosing "any tier" or one speed
+    tier (other tiers' classes get score ``-inf``: never). Until the next event,
+    every check-in goes to the highest-scoring eligible job with open demand (ties
+    uniformly at random). Only the order of the scores within a device class matters.
+
+    **Observation.** As in ``DeviceAssign-v0`` without the device keys:
+    ``job_mask``, ``job_requirement``, ``jobs``, ``pool``, ``time_of_day``,
+    ``class_supply``, ``tier_response`` (all exact at the event).
+    ``flatten_obs=True`` returns one flat ``float32`` Box.
+
+    **Reward, episode end, arguments, slots.** As in ``DeviceAssign-v0``: reward
+    ``-(increase of total time in system) / reward_scale`` (default scale
+    ``3600 * n_jobs``), summing to ``-(total JCT) / reward_scale`` over an
+    episode; ``terminated`` when every job has ended, ``truncated`` at ``horizon_s``;
+    final ``info`` adds ``jcts_s`` and ``summary``.
+
+    **Info** at every step: ``view`` (the :class:`SchedulerView` at the events),
+    ``events`` (this batch), ``job_of_slot``, ``scenario_seed``, ``episode_step``,
+    ``reward_scale``, ``time_s``.
+
+    **Versions.** v0: first version.
+    """
+
+    _name = "JobPriority-v0"
+
+    @classmethod
+    def default_config(cls) -> dict:
+        cfg = super().default_config()
+        cfg.update(
+            per_class_scores=False,  # a score per (device class, job slot) instead of per job slot
+            tier_choice=False,  # one more entry per slot: any tier, or restrict the job to one speed tier
+        )
+        return cfg
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.codec = PriorityActionCodec(self.max_jobs, self._obs.max_classes,
+                                         bool(self.config["per_class_scores"]), bool(self.config["tier_choice"]))
+        self.action_space = self.codec.space
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self._start_episode(seed, options)
+        self.codec.bind(self.sim.static, self._obs.class_index)
+        events = self.sim.advance()
+        if events:
+            self._on_events(events)
+        self._events = events
+        return self._observe()
+
+    def step(self, action):
+        self._check_running()
+        self.sim.set_scores(self.codec.decode(action, self.slots))
+        events = self.sim.advance()
+        if events:
+            self._on_events(events)
+        self._events = events
+        self._episode_step += 1
+        reward = self._reward()
+        terminated, truncated = self._end_flags()
+        obs, info = self._observe()
+        if terminated or truncated:
+            self._final_info(info)
+        return obs, reward, terminated, truncated, info
+
+    def scores_to_action(self, scores: np.ndarray) -> np.ndarray:
+        """The action that reproduces simulator ``scores`` (for the jobs now in slots)."""
+        return self.codec.encode(scores, self.slots)
+
+    def _observe(self):
+        obs = self._output(self._obs.build())
+        info = self._base_info()
+        info["view"] = self.view
+        info["events"] = list(self._events)
+        return obs, info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,7 +28,9 @@ def _measured_run(spec: RunSpec) -> dict:
 def run_benchmark(scenario: str, options: dict, policies: list[str], seed: int,
                   print_line: Callable[[str], None] = print) -> list[str]:
     """One run per policy, each in a fresh process (so peak memory is that run's); then Venn's decision time."""
-    lines = [f"Machine: {machine_description()}. Scenario {scenario} {options or ''}, seed {seed}.", "",
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [f"Machine: {machine_description()} (load average before: {load}). "
+             f"Scenario {scenario} {options or ''}, seed {seed}.", "",
              "| policy | wall (s) | check-ins | check-ins/s | tasks | simulated days | peak RSS (MB) |",
              "|---|---|---|---|---|---|---|"]
     for line in lines:

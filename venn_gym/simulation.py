@@ -384,44 +384,43 @@ class Simulation:
             )
         self._busy_until[dev] = self._c_end[idx]
         self._record_response(self._device_tier[dev[ok]], duration[ok])
+        times, ends = self._c_time[idx], self._c_end[idx]
         if jobs_at[0] == jobs_at[-1] and (jobs_at == jobs_at[0]).all():  # the common case: one job
-            by_job = slice(None)
-            starts, stops = np.array([0]), np.array([len(jobs_at)])
-            jobs = jobs_at[:1]
-            successes = np.array([np.count_nonzero(ok)])
-        else:
-            by_job = np.argsort(jobs_at, kind="stable")
-            sorted_jobs = jobs_at[by_job]
-            new_job = np.empty(len(sorted_jobs), dtype=bool)
-            new_job[0] = True
-            np.not_equal(sorted_jobs[1:], sorted_jobs[:-1], out=new_job[1:])
-            starts = np.flatnonzero(new_job)
-            stops = np.empty_like(starts)
-            stops[:-1] = starts[1:]
-            stops[-1] = len(sorted_jobs)
-            jobs = sorted_jobs[starts]
-            successes = np.add.reduceat(ok[by_job], starts)
-        n = stops - starts
-        self._tasks[jobs] += n
-        self._dropped[jobs] += n - successes
-        self._assigned[jobs] += n
-        self._open[jobs] -= n
-        times, finish, ok = self._c_time[idx][by_job], finish[by_job], ok[by_job]
-        self._last_assign[jobs] = times[stops - 1]
-        if (self._open[jobs] == 0).any():
+            self._book_job(int(jobs_at[0]), len(idx), int(np.count_nonzero(ok)), float(times[-1]), finish, ok, ends)
+            return
+        by_job = np.argsort(jobs_at, kind="stable")
+        sorted_jobs = jobs_at[by_job]
+        new_job = np.empty(len(sorted_jobs), dtype=bool)
+        new_job[0] = True
+        np.not_equal(sorted_jobs[1:], sorted_jobs[:-1], out=new_job[1:])
+        starts = np.flatnonzero(new_job)
+        stops = np.empty_like(starts)
+        stops[:-1] = starts[1:]
+        stops[-1] = len(sorted_jobs)
+        successes = np.add.reduceat(ok[by_job], starts)
+        times, finish, ok, ends = times[by_job], finish[by_job], ok[by_job], ends[by_job]
+        for j, lo, hi, got in zip(sorted_jobs[starts].tolist(), starts.tolist(), stops.tolist(), successes.tolist()):
+            self._book_job(j, hi - lo, got, float(times[hi - 1]), finish[lo:hi], ok[lo:hi], ends[lo:hi])
+
+    def _book_job(self, j: int, n: int, got: int, last_time: float, finish, ok, ends) -> None:
+        """Account ``n`` new tasks of job j (``got`` of them succeed), assigned up to ``last_time``."""
+        self._tasks[j] += n
+        self._dropped[j] += n - got
+        self._assigned[j] += n
+        self._open[j] -= n
+        self._last_assign[j] = last_time
+        if self._open[j] == 0:
             self._targets_dirty = True
-        for j, lo, hi, got in zip(jobs.tolist(), starts.tolist(), stops.tolist(), successes.tolist()):
-            if self._is_async[j]:
-                ends = np.where(ok[lo:hi], finish[lo:hi], self._c_end[idx][by_job][lo:hi])
-                for t_done, good in zip(ends.tolist(), ok[lo:hi].tolist()):
-                    heapq.heappush(self._async_ends[j], (t_done, good))
-                    self._push(t_done, _TASK_END, j, int(self._attempt[j]))
-                continue
-            if got:
-                self._add_results(j, finish[lo:hi][ok[lo:hi]])
-            if self._open[j] == 0:
-                self._dispatch_time[j] = self._last_assign[j]
-                self._push(self._dispatch_time[j] + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
+        if self._is_async[j]:
+            for t_done, good in zip(np.where(ok, finish, ends).tolist(), ok.tolist()):
+                heapq.heappush(self._async_ends[j], (t_done, good))
+                self._push(t_done, _TASK_END, j, int(self._attempt[j]))
+            return
+        if got:
+            self._add_results(j, finish[ok])
+        if self._open[j] == 0:
+            self._dispatch_time[j] = last_time
+            self._push(last_time + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
 
     def _record_response(self, tiers: np.ndarray, duration: np.ndarray) -> None:
         """Keep the most recent task times (with their device tier) for the tiers' percentiles."""

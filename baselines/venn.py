@@ -3,7 +3,10 @@
 Liu et al., "Venn: Resource Management for Collaborative Learning Jobs", MLSys 2025.
 
 Scheduling. Jobs with the same requirement form a group; inside a group the job
-with the smallest remaining demand goes first. Across groups, every device class
+with the smallest remaining demand goes first. Remaining demand counts the rest
+of the current round plus every round still to come (remaining service), the
+order that minimises average JCT within a group; the SRSF baseline, as in the
+paper, looks at the current round only. Across groups, every device class
 is first given to the scarcest group it is eligible for (supply = check-ins per
 second of the classes a group may use). Then, from the most abundant group
 down, a group also takes the devices of the next scarcer group while its

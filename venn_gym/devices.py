@@ -15,7 +15,8 @@ from .requirements import CATEGORY_ATTRIBUTE
 class DevicePopulation:
     """Every device that may check in, indexed 0..n-1.
 
-    ``compute_factor`` multiplies a job's workload (1.0 = the median device);
+    ``compute_factor`` multiplies a job's workload (1.0 = a typical device: the median
+    in the synthetic pool, the mean in imported FedScale capacities);
     ``bandwidth_mbps`` divides its model transfer. ``attributes`` holds whatever
     the trace carries (``categories`` bit mask, ``ram_gb``, ``os_version``,
     ``cpu_score``, ...); requirements are predicates over it.

@@ -32,6 +32,9 @@ Why our figures differ from the paper's:
 - Rounds. A round's deadline counts from the dispatch of its last device (see JobSpec); at this density
   almost no round fails, so nearly all of a JCT is scheduling delay and tier matching (which multiplies
   the scheduling delay by about V) rarely pays off: Venn and Venn without matching are close.
+- Ordering keys. SRSF orders by the current round's remaining demand (as the paper describes it); Venn
+  orders inside a group by remaining service (the rest of this round plus all rounds to come). Part of
+  Venn's lead over SRSF here comes from that key, not only from the group allocation.
 - Seeds. The paper reports its own runs; ours are the mean of per-seed speed-ups over the seeds listed.
 """
 

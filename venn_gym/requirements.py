@@ -112,7 +112,7 @@ def evaluate(spec: Any, attributes: Mapping[str, np.ndarray], n_devices: int) ->
         if spec["attr"] not in attributes:
             raise SpecError(
                 f"requirement {label(spec)} names the device attribute {spec['attr']!r}, "
-                f"which the trace does not carry (it has {sorted(attributes)})"
+                f"which the devices do not carry (they have {sorted(attributes)})"
             )
         return _OPS[spec["op"]](np.asarray(attributes[spec["attr"]], dtype=float), spec["value"])
     if "not" in spec:

@@ -1,0 +1,402 @@
+"""Importers: files written here in each format come back as the same devices and check-ins."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from venn_gym.errors import SpecError
+from venn_gym.importers import (
+    VENN_ONLINE_EXTENSION_S,
+    VENN_PERIOD_S,
+    load_fedscale_capacity,
+    read_devices_csv,
+    read_fedscale_availability,
+    read_fedscale_capacity,
+    read_trace_csv,
+    read_venn_client_table,
+)
+from venn_gym.trace import DAY_S
+
+
+def dump(path, obj):
+    with open(path, "wb") as handle:
+        pickle.dump(obj, handle)
+    return path
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def rows_of(trace):
+    """The trace's table as a set of (start, end, device)."""
+    return {(float(s), float(e), int(d)) for s, e, d in zip(trace.start, trace.end, trace.device)}
+
+
+def chunk_rows(trace, index):
+    c = trace.chunk(index, seed=0)
+    return sorted(zip(c.time.tolist(), c.end.tolist(), c.device.tolist()))
+
+
+# ------------------------------------------------------------------ FedScale availability
+
+BEHAVIOR = {
+    30: {"active": [100, 5000], "inactive": [400, 5600], "finish_time": 8000, "duration": 8000, "model": "Pixel 4"},
+    7: {"active": [0.5], "inactive": [90.5], "finish_time": 7000, "duration": 7000, "model": "Galaxy S9"},
+    12: {"active": [2000, 3000, 9000], "inactive": [2500, 3100, 9500], "finish_time": 9000, "duration": 9000},
+}
+
+
+def test_fedscale_availability_round_trip(tmp_path):
+    imported = read_fedscale_availability(dump(tmp_path / "client_behave_trace", BEHAVIOR))
+    assert imported.client_ids == (7, 12, 30)  # dense indices in sorted id order
+    assert imported.device_index() == {7: 0, 12: 1, 30: 2}
+    assert imported.models == ("Galaxy S9", "", "Pixel 4")
+    expected = {(0.5, 90.5, 0), (2000, 2500, 1), (3000, 3100, 1), (9000, 9500, 1), (100, 400, 2), (5000, 5600, 2)}
+    assert rows_of(imported.trace) == expected
+    # period: max(finish_time, last inactive) = 9500
+    assert imported.trace.period_s == 9500
+    assert imported.dropped_windows == 0
+    assert np.all(np.diff(imported.trace.start) >= 0)
+    assert imported.trace.source.endswith("client_behave_trace")
+
+
+def test_fedscale_availability_period_repeats_and_drops(tmp_path):
+    imported = read_fedscale_availability(dump(tmp_path / "trace.pkl", BEHAVIOR), period_s=3600.0, chunk_s=600.0)
+    assert imported.trace.period_s == 3600.0
+    assert imported.dropped_windows == 2  # 5000 and 9000 start after the period
+    assert rows_of(imported.trace) == {(0.5, 90.5, 0), (2000, 2500, 1), (3000, 3100, 1), (100, 400, 2)}
+    # chunk 6 = [3600, 4200) holds the repeats of the windows starting in [0, 600)
+    assert chunk_rows(imported.trace, 6) == [(3600.5, 3690.5, 0), (3700.0, 4000.0, 2)]
+
+
+def test_fedscale_availability_trailing_active_closes_at_finish(tmp_path):
+    data = {1: {"active": [10, 50], "inactive": [20], "finish_time": 100}}
+    imported = read_fedscale_availability(dump(tmp_path / "t.pkl", data))
+    assert rows_of(imported.trace) == {(10, 20, 0), (50, 100, 0)}
+    assert imported.models is None
+
+
+def _behavior_with(**changes):
+    client = {"active": [10, 50], "inactive": [20, 60], "finish_time": 100}
+    client.update(changes)
+    return {1: {"active": [0], "inactive": [5], "finish_time": 100}, 2: client}
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ({}, "holds no clients"),
+        ([1, 2, 3], "holds a list; expected a FedScale client_behave_trace"),
+        ({1: [0, 10]}, r"client 1: expected a dict"),
+        ({1: {"active": [0, 10]}}, r"client 1: missing key\(s\) \['inactive'\]"),
+        (_behavior_with(active=[10, "noon"]), r"client 2\.active\[1\]: expected a number of seconds, got 'noon'"),
+        (_behavior_with(inactive=[20, None]), r"client 2\.inactive\[1\]: expected a number"),
+        (_behavior_with(inactive=[20, 50]), r"client 2: window 1: leaves at 50\.0 .*expected inactive > active"),
+        (_behavior_with(inactive=[10, 60]), r"client 2: window 0"),
+        (_behavior_with(active=[-5, 50]), r"client 2\.active\[0\]: is negative"),
+        (_behavior_with(active=[10, 50, 70], inactive=[20]), r"client 2: has 3 'active' times but 1 'inactive' times"),
+        (_behavior_with(finish_time="end"), r"client 2\.finish_time: expected a number"),
+        ({1: {"active": [], "inactive": []}}, "no client has an online window"),
+    ],
+)
+def test_fedscale_availability_errors(tmp_path, data, match):
+    path = dump(tmp_path / "client_behave_trace", data)
+    with pytest.raises(SpecError, match=match) as info:
+        read_fedscale_availability(path)
+    assert info.value.source == str(path)
+
+
+def test_pickle_files_that_are_not_pickles(tmp_path):
+    empty = write(tmp_path / "empty.pkl", "")
+    with pytest.raises(SpecError, match=r"empty\.pkl: the file is empty"):
+        read_fedscale_availability(empty)
+    garbage = write(tmp_path / "garbage.pkl", "ID,start,end\n1,2,3\n")
+    with pytest.raises(SpecError, match=r"garbage\.pkl: cannot be read as a pickle"):
+        read_fedscale_availability(garbage)
+    with pytest.raises(SpecError, match=r"missing\.pkl: file not found"):
+        read_fedscale_capacity(tmp_path / "missing.pkl")
+
+
+# ---------------------------------------------------------------------- FedScale capacity
+
+CAPACITY = {
+    3: {"computation": 60.0, "communication": 8000.0},
+    1: {"computation": 120.0, "communication": 20000.0},
+    2: {"computation": 30.0, "communication": 2000.0},
+}
+
+
+def test_fedscale_capacity_divides_by_means(tmp_path):
+    path = dump(tmp_path / "client_device_capacity", CAPACITY)
+    table = load_fedscale_capacity(path)
+    assert table.client_ids == (1, 2, 3)
+    assert table.compute_mean == pytest.approx(70.0)
+    assert table.communication_mean == pytest.approx(10000.0)
+    pop = read_fedscale_capacity(path)
+    assert len(pop) == 3
+    np.testing.assert_allclose(pop.compute_factor, [120 / 70, 30 / 70, 60 / 70])
+    assert pop.compute_factor.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(pop.bandwidth_mbps, [20.0, 2.0, 8.0])  # kbit/s -> Mbit/s
+    np.testing.assert_allclose(table.relative_bandwidth(), [2.0, 0.2, 0.8])
+
+
+def test_fedscale_capacity_picks(tmp_path):
+    path = dump(tmp_path / "cap.pkl", CAPACITY)
+    by_id = read_fedscale_capacity(path, client_ids=[3, 3, 1])
+    np.testing.assert_allclose(by_id.bandwidth_mbps, [8.0, 8.0, 20.0])
+    cycled = read_fedscale_capacity(path, n_devices=5)
+    np.testing.assert_allclose(cycled.bandwidth_mbps, [20.0, 2.0, 8.0, 20.0, 2.0])
+    with pytest.raises(SpecError, match="has no entry for client 9"):
+        read_fedscale_capacity(path, client_ids=[1, 9])
+
+
+@pytest.mark.parametrize(
+    "entry, match",
+    [
+        ({"computation": 50.0}, r"client 2: missing key\(s\) \['communication'\]"),
+        ({"computation": "fast", "communication": 1.0}, r"client 2\.computation: expected a finite number > 0, got 'fast'"),
+        ({"computation": 50.0, "communication": 0.0}, r"client 2\.communication: expected a finite number > 0, got 0\.0"),
+        ({"computation": float("nan"), "communication": 1.0}, r"client 2\.computation"),
+        ([50.0, 1000.0], r"client 2: expected a dict"),
+    ],
+)
+def test_fedscale_capacity_errors(tmp_path, entry, match):
+    path = dump(tmp_path / "cap.pkl", {1: {"computation": 1.0, "communication": 1.0}, 2: entry})
+    with pytest.raises(SpecError, match=match):
+        read_fedscale_capacity(path)
+    with pytest.raises(SpecError, match="holds a tuple"):
+        read_fedscale_capacity(dump(tmp_path / "tuple.pkl", (1, 2)))
+
+
+# ---------------------------------------------------------------------- Venn client table
+
+# Unsorted check-ins; row order after sorting by start: ids 11, 12, 13, 14, 15, 16, 17.
+VENN_ROWS = [
+    (13, 500.0, 800.0),
+    (11, 0.0, 60.0),
+    (15, 2 * DAY_S, 2 * DAY_S + 1000),
+    (12, 100.0, 250.0),
+    (17, 4 * DAY_S, 4 * DAY_S + 30),
+    (14, 3600.0, 3700.0),
+    (16, 3 * DAY_S, 3 * DAY_S + 10),
+]
+VENN_CAPACITY = {  # keys 1..4 as in the authors' file
+    1: {"computation": 40.0, "communication": 10000.0},
+    2: {"computation": 80.0, "communication": 20000.0},
+    3: {"computation": 120.0, "communication": 4000.0},
+    4: {"computation": 80.0, "communication": 6000.0},
+}
+VENN_ELIGIBILITY = [[1], [1, 2, 3, 4], [1, 3]]
+
+
+def write_venn_files(tmp_path, rows=VENN_ROWS, capacity=VENN_CAPACITY, eligibility=VENN_ELIGIBILITY):
+    table = tmp_path / "clients.csv"
+    pd.DataFrame(rows, columns=["ID", "start", "end"]).to_csv(table)  # leading unnamed index, as the authors'
+    return table, dump(tmp_path / "eligibility", eligibility), dump(tmp_path / "capacity", capacity)
+
+
+def test_venn_client_table_follows_the_authors_mapping(tmp_path):
+    files = write_venn_files(tmp_path)
+    assert files[0].read_text().startswith(",ID,start,end\n0,13,500.0,800.0")
+    imported = read_venn_client_table(*files)
+    ordered = sorted(VENN_ROWS, key=lambda r: r[1])
+    n = len(ordered)
+    pop, trace = imported.population, imported.trace
+    assert len(pop) == n
+    np.testing.assert_array_equal(imported.client_ids, [r[0] for r in ordered])
+    # Row i is device i; windows end 80 s late, as in the authors' simulator.
+    np.testing.assert_array_equal(trace.device, np.arange(n))
+    np.testing.assert_array_equal(trace.start, [r[1] for r in ordered])
+    np.testing.assert_array_equal(trace.end, [r[2] + VENN_ONLINE_EXTENSION_S for r in ordered])
+    assert trace.period_s == VENN_PERIOD_S == 5 * DAY_S
+    # Row i takes capacity key (i mod 4) + 1 and eligibility entry i mod 3.
+    np.testing.assert_array_equal(imported.capacity_keys, [1, 2, 3, 4, 1, 2, 3])
+    assert imported.compute_mean == pytest.approx(80.0)
+    assert imported.communication_mean == pytest.approx(10000.0)
+    comp = np.array([VENN_CAPACITY[k]["computation"] for k in imported.capacity_keys])
+    comm = np.array([VENN_CAPACITY[k]["communication"] for k in imported.capacity_keys])
+    np.testing.assert_allclose(pop.compute_factor, comp / 80.0)
+    np.testing.assert_allclose(pop.bandwidth_mbps, comm / 1000.0)
+    masks = {0: 0b0001, 1: 0b1111, 2: 0b0101}
+    np.testing.assert_array_equal(pop.attributes["categories"], [masks[i % 3] for i in range(n)])
+    assert imported.dropped_rows == 0
+
+
+def test_venn_client_table_repeats_every_five_days(tmp_path):
+    trace = read_venn_client_table(*write_venn_files(tmp_path)).trace
+    period_chunks = int(5 * DAY_S // trace.chunk_s)
+    for index in (0, 1, 48, 96):
+        first = chunk_rows(trace, index)
+        assert first, index
+        again = chunk_rows(trace, index + period_chunks)
+        assert again == [(s + 5 * DAY_S, e + 5 * DAY_S, d) for s, e, d in first]
+        twice = chunk_rows(trace, index + 2 * period_chunks)
+        assert twice == [(s + 10 * DAY_S, e + 10 * DAY_S, d) for s, e, d in first]
+    # The check-in of device 1 (start 100 s) reappears at 100 s + 5 days.
+    assert (100.0 + 5 * DAY_S, 250.0 + 80 + 5 * DAY_S, 1) in chunk_rows(trace, period_chunks)
+
+
+def test_venn_client_table_options_and_dropped_rows(tmp_path):
+    rows = VENN_ROWS + [(18, 6 * DAY_S, 6 * DAY_S + 50)]  # day 6: beyond the 5 simulated days
+    imported = read_venn_client_table(*write_venn_files(tmp_path, rows=rows), online_extension_s=0.0)
+    assert imported.dropped_rows == 1
+    assert len(imported.population) == len(VENN_ROWS)
+    assert rows_of(imported.trace) == {(s, e, i) for i, (_, s, e) in enumerate(sorted(VENN_ROWS, key=lambda r: r[1]))}
+    short = read_venn_client_table(*write_venn_files(tmp_path), period_s=DAY_S)
+    assert short.dropped_rows == 3 and short.trace.period_s == DAY_S
+
+
+def test_venn_client_table_ties_keep_file_order(tmp_path):
+    rows = [(1, 50.0, 90.0), (2, 10.0, 20.0), (3, 50.0, 70.0), (4, 50.0, 60.0)]
+    imported = read_venn_client_table(*write_venn_files(tmp_path, rows=rows))
+    np.testing.assert_array_equal(imported.client_ids, [2, 1, 3, 4])
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (",ID,start\n0,1,2\n", r"line 1 \(header\): missing column\(s\) \['end'\]"),
+        (",ID,start,end\n0,1,2,3\n1,2,soon,5\n", r"line 3, column 'start': expected a number, got 'soon'"),
+        (",ID,start,end\n0,1,2,3\n1,2,4,\n", r"line 3, column 'end': expected a number, missing value"),
+        (",ID,start,end\n0,1,200,3\n", r"line 2, column 'end': end 3\.0 is before start 200\.0"),
+        (",ID,start,end\n0,1,-2,3\n", r"line 2, column 'start': start -2\.0 is negative"),
+        (",ID,start,end\n", "has a header but no rows"),
+        ("", "the file is empty"),
+    ],
+)
+def test_venn_client_table_errors(tmp_path, text, match):
+    _, eligibility, capacity = write_venn_files(tmp_path)
+    table = write(tmp_path / "bad.csv", text)
+    with pytest.raises(SpecError, match=match) as info:
+        read_venn_client_table(table, eligibility, capacity)
+    assert "bad.csv" in str(info.value)
+
+
+def test_venn_client_table_end_equal_start_needs_the_extension(tmp_path):
+    _, eligibility, capacity = write_venn_files(tmp_path)
+    table = write(tmp_path / "t.csv", ",ID,start,end\n0,1,5,5\n")
+    assert read_venn_client_table(table, eligibility, capacity).trace.end[0] == 85.0
+    with pytest.raises(SpecError, match="end 5.0 is not after start 5.0"):
+        read_venn_client_table(table, eligibility, capacity, online_extension_s=0)
+
+
+@pytest.mark.parametrize(
+    "eligibility, capacity, match",
+    [
+        ([[1], [5]], VENN_CAPACITY, r"eligibility: entry 1: expected category numbers 1-4, got 5"),
+        ([[1], "12"], VENN_CAPACITY, r"eligibility: entry 1: expected a list of category numbers"),
+        ({0: [1]}, VENN_CAPACITY, r"eligibility: holds a dict; expected a pickled list"),
+        ([], VENN_CAPACITY, r"eligibility: holds an empty list"),
+        (VENN_ELIGIBILITY, {1: VENN_CAPACITY[1], 3: VENN_CAPACITY[3]}, r"capacity: has no key 2; .*keys 1\.\.2"),
+        (VENN_ELIGIBILITY, {1: {"computation": 1.0}}, r"capacity: client 1: missing key"),
+        (VENN_ELIGIBILITY, [1, 2], r"capacity: holds a list"),
+    ],
+)
+def test_venn_client_table_side_file_errors(tmp_path, eligibility, capacity, match):
+    files = write_venn_files(tmp_path, eligibility=eligibility, capacity=capacity)
+    with pytest.raises(SpecError, match=match):
+        read_venn_client_table(*files)
+
+
+# ----------------------------------------------------------------------- hand CSV trace
+
+TRACE_CSV = """# a comment line
+device,start_s,end_s
+2,300,900
+
+1, 0 ,120.5
+0,60,400
+# another comment
+2,3000,3500
+"""
+
+
+def test_trace_csv_round_trip(tmp_path):
+    trace = read_trace_csv(write(tmp_path / "trace.csv", TRACE_CSV))
+    assert rows_of(trace) == {(300, 900, 2), (0, 120.5, 1), (60, 400, 0), (3000, 3500, 2)}
+    assert trace.period_s == 3500  # default: the last end
+    assert trace.n_devices == 3
+    daily = read_trace_csv(tmp_path / "trace.csv", period_s=DAY_S, chunk_s=3600)
+    assert daily.period_s == DAY_S
+    assert chunk_rows(daily, 24) == [(DAY_S, DAY_S + 120.5, 1), (DAY_S + 60, DAY_S + 400, 0),
+                                     (DAY_S + 300, DAY_S + 900, 2), (DAY_S + 3000, DAY_S + 3500, 2)]
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, match",
+    [
+        ("device,start_s\n0,1\n", {}, r"line 1 \(header\): missing column\(s\) \['end_s'\]"),
+        ("# c\ndevice,start,end_s\n0,1,2\n", {}, r"line 2 \(header\): missing column\(s\) \['start_s'\]"),
+        ("device,start_s,end_s\n0,1,2\n# c\n\n1,one,5\n", {}, r"line 5, column 'start_s': expected a number, got 'one'"),
+        ("device,start_s,end_s\n0,1,2\n1,,5\n", {}, r"line 3, column 'start_s': expected a number, got a missing value"),
+        ("device,start_s,end_s\n0,1,2\n1.5,3,5\n", {}, r"line 3, column 'device': expected an integer, got '1.5'"),
+        ("device,start_s,end_s\n0,10,10\n", {}, r"line 2, column 'end_s': end_s 10\.0 is not after start_s 10\.0"),
+        ("device,start_s,end_s\n0,10,20\n0,30,5\n", {}, r"line 3, column 'end_s'"),
+        ("device,start_s,end_s\n0,-10,20\n", {}, r"line 2, column 'start_s': start_s must be >= 0"),
+        ("device,start_s,end_s\n-1,10,20\n", {}, r"line 2, column 'device': device indices must be >= 0"),
+        ("device,start_s,end_s\n0,10,20\n7,10,20\n", {"n_devices": 5}, r"line 3, column 'device': device 7 is not in"),
+        ("device,start_s,end_s\n0,10,20\n1,100,200\n", {"period_s": 50}, r"line 3, column 'start_s'.*period"),
+        ("device,start_s,end_s,note\n0,1,2,x\n", {}, r"unexpected column\(s\) \['note'\]"),
+        ("device,start_s,end_s,start_s\n0,1,2,3\n", {}, r"column 'start_s' appears twice"),
+        ("device,start_s,end_s\n0,1,2,3\n", {}, r"line 2: has 4 fields but the header names 3 columns"),
+        ("device,start_s,end_s\n", {}, "has a header but no rows"),
+        ("# only a comment\n\n", {}, "has no header and no rows"),
+        ("", {}, "the file is empty"),
+    ],
+)
+def test_trace_csv_errors(tmp_path, text, kwargs, match):
+    path = write(tmp_path / "trace.csv", text)
+    with pytest.raises(SpecError, match=match) as info:
+        read_trace_csv(path, **kwargs)
+    assert str(info.value).startswith(str(path))
+
+
+# --------------------------------------------------------------------- hand CSV devices
+
+DEVICES_CSV = """device,compute_factor,bandwidth_mbps,categories,ram_gb,os_version
+# rows in any order
+2,1.5,5,1,4,10
+0,0.5,20,15,12,13
+1,1.0,10,3,6,11.5
+"""
+
+
+def test_devices_csv_round_trip(tmp_path):
+    pop = read_devices_csv(write(tmp_path / "devices.csv", DEVICES_CSV))
+    assert len(pop) == 3
+    np.testing.assert_array_equal(pop.compute_factor, [0.5, 1.0, 1.5])
+    np.testing.assert_array_equal(pop.bandwidth_mbps, [20, 10, 5])
+    assert sorted(pop.attributes) == ["categories", "os_version", "ram_gb"]
+    np.testing.assert_array_equal(pop.attributes["categories"], [15, 3, 1])
+    assert pop.attributes["categories"].dtype.kind == "i"
+    np.testing.assert_array_equal(pop.attributes["ram_gb"], [12, 6, 4])
+    np.testing.assert_array_equal(pop.attributes["os_version"], [13, 11.5, 10])
+    minimal = read_devices_csv(write(tmp_path / "min.csv", "device,compute_factor,bandwidth_mbps\n0,1,8\n"))
+    assert len(minimal) == 1 and dict(minimal.attributes) == {}
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("device,compute_factor\n0,1\n", r"line 1 \(header\): missing column\(s\) \['bandwidth_mbps'\]"),
+        ("device,compute_factor,bandwidth_mbps,ram_gb\n0,1,8,4\n1,1,8,lots\n",
+         r"line 3, column 'ram_gb': expected a number, got 'lots'"),
+        ("device,compute_factor,bandwidth_mbps\n0,1,8\n0,2,8\n", r"line 3, column 'device': device 0 appears twice"),
+        ("device,compute_factor,bandwidth_mbps\n0,1,8\n2,2,8\n", r"line 3, column 'device': .*device 1 is missing"),
+        ("device,compute_factor,bandwidth_mbps\n0,0,8\n", r"line 2, column 'compute_factor': must be > 0"),
+        ("device,compute_factor,bandwidth_mbps\n0,1,-8\n", r"line 2, column 'bandwidth_mbps': must be > 0"),
+        ("device,compute_factor,bandwidth_mbps,categories\n0,1,8,16\n", r"line 2, column 'categories': is a bit mask"),
+        ("device,compute_factor,bandwidth_mbps,categories\n0,1,8,1.5\n", r"column 'categories': expected an integer"),
+    ],
+)
+def test_devices_csv_errors(tmp_path, text, match):
+    path = write(tmp_path / "devices.csv", text)
+    with pytest.raises(SpecError, match=match) as info:
+        read_devices_csv(path)
+    assert str(info.value).startswith(str(path))

@@ -1,0 +1,412 @@
+"""Scenario and workload files: what is written is what is built, and every mistake is named."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import venn_gym.scenario as scenario_module
+from baselines import make_policy
+from venn_gym.errors import SpecError
+from venn_gym.policy import run_policy
+from venn_gym.scenario import make_scenario, registered_scenarios
+from venn_gym.scenario_files import (
+    load_scenario_file,
+    load_workload_file,
+    register_scenario_file,
+    validate_file,
+)
+from venn_gym.trace import DAY_S, DiurnalTrace, TableTrace
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "scenarios"
+
+BASIC = """\
+name: test/basic-v0
+devices: {synthetic: {n_devices: 400}}
+trace: {diurnal: {checkins_per_day: 2000, amplitude: 0.3}}
+workload:
+  jobs:
+    - {arrival_s: 0, requirement: general, participants: 5, rounds: 2, deadline_s: 600, quorum: 0.8,
+       workload_s: 30, model_size_mb: 5}
+    - {arrival_s: 600, requirement: {attr: ram_gb, op: ">=", value: 8}, participants: 4, rounds: 2,
+       deadline_s: 300, name: big-ram}
+speed_tiers: 2
+task_noise_log_sd: 0.25
+horizon_s: null
+"""
+
+DEVICES_CSV = """\
+device,compute_factor,bandwidth_mbps,categories,ram_gb
+0,0.5,20,15,12
+1,1.0,10,3,8
+2,1.5,5,1,4
+3,2.0,4,1,2
+"""
+
+TRACE_CSV = """\
+device,start_s,end_s
+0,0,900
+1,30,900
+2,60,900
+3,90,900
+0,1800,2700
+1,1830,2700
+2,1860,2700
+3,1890,2700
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def hand_files(folder: Path, jobs: str = "", extra: str = "") -> Path:
+    write(folder / "data" / "devices.csv", DEVICES_CSV)
+    write(folder / "data" / "trace.csv", TRACE_CSV)
+    jobs = jobs or """\
+        - {arrival_s: 0, requirement: general, participants: 2, rounds: 2, deadline_s: 600, workload_s: 10}
+        - {arrival_s: 0, requirement: {attr: ram_gb, op: ">=", value: 8}, participants: 1, rounds: 1, deadline_s: 600}
+    """
+    text = textwrap.dedent("""\
+        name: test/hand-v0
+        devices: {csv: data/devices.csv}
+        trace: {csv: data/trace.csv, period_s: 3600}
+        workload:
+          jobs:
+        """) + textwrap.indent(textwrap.dedent(jobs), "    ") + textwrap.dedent(extra)
+    return write(folder / "hand.yaml", text)
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """An isolated scenario registry (the real one keeps the paper scenarios)."""
+    monkeypatch.setattr(scenario_module, "_REGISTRY", dict(scenario_module._REGISTRY))
+    return scenario_module._REGISTRY
+
+
+# ------------------------------------------------------------------------- loading
+
+
+def test_yaml_scenario_is_what_it_says(tmp_path):
+    scenario = load_scenario_file(write(tmp_path / "basic.yaml", BASIC), seed=3)
+    assert scenario.name == "test/basic-v0"
+    assert scenario.seed == 3
+    assert len(scenario.population) == 400
+    assert isinstance(scenario.trace, DiurnalTrace)
+    assert scenario.trace.n_devices == 400
+    assert scenario.trace.checkins_per_day == 2000 and scenario.trace.amplitude == 0.3
+    assert scenario.speed_tiers == 2 and scenario.task_noise_log_sd == 0.25 and scenario.horizon_s is None
+    first, second = scenario.workload.jobs
+    assert (first.arrival_s, first.requirement, first.participants, first.rounds) == (0, "general", 5, 2)
+    assert (first.deadline_s, first.quorum, first.workload_s, first.model_size_mb) == (600, 0.8, 30, 5)
+    assert first.name == "job0" and second.name == "big-ram"
+    assert second.requirement == {"attr": "ram_gb", "op": ">=", "value": 8}
+    # Same seed, same scenario; another seed, another synthetic population.
+    again = load_scenario_file(tmp_path / "basic.yaml", seed=3)
+    np.testing.assert_array_equal(again.population.compute_factor, scenario.population.compute_factor)
+    other = load_scenario_file(tmp_path / "basic.yaml", seed=4)
+    assert not np.array_equal(other.population.compute_factor, scenario.population.compute_factor)
+
+
+def test_json_reads_like_yaml(tmp_path):
+    import yaml
+
+    doc = yaml.safe_load(BASIC)
+    from_yaml = load_scenario_file(write(tmp_path / "a.yaml", BASIC))
+    from_json = load_scenario_file(write(tmp_path / "a.json", json.dumps(doc)))
+    assert from_json.workload.jobs == from_yaml.workload.jobs
+    np.testing.assert_array_equal(from_json.population.bandwidth_mbps, from_yaml.population.bandwidth_mbps)
+
+
+def test_hand_files_resolve_against_the_yaml_folder(tmp_path, monkeypatch):
+    path = hand_files(tmp_path / "lab")
+    monkeypatch.chdir(tmp_path)  # not the YAML's folder
+    scenario = load_scenario_file("lab/hand.yaml")
+    assert len(scenario.population) == 4
+    np.testing.assert_array_equal(scenario.population.attributes["ram_gb"], [12, 8, 4, 2])
+    assert isinstance(scenario.trace, TableTrace)
+    assert scenario.trace.period_s == 3600 and len(scenario.trace.start) == 8
+    result = run_policy(scenario, make_policy("fifo"))
+    assert result.finished.all()
+    assert path.exists()
+
+
+def test_options_override_top_level_keys(tmp_path):
+    path = write(tmp_path / "basic.yaml", BASIC)
+    scenario = load_scenario_file(path, seed=1, horizon_s=3600, speed_tiers=1, name="test/other-v1")
+    assert (scenario.horizon_s, scenario.speed_tiers, scenario.name) == (3600, 1, "test/other-v1")
+    with pytest.raises(SpecError, match=r"basic\.yaml: unknown option 'scale'; options override the top-level keys"):
+        load_scenario_file(path, scale=0.1)
+    with pytest.raises(SpecError, match=r"basic\.yaml: horizon_s: expected a number > 0 or null, got -5"):
+        load_scenario_file(path, horizon_s=-5)
+
+
+def test_paper_workload_and_workload_files(tmp_path):
+    write(tmp_path / "jobs.yaml", """\
+        name: two-jobs
+        jobs:
+          - {arrival_s: 0, requirement: 2, participants: 3, rounds: 1, deadline_s: 300}
+          - {arrival_s: 10, requirement: any_device, participants: 2, rounds: 1, deadline_s: 300, mode: async,
+             buffer_size: 2}
+        """)
+    workload = load_workload_file(tmp_path / "jobs.yaml")
+    assert workload.name == "two-jobs" and len(workload) == 2
+    assert workload.jobs[0].requirement == 2 and workload.jobs[1].mode == "async"
+    write(tmp_path / "paper.yaml", "paper: {mix: even, n_jobs: 6, scale: 0.05}\n")
+    a, b = load_workload_file(tmp_path / "paper.yaml", seed=5), load_workload_file(tmp_path / "paper.yaml", seed=5)
+    assert len(a) == 6 and a.jobs == b.jobs
+    # A scenario can name a workload file, relative to itself.
+    text = BASIC.split("workload:")[0] + "workload: {file: jobs.yaml}\n"
+    scenario = load_scenario_file(write(tmp_path / "uses-file.yaml", text))
+    assert scenario.workload.jobs == workload.jobs
+    text = BASIC.split("workload:")[0] + "workload: {paper: {mix: small, n_jobs: 4, scale: 0.02}}\n"
+    scenario = load_scenario_file(write(tmp_path / "paper-scenario.yaml", text), seed=2)
+    assert len(scenario.workload) == 4
+
+
+def test_trace_defaults_to_three_checkins_per_device_per_day(tmp_path):
+    text = "devices: {synthetic: {n_devices: 100}}\nworkload:" + BASIC.split("workload:")[1]
+    scenario = load_scenario_file(write(tmp_path / "no-trace.yaml", text))
+    assert isinstance(scenario.trace, DiurnalTrace) and scenario.trace.checkins_per_day == 300
+    assert scenario.name == "file/no-trace"
+
+
+def test_yaml_reads_exponents_as_numbers(tmp_path):
+    text = BASIC.replace("checkins_per_day: 2000", "checkins_per_day: 2e3")
+    assert load_scenario_file(write(tmp_path / "exp.yaml", text)).trace.checkins_per_day == 2000.0
+
+
+# ------------------------------------------------------------ importers via the files
+
+
+def dump(path: Path, obj) -> Path:
+    with open(path, "wb") as handle:
+        pickle.dump(obj, handle)
+    return path
+
+
+def test_venn_client_table_scenario(tmp_path):
+    rows = [(1, 0.0, 900.0), (2, 100.0, 1000.0), (3, 200.0, 1100.0), (4, 4 * DAY_S, 4 * DAY_S + 600)]
+    pd.DataFrame(rows, columns=["ID", "start", "end"]).to_csv(tmp_path / "clients.csv")
+    dump(tmp_path / "eligibility", [[1, 2, 3, 4], [1]])
+    dump(tmp_path / "capacity", {1: {"computation": 78.0, "communication": 13736.0},
+                                 2: {"computation": 39.0, "communication": 27472.0}})
+    write(tmp_path / "venn.yaml", """\
+        name: test/venn-table-v0
+        devices:
+          venn_client_table: {table: clients.csv, eligibility: eligibility, capacity: capacity}
+        workload:
+          jobs:
+            - {arrival_s: 0, requirement: high_performance, participants: 2, rounds: 1, deadline_s: 600}
+        """)
+    scenario = load_scenario_file(tmp_path / "venn.yaml")
+    assert len(scenario.population) == 4 and scenario.trace.period_s == 5 * DAY_S
+    np.testing.assert_array_equal(scenario.population.attributes["categories"], [15, 1, 15, 1])
+    np.testing.assert_allclose(scenario.population.compute_factor, [78 / 58.5, 39 / 58.5] * 2)
+    write(tmp_path / "both.yaml", (tmp_path / "venn.yaml").read_text() + "trace: {diurnal: {}}\n")
+    with pytest.raises(SpecError, match=r"both\.yaml: trace: devices from venn_client_table bring their own trace"):
+        load_scenario_file(tmp_path / "both.yaml")
+
+
+def test_fedscale_scenario_matches_capacity_by_client_id(tmp_path):
+    dump(tmp_path / "behave", {
+        "b": {"active": [0, 600], "inactive": [500, 1200], "finish_time": 1800},
+        "a": {"active": [50], "inactive": [700], "finish_time": 1800},
+    })
+    dump(tmp_path / "capacity", {"z": {"computation": 10.0, "communication": 1000.0},
+                                 "a": {"computation": 20.0, "communication": 2000.0},
+                                 "b": {"computation": 30.0, "communication": 3000.0}})
+    write(tmp_path / "fedscale.yaml", """\
+        devices: {fedscale_capacity: capacity, match: client_id, synthetic_attributes: [categories]}
+        trace: {fedscale_behavior: behave}
+        workload:
+          jobs:
+            - {arrival_s: 0, requirement: any_device, participants: 1, rounds: 2, deadline_s: 600}
+        """)
+    scenario = load_scenario_file(tmp_path / "fedscale.yaml")
+    np.testing.assert_allclose(scenario.population.bandwidth_mbps, [2.0, 3.0])  # devices a, b
+    np.testing.assert_allclose(scenario.population.compute_factor, [1.0, 1.5])  # mean over the file: 20
+    assert sorted(scenario.population.attributes) == ["categories"]
+    assert scenario.trace.period_s == 1800
+    ordered = load_scenario_file(tmp_path / "fedscale.yaml", devices={"fedscale_capacity": "capacity"})
+    np.testing.assert_allclose(ordered.population.bandwidth_mbps, [2.0, 3.0])  # entries a, b in sorted order
+    with pytest.raises(SpecError, match="match: client_id needs a 'fedscale_behavior' trace"):
+        load_scenario_file(tmp_path / "fedscale.yaml", trace={"diurnal": {}})
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (("speed_tiers: 2", "speed_tier: 2"), r"speed_tier: unknown key 'speed_tier'; allowed keys: name, .*speed_tiers"),
+        (("{synthetic: {n_devices: 400}}", "{synthetic: {n_device: 400}}"),
+         r"devices\.synthetic\.n_device: unknown key 'n_device'; allowed keys: n_devices"),
+        (("{synthetic: {n_devices: 400}}", "{synthetic: {n_devices: 400}, csv: d.csv}"),
+         r"devices: expected exactly one of the keys synthetic, csv, fedscale_capacity, venn_client_table; "
+         r"found synthetic, csv"),
+        (("{synthetic: {n_devices: 400}}", "{synthetic: {n_devices: 400}, period_s: 5}"),
+         r"devices\.period_s: unknown key 'period_s'; allowed keys: synthetic, synthetic_attributes"),
+        (("{synthetic: {n_devices: 400}}", "{synth: {n_devices: 400}}"),
+         r"devices\.synth: unknown key 'synth'; expected one of the sources synthetic, csv"),
+        (("amplitude: 0.3", "amplitud: 0.3"), r"trace\.diurnal\.amplitud: unknown key 'amplitud'"),
+        (("amplitude: 0.3", "amplitude: 1.5"), r"trace\.diurnal\.amplitude: expected a number >= 0 and < 1, got 1\.5"),
+        (("name: big-ram", "name: big-ram, priority: 3"),
+         r"workload\.jobs\[1\]\.priority: unknown key 'priority'; allowed keys: arrival_s, requirement"),
+        (("participants: 4", "participants: 0"), r"workload\.jobs\[1\]\.participants: expected an integer >= 1, got 0"),
+        (("participants: 4", "participants: four"),
+         r"workload\.jobs\[1\]\.participants: expected an integer >= 1, got 'four'"),
+        (("participants: 4", "participants: 2.5"), r"workload\.jobs\[1\]\.participants: expected an integer"),
+        (("participants: 4, ", ""), r"workload\.jobs\[1\]: missing key 'participants'"),
+        (("deadline_s: 300", "deadline_s: -1"), r"workload\.jobs\[1\]\.deadline_s: expected a number > 0"),
+        (("quorum: 0.8", "quorum: 1.2"), r"workload\.jobs\[0\]\.quorum: expected a number > 0 and <= 1"),
+        (("workload_s: 30, model_size_mb: 5", "workload_s: 0, model_size_mb: 0"),
+         r"workload\.jobs\[0\]\.workload_s: must be > 0 when model_size_mb is 0"),
+        (("requirement: general", "requirement: gpu_rich"), r"workload\.jobs\[0\]\.requirement: unknown category 'gpu_rich'"),
+        (("attr: ram_gb", "attr: gpu_cores"),
+         r"workload\.jobs\[1\]\.requirement: requirement gpu_cores>=8 names the device attribute 'gpu_cores', "
+         r"which the devices do not carry"),
+        (('op: ">="', 'op: "=>"'), r"workload\.jobs\[1\]\.requirement: 'op' must be one of"),
+        (("name: big-ram", "name: job0"), r"workload\.jobs\[1\]\.name: duplicate job name 'job0'"),
+        (("name: test/basic-v0", "name: 7"), r"name: expected a non-empty string, got 7"),
+    ],
+)
+def test_mistakes_name_the_file_and_field(tmp_path, change, match):
+    old, new = change
+    assert old in BASIC
+    path = write(tmp_path / "bad.yaml", BASIC.replace(old, new, 1))
+    with pytest.raises(SpecError, match=match) as info:
+        load_scenario_file(path)
+    assert str(info.value).startswith(str(path) + ": ")
+    assert info.value.source == str(path)
+    assert validate_file(path) == [str(info.value)]
+
+
+def test_no_eligible_device_is_an_error_naming_the_file(tmp_path):
+    path = hand_files(tmp_path, jobs="""\
+        - {arrival_s: 0, requirement: general, participants: 1, rounds: 1, deadline_s: 600}
+        - {arrival_s: 0, requirement: {all: [memory_rich, {attr: ram_gb, op: ">=", value: 8}]}, participants: 1,
+           rounds: 1, deadline_s: 600, name: impossible}
+    """)
+    # Only device 0 is memory-rich with RAM >= 8 GB; take it out of the trace.
+    write(tmp_path / "data" / "trace.csv", "device,start_s,end_s\n1,0,900\n2,60,900\n")
+    with pytest.raises(SpecError, match=r"no device that checks in satisfies .*job 'impossible' could never run") as info:
+        load_scenario_file(path)
+    assert str(info.value).startswith(f"{path}: workload.jobs[1].requirement: ")
+
+
+def test_errors_in_data_files_name_both_files(tmp_path):
+    path = hand_files(tmp_path)
+    write(tmp_path / "data" / "trace.csv", "device,start_s,end_s\n0,0,900\n1,500,400\n")
+    with pytest.raises(SpecError) as info:
+        load_scenario_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: trace.csv: ")
+    assert f"{tmp_path / 'data' / 'trace.csv'}: line 3, column 'end_s': end_s 400.0 is not after start_s 500.0" in message
+    write(tmp_path / "data" / "trace.csv", "device,start_s,end_s\n9,0,900\n")
+    with pytest.raises(SpecError, match=r"trace\.csv: .*line 2, column 'device': device 9 is not in the population"):
+        load_scenario_file(path)
+    (tmp_path / "data" / "devices.csv").unlink()
+    with pytest.raises(SpecError, match=r"hand\.yaml: devices\.csv: file not found: .*devices\.csv"):
+        load_scenario_file(path)
+
+
+@pytest.mark.parametrize(
+    "name, text, match",
+    [
+        ("empty.yaml", "", r"empty\.yaml: the file is empty"),
+        ("list.yaml", "- 1\n- 2\n", r"list\.yaml: the top level must be a mapping"),
+        ("syntax.yaml", "name: a\ndevices: {synthetic: {n_devices: 3}\n", r"syntax\.yaml: line \d+, column \d+: invalid YAML"),
+        ("dup.yaml", "name: a\nname: b\n", r"dup\.yaml: line 2, column 1: invalid YAML: duplicate key 'name'"),
+        ("dup.json", '{"name": "a", "name": "b"}', r"dup\.json: invalid JSON: duplicate key 'name'"),
+        ("bad.json", '{"name": "a",}', r"bad\.json: line 1, column \d+: invalid JSON"),
+        ("scenario.txt", "name: a\n", r"scenario\.txt: expected a \.yaml, \.yml, \.json file"),
+        ("no-devices.yaml", "workload: {jobs: [{arrival_s: 0, requirement: general, participants: 1, rounds: 1, "
+                            "deadline_s: 1}]}\n", r"no-devices\.yaml: missing key 'devices'"),
+    ],
+)
+def test_unreadable_files(tmp_path, name, text, match):
+    path = write(tmp_path / name, text)
+    with pytest.raises(SpecError, match=match):
+        load_scenario_file(path)
+    with pytest.raises(SpecError, match=r"missing\.yaml: file not found"):
+        load_scenario_file(tmp_path / "missing.yaml")
+
+
+def test_validate_reports_every_problem(tmp_path):
+    assert validate_file(write(tmp_path / "good.yaml", BASIC)) == []
+    bad = BASIC.replace("speed_tiers: 2", "speed_tiers: 0\ncolour: blue").replace("participants: 5", "participants: -1")
+    bad = bad.replace("deadline_s: 300, name", "deadline_s: 0, name").replace("n_devices: 400", "n_devices: x")
+    problems = validate_file(write(tmp_path / "bad.yaml", bad))
+    assert len(problems) == 5, problems
+    for where in ("colour: unknown key", "speed_tiers: expected an integer >= 1", "workload.jobs[0].participants",
+                  "workload.jobs[1].deadline_s", "devices.synthetic.n_devices"):
+        assert any(f"bad.yaml: {where}" in p for p in problems), (where, problems)
+    assert validate_file(write(tmp_path / "jobs.yaml", "jobs: [{arrival_s: 0}]\n")) == [
+        f"{tmp_path / 'jobs.yaml'}: jobs[0]: missing key 'requirement' (required keys: arrival_s, requirement, "
+        "participants, rounds, deadline_s)"
+    ]
+    assert validate_file(tmp_path / "nothing.yaml") == [f"{tmp_path / 'nothing.yaml'}: file not found"]
+
+
+# ------------------------------------------------------------------------- registry
+
+
+def test_register_scenario_file(tmp_path, registry):
+    path = write(tmp_path / "basic.yaml", BASIC)
+    assert register_scenario_file(path) == "test/basic-v0"
+    assert "test/basic-v0" in registered_scenarios()
+    scenario = make_scenario("test/basic-v0", seed=2, horizon_s=100.0)
+    assert scenario.name == "test/basic-v0" and scenario.seed == 2 and scenario.horizon_s == 100.0
+    assert register_scenario_file(path, name="test/renamed-v3") == "test/renamed-v3"
+    assert make_scenario("test/renamed-v3").name == "test/renamed-v3"
+    with pytest.raises(SpecError, match="already registered"):
+        register_scenario_file(path)
+    register_scenario_file(path, overwrite=True)
+    with pytest.raises(SpecError, match="end in a version"):
+        register_scenario_file(path, name="test/unversioned")
+    unnamed = write(tmp_path / "unnamed.yaml", BASIC.replace("name: test/basic-v0\n", ""))
+    with pytest.raises(SpecError, match=r"unnamed\.yaml: name: the file has no 'name'"):
+        register_scenario_file(unnamed)
+    broken = write(tmp_path / "broken.yaml", BASIC.replace("participants: 5", "participants: 0"))
+    with pytest.raises(SpecError, match=r"broken\.yaml: workload\.jobs\[0\]\.participants"):
+        register_scenario_file(broken, name="test/broken-v0")
+    assert "test/broken-v0" not in registered_scenarios()
+
+
+def test_make_scenario_takes_a_path(tmp_path):
+    path = write(tmp_path / "basic.yaml", BASIC)
+    scenario = make_scenario(str(path), seed=1, speed_tiers=3)
+    assert scenario.name == "test/basic-v0" and scenario.speed_tiers == 3
+
+
+# ------------------------------------------------------------------------- examples
+
+
+@pytest.mark.parametrize("name", ["campus-v0.yaml", "hand-trace-v0.yaml"])
+def test_examples_load_and_run(name, registry):
+    path = EXAMPLES / name
+    assert validate_file(path) == []
+    scenario = load_scenario_file(path, seed=0)
+    assert scenario.name == f"mylab/{name.removesuffix('.yaml')}"
+    result = run_policy(scenario, make_policy("fifo"))
+    assert result.finished.all(), [j.name for j in result.jobs if not j.finished]
+    assert register_scenario_file(path) == scenario.name
+    assert make_scenario(scenario.name, seed=1).seed == 1
+
+
+def test_campus_example_has_overlapping_requirements():
+    scenario = load_scenario_file(EXAMPLES / "campus-v0.yaml")
+    assert 3000 >= len(scenario.population) >= 1000 and 6 <= len(scenario.workload) <= 10
+    requirements = [job.requirement for job in scenario.workload.jobs]
+    assert any(isinstance(r, dict) and "attr" in r for r in requirements)
+    assert len({json.dumps(r, sort_keys=True) for r in requirements}) >= 5

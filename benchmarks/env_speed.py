@@ -10,12 +10,17 @@ agent (PolicyAgent); the simulator alone (native run_policy) for reference.
 from __future__ import annotations
 
 import argparse
+import builtins
+import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 import venn_gym
 from baselines import make_policy
+from venn_gym.compare import machine_description
 from venn_gym.envs import DeviceAssignEnv, JobPriorityEnv, PolicyAgent
 
 
@@ -66,7 +71,17 @@ def main(argv=None) -> None:
     ap.add_argument("--policy", default="srsf", help="baseline for the agent runs")
     ap.add_argument("--full", action="store_true", help="also time one full-scale episode (JobPriority-v0, policy)")
     ap.add_argument("--full-scenario", default="paper/even-v0")
+    ap.add_argument("--out", type=Path, default=None, help="also write the figures (Markdown) here")
     args = ap.parse_args(argv)
+    lines = []
+
+    def print(line):  # noqa: A001 - every figure goes to stdout and, with --out, to the file
+        builtins.print(line, flush=True)
+        lines.append(line)
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Produced by `python benchmarks/env_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
+          f"on {machine_description()} (load average before: {load}).")
     options = {"scale": args.scale}
     print(f"scenario {args.scenario} scale {args.scale} seed {args.seed}")
 
@@ -104,6 +119,9 @@ def main(argv=None) -> None:
         print(f"  full-scale {args.full_scenario}, JobPriority-v0 + {args.policy}: {env_s:.1f} s, {steps} steps, "
               f"mean JCT {info['summary']['mean_jct_s'] / 3600:.1f} h; native run_policy {native_s:.1f} s; "
               f"identical JCTs: {same}")
+
+    if args.out is not None:
+        args.out.write_text("\n".join(["```", *lines, "```"]) + "\n")
 
 
 if __name__ == "__main__":

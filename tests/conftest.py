@@ -19,7 +19,7 @@ import pytest
 import baselines
 from venn_gym.devices import DevicePopulation
 from venn_gym.jobs import JobSpec, Workload
-from venn_gym.policy import Policy
+from venn_gym.policy import Policy, drive
 from venn_gym.requirements import CATEGORY_ATTRIBUTE
 from venn_gym.scenario import Scenario
 from venn_gym.simulation import Simulation
@@ -100,15 +100,10 @@ def as_policy(policy: str | Policy) -> Policy:
 
 
 def simulate(scenario: Scenario, policy: str | Policy, keep_rounds: bool = True):
-    """Run like venn_gym.policy.run_policy, but keep the Simulation (with its assignments)."""
+    """Run like venn_gym.run_policy, but keep the Simulation (with its assignments)."""
     policy = as_policy(policy)
     sim = Simulation(scenario, keep_rounds=keep_rounds, record_assignments=True)
-    policy.reset(sim.static, scenario.seed)
-    while True:
-        events = sim.advance()
-        if sim.done or not events:
-            break
-        sim.set_scores(policy.scores(sim.observe(), events))
+    drive(sim, policy)
     return sim, sim.result(policy.name)
 
 

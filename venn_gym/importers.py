@@ -183,21 +183,18 @@ class CapacityTable:
         return {cid: i for i, cid in enumerate(self.client_ids)}
 
 
-def _capacity_entry(entry: Any, source: str, where: str) -> tuple[float, float]:
+def _require_keys(entry: Any, keys: dict[str, str], source: str, where: str) -> None:
+    """A dict holding ``keys`` (name -> what it means), else an error naming what is missing."""
+    expected = " and ".join(f"'{k}' ({meaning})" for k, meaning in keys.items())
     if not isinstance(entry, Mapping):
-        raise SpecError(
-            f"expected a dict with 'computation' and 'communication', got {type(entry).__name__}",
-            source=source,
-            where=where,
-        )
-    missing = [k for k in ("computation", "communication") if k not in entry]
+        raise SpecError(f"expected a dict with {expected}, got {type(entry).__name__}", source=source, where=where)
+    missing = [k for k in keys if k not in entry]
     if missing:
-        raise SpecError(
-            f"missing key(s) {missing}; expected 'computation' (time per unit of work) and "
-            "'communication' (kbit/s)",
-            source=source,
-            where=where,
-        )
+        raise SpecError(f"missing key(s) {missing}; expected {expected}", source=source, where=where)
+
+
+def _capacity_entry(entry: Any, source: str, where: str) -> tuple[float, float]:
+    _require_keys(entry, {"computation": "time per unit of work", "communication": "kbit/s"}, source, where)
     values = []
     for key in ("computation", "communication"):
         value = _number(entry[key], source, f"{where}.{key}", "a finite number > 0")
@@ -335,20 +332,7 @@ def read_fedscale_availability(
     for i, cid in enumerate(ids):
         where = f"client {cid!r}"
         record = data[cid]
-        if not isinstance(record, Mapping):
-            raise SpecError(
-                f"expected a dict with 'active' and 'inactive' lists, got {type(record).__name__}",
-                source=source,
-                where=where,
-            )
-        missing = [k for k in ("active", "inactive") if k not in record]
-        if missing:
-            raise SpecError(
-                f"missing key(s) {missing}; expected 'active' (check-in times) and 'inactive' "
-                "(leave times), lists of seconds",
-                source=source,
-                where=where,
-            )
+        _require_keys(record, {"active": "check-in times, s", "inactive": "leave times, s"}, source, where)
         active = _times(record["active"], source, f"{where}.active")
         inactive = _times(record["inactive"], source, f"{where}.inactive")
         finish = record.get("finish_time")

@@ -38,7 +38,13 @@ def run_policy(
 ) -> RunResult:
     """Simulate a scenario under a policy until every job has ended (or the horizon)."""
     sim = Simulation(scenario, keep_rounds=keep_rounds)
-    policy.reset(sim.static, scenario.seed)
+    drive(sim, policy, on_progress)
+    return sim.result(policy.name)
+
+
+def drive(sim: Simulation, policy: Policy, on_progress: Optional[Callable[[Simulation], None]] = None) -> None:
+    """Run a fresh simulation to its end, asking the policy at every scheduling event."""
+    policy.reset(sim.static, sim.scenario.seed)
     while True:
         events = sim.advance()
         if sim.done or not events:
@@ -46,7 +52,6 @@ def run_policy(
         sim.set_scores(policy.scores(sim.observe(), events))
         if on_progress is not None:
             on_progress(sim)
-    return sim.result(policy.name)
 
 
 def rank_scores(*keys: np.ndarray) -> np.ndarray:

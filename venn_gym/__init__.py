@@ -5,6 +5,7 @@ from .jobs import JobSpec, Workload
 from .metrics import RunResult
 from .policy import Policy, run_policy
 from .scenario import DEFAULT_SCENARIO, Scenario, make_scenario, register_scenario, registered_scenarios
+from .scenario_files import load_scenario_file, register_scenario_file
 from .simulation import SchedulingEvent, Simulation, SimulationStuck
 
 __version__ = "0.1.0"
@@ -22,8 +23,10 @@ __all__ = [
     "SpecError",
     "VennGymError",
     "Workload",
+    "load_scenario_file",
     "make_scenario",
     "register_scenario",
+    "register_scenario_file",
     "registered_scenarios",
     "run_policy",
 ]

@@ -309,11 +309,26 @@ class Simulation:
             self._pos = b
             self._pending = stop
             return
+        end = b
+        # A device checking in again while its first (tentatively assigned) window is
+        # still open is busy; one checking in after it ended is settled in the next segment.
+        if len(pos) > 1:
+            devices = device[pos]
+            ordered = np.sort(devices)
+            if (ordered[1:] == ordered[:-1]).any():
+                _, first, inverse = np.unique(devices, return_index=True, return_inverse=True)
+                first_at = first[inverse]
+                later = first_at != np.arange(len(pos))
+                busy_again = later & (self._c_time[a + pos] < self._c_end[a + pos[first_at]])
+                free_again = np.flatnonzero(later & ~busy_again)
+                if len(free_again):
+                    end = a + int(pos[free_again[0]])
+                    busy_again[free_again[0]:] = True
+                pos = pos[~busy_again]
         jobs_at = target[pos]
         take = len(pos)
-        end = b
         n_jobs = self.static.n_jobs
-        # Stop at the check-in that fills a request ...
+        # Stop at the check-in that fills a request.
         counts = np.bincount(jobs_at, minlength=n_jobs)
         filled = np.flatnonzero((counts >= self._open) & (self._open > 0))
         if len(filled):
@@ -322,16 +337,6 @@ class Simulation:
             kth = int(by_job[first_of_job[filled] + self._open[filled] - 1].min())
             if kth + 1 < take:
                 take, end = kth + 1, a + int(pos[kth]) + 1
-        # ... and before a device's second check-in (its first one may keep it busy).
-        if take > 1:
-            devices = device[pos[:take]]
-            ordered = np.sort(devices)
-            if (ordered[1:] == ordered[:-1]).any():
-                _, first = np.unique(devices, return_index=True)
-                repeat = np.ones(take, dtype=bool)
-                repeat[first] = False
-                second = int(np.argmax(repeat))
-                take, end = second, a + int(pos[second])
         # Task outcomes of the tentative assignments.
         idx = a + pos[:take]
         jobs_at = jobs_at[:take]
@@ -386,41 +391,43 @@ class Simulation:
         self._record_response(self._device_tier[dev[ok]], duration[ok])
         times, ends = self._c_time[idx], self._c_end[idx]
         if jobs_at[0] == jobs_at[-1] and (jobs_at == jobs_at[0]).all():  # the common case: one job
-            self._book_job(int(jobs_at[0]), len(idx), int(np.count_nonzero(ok)), float(times[-1]), finish, ok, ends)
-            return
-        by_job = np.argsort(jobs_at, kind="stable")
-        sorted_jobs = jobs_at[by_job]
-        new_job = np.empty(len(sorted_jobs), dtype=bool)
-        new_job[0] = True
-        np.not_equal(sorted_jobs[1:], sorted_jobs[:-1], out=new_job[1:])
-        starts = np.flatnonzero(new_job)
-        stops = np.empty_like(starts)
-        stops[:-1] = starts[1:]
-        stops[-1] = len(sorted_jobs)
-        successes = np.add.reduceat(ok[by_job], starts)
-        times, finish, ok, ends = times[by_job], finish[by_job], ok[by_job], ends[by_job]
-        for j, lo, hi, got in zip(sorted_jobs[starts].tolist(), starts.tolist(), stops.tolist(), successes.tolist()):
-            self._book_job(j, hi - lo, got, float(times[hi - 1]), finish[lo:hi], ok[lo:hi], ends[lo:hi])
-
-    def _book_job(self, j: int, n: int, got: int, last_time: float, finish, ok, ends) -> None:
-        """Account ``n`` new tasks of job j (``got`` of them succeed), assigned up to ``last_time``."""
-        self._tasks[j] += n
-        self._dropped[j] += n - got
-        self._assigned[j] += n
-        self._open[j] -= n
-        self._last_assign[j] = last_time
-        if self._open[j] == 0:
+            jobs, starts, stops = jobs_at[:1], np.array([0]), np.array([len(idx)])
+            successes = np.array([np.count_nonzero(ok)])
+        else:
+            by_job = np.argsort(jobs_at, kind="stable")
+            sorted_jobs = jobs_at[by_job]
+            new_job = np.empty(len(sorted_jobs), dtype=bool)
+            new_job[0] = True
+            np.not_equal(sorted_jobs[1:], sorted_jobs[:-1], out=new_job[1:])
+            starts = np.flatnonzero(new_job)
+            stops = np.empty_like(starts)
+            stops[:-1] = starts[1:]
+            stops[-1] = len(sorted_jobs)
+            jobs = sorted_jobs[starts]
+            successes = np.add.reduceat(ok[by_job], starts)
+            times, finish, ok, ends = times[by_job], finish[by_job], ok[by_job], ends[by_job]
+        n = stops - starts
+        self._tasks[jobs] += n
+        self._dropped[jobs] += n - successes
+        self._assigned[jobs] += n
+        self._open[jobs] -= n
+        self._last_assign[jobs] = times[stops - 1]
+        self._success_count[jobs] += successes
+        filled = self._open[jobs] == 0
+        if filled.any():
             self._targets_dirty = True
-        if self._is_async[j]:
-            for t_done, good in zip(np.where(ok, finish, ends).tolist(), ok.tolist()):
-                heapq.heappush(self._async_ends[j], (t_done, good))
-                self._push(t_done, _TASK_END, j, int(self._attempt[j]))
-            return
-        if got:
-            self._add_results(j, finish[ok])
-        if self._open[j] == 0:
-            self._dispatch_time[j] = last_time
-            self._push(last_time + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
+        for j, lo, hi, got, full in zip(jobs.tolist(), starts.tolist(), stops.tolist(), successes.tolist(),
+                                        filled.tolist()):
+            if self._is_async[j]:
+                for t_done, good in zip(np.where(ok[lo:hi], finish[lo:hi], ends[lo:hi]).tolist(), ok[lo:hi].tolist()):
+                    heapq.heappush(self._async_ends[j], (t_done, good))
+                    self._push(t_done, _TASK_END, j, int(self._attempt[j]))
+                continue
+            if got:
+                self._add_results(j, finish[lo:hi][ok[lo:hi]])
+            if full:
+                self._dispatch_time[j] = self._last_assign[j]
+                self._push(self._dispatch_time[j] + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
 
     def _record_response(self, tiers: np.ndarray, duration: np.ndarray) -> None:
         """Keep the most recent task times (with their device tier) for the tiers' percentiles."""
@@ -431,8 +438,8 @@ class Simulation:
         self._response_next = start + n
 
     def _add_results(self, j: int, good: np.ndarray) -> None:
+        """Job j's round got the successful results ``good`` (already counted); track its quorum time."""
         need = self._quorum[j]
-        self._success_count[j] += len(good)
         if self._quorum_times[j] is None:
             self._success_parts[j].append(good)
             if self._success_count[j] < need:

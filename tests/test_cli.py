@@ -90,6 +90,9 @@ def test_paper_table_small(tmp_path):
     rows = pd.read_csv(tmp_path / "table1.csv", comment="#")
     assert set(rows.policy) >= {"fifo", "srsf", "venn", "venn-no-sched", "venn-no-match"}
     assert (tmp_path / "paper" / "low" / "summary.json").exists()
+    (tmp_path / "table1.md").unlink()
+    assert main(["paper-table", "--tables-only", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "table1.md").read_text() == table
 
 
 def test_rounds_csv_has_every_round_attempt(tmp_path):

@@ -61,7 +61,44 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--scale", type=float, default=1.0)
     table.add_argument("--workers", type=int, default=None)
     table.add_argument("--out", type=Path, default=Path("results"))
+    table.add_argument("--tables-only", action="store_true",
+                       help="re-render table1.md/.csv from OUT/table1.json without simulating again")
     table.set_defaults(handler=_paper_table)
+
+    train = sub.add_parser("train", help="train an SB3 agent (hyperparameters: agents/hyperparams/<algo>.yml)")
+    train.add_argument("--algo", required=True, help="ppo, maskable_ppo, a2c or dqn")
+    train.add_argument("--env", default="venn_gym/JobPriority-v0", help="venn_gym/JobPriority-v0 or venn_gym/DeviceAssign-v0")
+    train.add_argument("--scenario", default=DEFAULT_SCENARIO)
+    train.add_argument("--scale", type=float, default=None)
+    train.add_argument("--timesteps", type=int, required=True, help="total environment steps (also when resuming)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", type=Path, required=True, help="folder for model.zip, checkpoints/, tb/, train_info.json")
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    train.add_argument("--bc-warm-start", action="store_true",
+                       help="behaviour-clone a baseline first (device env: venn; priority env: srsf-total)")
+    train.add_argument("--hyperparams", type=Path, default=None, help="a YAML file instead of agents/hyperparams/<algo>.yml")
+    train.add_argument("--checkpoint-freq", type=int, default=None, help="steps between checkpoints (default from the YAML)")
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(handler=_train)
+
+    evaluate = sub.add_parser("evaluate", help="an agent against every baseline on held-out seeds (summary.json as compare)")
+    evaluate.add_argument("--agent", required=True, help="model.zip from venn-gym train (comma-separated for several)")
+    evaluate.add_argument("--scenario", default=DEFAULT_SCENARIO)
+    evaluate.add_argument("--scale", type=float, default=None)
+    evaluate.add_argument("--seeds", default="100,101,102,103,104", help="comma-separated held-out seeds (< 10000)")
+    evaluate.add_argument("--policies", default="random,fifo,srsf,las,venn,venn-no-match", help="baselines to run too")
+    evaluate.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
+    evaluate.add_argument("--out", type=Path, default=None, help="folder for summary.json, summary.csv, breakdown.csv")
+    evaluate.set_defaults(handler=_evaluate)
+
+    board = sub.add_parser("leaderboard", help="regenerate results/leaderboard.{md,csv,png} from the shipped agents")
+    board.add_argument("--out", type=Path, default=Path("results"))
+    board.add_argument("--models", type=Path, default=None, help="folder of agent .zip files (default agents/models)")
+    board.add_argument("--scenarios", default=None, help="comma-separated (default: even, low, high, res_intensive)")
+    board.add_argument("--scale", type=float, default=0.05)
+    board.add_argument("--seeds", default="100,101,102,103,104")
+    board.add_argument("--workers", type=int, default=None)
+    board.set_defaults(handler=_leaderboard)
     return parser
 
 
@@ -163,8 +200,11 @@ def _benchmark(args) -> int:
 
 
 def _paper_table(args) -> int:
-    from .paper_table import reproduce_table1
+    from .paper_table import reproduce_table1, rewrite_tables
 
+    if args.tables_only:
+        rewrite_tables(args.out)
+        return 0
     reproduce_table1(
         workloads=[w.strip() for w in args.workloads.split(",")],
         seeds=args.seeds,
@@ -173,6 +213,45 @@ def _paper_table(args) -> int:
         out=args.out,
         command=_command_line(),
     )
+    return 0
+
+
+def _train(args) -> int:
+    from agents.train import train
+
+    info = train(args.algo, args.env, args.scenario, args.scale, args.timesteps, args.seed, args.out,
+                 resume=args.resume, bc_warm_start=args.bc_warm_start, hyperparams=args.hyperparams,
+                 checkpoint_freq=args.checkpoint_freq, progress=not args.no_progress, command=_command_line())
+    print(f"trained {info['timesteps']} steps in {info['wall_s']:.0f}s ({info['env_steps_per_s'] or 0:.0f} steps/s); "
+          f"wrote {args.out / 'model.zip'}")
+    return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        from .errors import SpecError
+
+        raise SpecError(f"--seeds takes comma-separated integers, got {text!r}") from None
+
+
+def _evaluate(args) -> int:
+    from agents.evaluate import evaluate
+
+    options = {} if args.scale is None else {"scale": args.scale}
+    evaluate([Path(a) for a in args.agent.split(",") if a.strip()], args.scenario, options, _seed_list(args.seeds),
+             policies=[p.strip() for p in args.policies.split(",") if p.strip()],
+             workers=args.workers or os.cpu_count() or 1, out=args.out, command=_command_line(), print_line=print)
+    return 0
+
+
+def _leaderboard(args) -> int:
+    from agents.leaderboard import DEFAULT_SCENARIOS, leaderboard
+
+    scenarios = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else list(DEFAULT_SCENARIOS)
+    leaderboard(args.out, scenarios, args.scale, _seed_list(args.seeds), models=args.models,
+                workers=args.workers or os.cpu_count() or 1, command=_command_line(), print_line=print)
     return 0
 
 

@@ -101,32 +101,41 @@ class VennPolicy(Policy):
         scarcest = ranked.min(axis=1)
         owner = np.where(scarcest < n_req, by_scarcity[np.minimum(scarcest, n_req - 1)], -1)
         served = owner >= 0
-        alloc = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req)
+        alloc = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req).tolist()
+        # Few groups, short queues: plain Python beats array calls in this sequential pass.
+        queues = [q.tolist() for q in queues]
+        taken_by = list(range(n_req))
         order = by_scarcity[::-1].tolist()
         for pos, j in enumerate(order):
-            if len(queues[j]) == 0 or alloc[j] <= 0:
+            if not queues[j] or alloc[j] <= 0:
                 continue
             for k in order[pos + 1:]:
-                if alloc[k] <= 0 and len(queues[k]) == 0:
+                if alloc[k] <= 0 and not queues[k]:
                     continue
-                if len(queues[k]) == 0 or self._takes_over(queues[j], alloc[j], queues[k], alloc[k]):
-                    owner[owner == k] = j
+                if not queues[k] or self._takes_over(queues[j], alloc[j], queues[k], alloc[k]):
+                    # k is scarcer, so it has not taken anything over yet, and j is no one's.
+                    taken_by[k] = j
                     alloc[j] += alloc[k]
                     alloc[k] = 0.0
-                    queues[j] = np.sort(np.concatenate([queues[j], queues[k]]))
-                    queues[k] = queues[k][:0]
+                    queues[j] = sorted(queues[j] + queues[k])
+                    queues[k] = []
                 else:
                     break
-        return owner
+        return np.where(served, np.asarray(taken_by)[owner], -1)
 
     @staticmethod
-    def _takes_over(queue_j, supply_j, queue_k, supply_k) -> bool:
-        """Does group j's affected queue per unit supply exceed k's?"""
+    def _takes_over(queue_j: list, supply_j: float, queue_k: list, supply_k: float) -> bool:
+        """Does group j's affected queue per unit supply exceed k's? (Queues sorted, smallest first.)"""
         if supply_k <= 0:
             return True
-        delay_k = queue_k.sum() / supply_k
-        cumulative = np.cumsum(queue_j / supply_j)
-        affected = len(queue_j) if cumulative[-1] <= delay_k else int(np.searchsorted(cumulative, delay_k))
+        delay_k = sum(queue_k) / supply_k
+        affected, waited = len(queue_j), 0.0
+        if sum(queue_j) / supply_j > delay_k:  # some of j's jobs would wait longer than k's queue
+            for position, demand in enumerate(queue_j):
+                waited += demand / supply_j
+                if waited >= delay_k:
+                    affected = position
+                    break
         return affected / supply_j > len(queue_k) / supply_k
 
     def _pick_tier(self, view, job: int) -> int:

@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--scale", type=float, default=0.05)
     board.add_argument("--seeds", default="100,101,102,103,104")
     board.add_argument("--workers", type=int, default=None)
+    board.add_argument("--render-only", action="store_true",
+                       help="rewrite the tables from the evaluations already in OUT/leaderboard/ (no simulation)")
     board.set_defaults(handler=_leaderboard)
     return parser
 
@@ -251,7 +253,8 @@ def _leaderboard(args) -> int:
 
     scenarios = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else list(DEFAULT_SCENARIOS)
     leaderboard(args.out, scenarios, args.scale, _seed_list(args.seeds), models=args.models,
-                workers=args.workers or os.cpu_count() or 1, command=_command_line(), print_line=print)
+                workers=args.workers or os.cpu_count() or 1, command=_command_line(), print_line=print,
+                run=not args.render_only)
     return 0
 
 

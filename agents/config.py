@@ -1,0 +1,124 @@
+"""Algorithms, hyperparameter files and environment construction for training and evaluation.
+
+Hyperparameters live in ``agents/hyperparams/<algo>.yml`` (rl-zoo3 style), one entry
+per env id::
+
+    venn_gym/JobPriority-v0:
+      policy: agents.networks.JobScorePolicy   # or MultiInputPolicy, ...
+      n_envs: 1
+      normalize: reward                         # false | reward (VecNormalize of the reward)
+      env_kwargs: {max_jobs: 50}                # passed to gym.make
+      policy_kwargs: {features_extractor_class: agents.networks.JobSetExtractor}
+      learning_rate: 3.0e-4                     # every other key goes to the algorithm
+
+Strings that name a class (``module.Class``) in ``policy`` and ``policy_kwargs`` are imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import yaml
+
+import venn_gym  # noqa: F401  (registers the envs)
+from venn_gym.errors import SpecError
+
+HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
+DEVICE_ENV, PRIORITY_ENV = "venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"
+TRAIN_SEED_MIN = 10_000  # training episodes use scenario seeds >= this; evaluate on seeds below it
+_CLASS_KEYS = ("features_extractor_class", "activation_fn", "optimizer_class")
+_ENV_KEYS = ("policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs")
+
+
+def algorithm_class(algo: str):
+    """The SB3 class of ``algo`` (ppo, maskable_ppo, a2c, dqn)."""
+    if algo == "ppo":
+        from stable_baselines3 import PPO as cls
+    elif algo == "a2c":
+        from stable_baselines3 import A2C as cls
+    elif algo == "dqn":
+        from stable_baselines3 import DQN as cls
+    elif algo == "maskable_ppo":
+        from sb3_contrib import MaskablePPO as cls
+    else:
+        raise SpecError(f"unknown algorithm {algo!r}; expected one of {sorted(ALGOS)}")
+    return cls
+
+
+ALGOS = ("ppo", "maskable_ppo", "a2c", "dqn")
+
+
+def check_algo_env(algo: str, env_id: str) -> None:
+    """Clear errors for combinations that cannot work."""
+    if algo not in ALGOS:
+        raise SpecError(f"unknown algorithm {algo!r}; expected one of {list(ALGOS)}")
+    if env_id not in (DEVICE_ENV, PRIORITY_ENV):
+        raise SpecError(f"unknown env {env_id!r}; expected {DEVICE_ENV} or {PRIORITY_ENV}")
+    if algo == "dqn" and env_id != DEVICE_ENV:
+        raise SpecError(f"dqn needs a Discrete action space: use --env {DEVICE_ENV} ({env_id} has a Box action)")
+    if algo == "maskable_ppo" and env_id != DEVICE_ENV:
+        raise SpecError(f"maskable_ppo needs action masks: use --env {DEVICE_ENV} ({env_id} has none)")
+
+
+def load_hyperparams(algo: str, env_id: str, path: Path | None = None) -> dict:
+    """The YAML entry for (algo, env id), class names resolved."""
+    check_algo_env(algo, env_id)
+    path = path or HYPERPARAMS_DIR / f"{algo}.yml"
+    table = yaml.safe_load(Path(path).read_text()) or {}
+    if env_id not in table:
+        raise SpecError(f"{path} has no entry for {env_id}")
+    hp = dict(table[env_id])
+    hp.setdefault("policy", "MultiInputPolicy")
+    hp.setdefault("n_envs", 1)
+    hp.setdefault("normalize", False)
+    hp["env_kwargs"] = dict(hp.get("env_kwargs") or {})
+    hp["policy_kwargs"] = dict(hp.get("policy_kwargs") or {})
+    return hp
+
+
+def resolve(hp: dict) -> tuple[object, dict, dict]:
+    """(policy, policy_kwargs, algorithm kwargs) with class names imported."""
+    policy = hp["policy"]
+    if "." in policy:
+        policy = _import(policy)
+    pk = {k: (_import(v) if k in _CLASS_KEYS and isinstance(v, str) else v) for k, v in hp["policy_kwargs"].items()}
+    algo_kwargs = {k: v for k, v in hp.items() if k not in _ENV_KEYS}
+    return policy, pk, algo_kwargs
+
+
+def _import(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise SpecError(f"cannot import {dotted!r}: {exc}") from None
+
+
+class TrainingSeeds(gym.Wrapper):
+    """Every episode gets a scenario seed >= TRAIN_SEED_MIN (drawn reproducibly from the
+    seed given at the first reset), so training never sees the held-out evaluation seeds."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self._rng = np.random.default_rng(0)
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        return self.env.reset(seed=int(self._rng.integers(TRAIN_SEED_MIN, 2**31 - 1)), options=options)
+
+    def action_masks(self):
+        return self.env.unwrapped.action_masks()
+
+
+def env_kwargs(env_id: str, scenario: str, scale: float | None, extra: dict | None = None) -> dict:
+    options = {} if scale is None else {"scale": float(scale)}
+    return dict(extra or {}, scenario=scenario, scenario_options=options)
+
+
+def make_env(env_id: str, scenario: str, scale: float | None, extra: dict | None = None, training: bool = False):
+    env = gym.make(env_id, **env_kwargs(env_id, scenario, scale, extra))
+    return TrainingSeeds(env) if training else env

@@ -1,0 +1,206 @@
+"""Evaluate trained agents against every baseline on held-out seeds.
+
+``venn-gym evaluate --agent runs/ppo/model.zip --scenario paper/high-v0 --scale 0.05 --seeds 100,101,102``
+
+The agent runs in its own env (rebuilt from the ``venn_gym_meta`` stored in the
+model), the baselines natively through :func:`venn_gym.compare.run_many` (identical
+to running them in the env; tested in tests/test_envs.py). Output (``--out``):
+``summary.json`` in the schema of ``venn-gym compare`` (each agent is one more
+policy) plus 95 % t-intervals over seeds (``mean_jct_s_ci95``, ``speedup_vs_random_ci95``)
+and the per-job-size / per-eligibility-category breakdown; ``summary.csv``,
+``breakdown.csv``, ``jobs.csv`` and plots.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from venn_gym.compare import RunSpec, TimedRun, run_many, summarise, write_outputs
+from venn_gym.errors import SpecError
+
+from .config import TRAIN_SEED_MIN, algorithm_class, make_env
+
+BASELINES = ("random", "fifo", "srsf", "las", "venn", "venn-no-match")
+# two-sided 95 % Student-t quantiles by degrees of freedom (scipy is not a dependency)
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+
+
+def t95(df: int) -> float:
+    if df < 1:
+        return float("nan")
+    known = [k for k in sorted(_T95) if k <= df]
+    return _T95[known[-1]] if df <= 120 else 1.960
+
+
+def ci95(values: Sequence[float]) -> tuple[float, float]:
+    """t-interval of the mean over seeds (a single value: a degenerate interval)."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if len(v) == 0:
+        return (float("nan"), float("nan"))
+    if len(v) == 1:
+        return (float(v[0]), float(v[0]))
+    half = t95(len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return (float(v.mean() - half), float(v.mean() + half))
+
+
+def agent_name(path: Path) -> str:
+    path = Path(path)
+    return path.parent.name if path.stem == "model" else path.stem
+
+
+def load_agent(path: Path):
+    """(model, meta) for a model.zip written by ``venn-gym train``."""
+    from stable_baselines3.common.save_util import load_from_zip_file
+
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"no agent at {path}")
+    data, _, _ = load_from_zip_file(str(path), load_data=True, device="cpu")
+    meta = (data or {}).get("venn_gym_meta")
+    if not meta:
+        raise SpecError(f"{path} was not written by venn-gym train (no venn_gym_meta)")
+    return algorithm_class(meta["algo"]).load(str(path), device="cpu"), meta
+
+
+def run_agent(path: str, scenario: str, options: tuple, seed: int, name: str | None = None) -> TimedRun:
+    """One episode of the agent on (scenario, seed); a top-level function for worker processes."""
+    import torch
+
+    torch.set_num_threads(1)
+    model, meta = load_agent(Path(path))
+    name = name or agent_name(Path(path))
+    env = make_env(meta["env_id"], scenario, dict(options).get("scale"), meta["env_kwargs"])
+    masked = meta["algo"] == "maskable_ppo"
+    start = time.perf_counter()
+    obs, info = env.reset(seed=int(seed))
+    done = False
+    while not done:
+        kwargs = {"action_masks": env.unwrapped.action_masks()} if masked else {}
+        action, _ = model.predict(obs, deterministic=True, **kwargs)
+        obs, _, term, trunc, info = env.step(action)
+        done = term or trunc
+    result = env.unwrapped.sim.result(name)
+    env.close()
+    return TimedRun(RunSpec(scenario, int(seed), name, tuple(options)), result, time.perf_counter() - start)
+
+
+def _run_agent_args(args) -> TimedRun:
+    return run_agent(*args)
+
+
+def run_agents(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequence[int], workers: int = 1,
+               on_done: Callable[[TimedRun], None] | None = None) -> list[TimedRun]:
+    jobs = [(str(a), scenario, tuple(sorted(options.items())), int(s), agent_name(a)) for a in agents for s in seeds]
+    if workers <= 1:
+        runs = []
+        for job in jobs:
+            runs.append(run_agent(*job))
+            if on_done:
+                on_done(runs[-1])
+        return runs
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        runs = []
+        for run in pool.map(_run_agent_args, jobs):
+            runs.append(run)
+            if on_done:
+                on_done(run)
+        return runs
+
+
+def add_intervals(summary: dict) -> dict:
+    """95 % t-intervals over seeds of the mean JCT and of the speed-up over Random (in place)."""
+    for p in summary["policies"].values():
+        p["mean_jct_s_ci95"] = ci95([s["mean_jct_s"] for s in p["per_seed"]])
+        p["speedup_vs_random_ci95"] = ci95([s["speedup_vs_random"] for s in p["per_seed"]])
+    summary["interval"] = "95% Student-t interval over seeds"
+    return summary
+
+
+def breakdown(runs: Sequence[TimedRun]) -> list[dict]:
+    """Per job size (small/large: participants x rounds below/at-or-above the median of the
+    scenario's jobs) and per eligibility category (requirement label): mean JCT over
+    the jobs of every seed, and speed-up over Random on the same jobs."""
+    import pandas as pd
+
+    jobs = pd.DataFrame([row for run in runs for row in run.result.job_rows()])
+    jobs = jobs[jobs["finished"]]
+    demand = jobs["participants"] * jobs["rounds"]
+    median = float(np.median(demand[jobs["policy"] == jobs["policy"].iloc[0]]))
+    jobs = jobs.assign(size=np.where(demand < median, "small", "large"))
+    rows = []
+    for kind, column in (("size", "size"), ("category", "requirement")):
+        means = jobs.groupby(["policy", column])["jct_s"].agg(["mean", "count"]).reset_index()
+        ref = means[means["policy"] == "random"].set_index(column)["mean"]
+        for _, r in means.iterrows():
+            base = ref.get(r[column])
+            rows.append({"breakdown": kind, "group": r[column], "policy": r["policy"], "jobs": int(r["count"]),
+                         "mean_jct_h": r["mean"] / 3600.0,
+                         "speedup_vs_random": (base / r["mean"]) if base is not None and r["mean"] > 0 else None,
+                         "size_split_demand": median if kind == "size" else None})
+    return rows
+
+
+def summary_rows(summary: dict) -> list[dict]:
+    rows = []
+    for name, p in summary["policies"].items():
+        lo, hi = p["mean_jct_s_ci95"]
+        slo, shi = p["speedup_vs_random_ci95"]
+        rows.append({"scenario": summary["scenario"], "policy": name, "seeds": len(p["per_seed"]),
+                     "mean_jct_h": p["mean_jct_s"] / 3600, "mean_jct_h_ci95_lo": lo / 3600,
+                     "mean_jct_h_ci95_hi": hi / 3600, "speedup_vs_random": p["speedup_vs_random"],
+                     "speedup_ci95_lo": slo, "speedup_ci95_hi": shi, "unfinished_jobs": p["unfinished_jobs"]})
+    return rows
+
+
+def table_lines(summary: dict) -> list[str]:
+    head = f"{'policy':<24}{'mean JCT (h)':>14}{'95% CI':>18}{'speed-up':>10}{'95% CI':>16}"
+    lines = [f"{summary['scenario']} {summary['scenario_options']} seeds {summary['seeds']}", head, "-" * len(head)]
+    for r in summary_rows(summary):
+        jct_ci = "[{:.2f}, {:.2f}]".format(r["mean_jct_h_ci95_lo"], r["mean_jct_h_ci95_hi"])
+        sp_ci = "[{:.2f}, {:.2f}]".format(r["speedup_ci95_lo"], r["speedup_ci95_hi"])
+        lines.append(f"{r['policy']:<24}{r['mean_jct_h']:>14.2f}{jct_ci:>18}{r['speedup_vs_random']:>9.2f}x{sp_ci:>16}")
+    return lines
+
+
+def evaluate(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequence[int],
+             policies: Sequence[str] = BASELINES, workers: int = 1, out: Path | None = None, command: str = "",
+             print_line: Callable[[str], None] = lambda s: None) -> dict:
+    """Run agents and baselines on (scenario, seeds); returns the summary (written to ``out``)."""
+    from baselines import make_policy
+
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise SpecError("no seeds to evaluate on")
+    if any(s >= TRAIN_SEED_MIN for s in seeds):
+        raise SpecError(f"evaluation seeds must be held out: below {TRAIN_SEED_MIN} (training uses seeds >= it)")
+    for name in policies:
+        make_policy(name)
+    policies = list(dict.fromkeys(["random", *policies]))  # the speed-up reference always runs
+    for a in agents:
+        load_agent(Path(a))  # fail early on a bad file
+    opts = tuple(sorted(options.items()))
+    specs = [RunSpec(scenario, s, p, opts) for s in seeds for p in policies]
+    runs = run_many(specs, workers=min(workers, len(specs)))
+    runs += run_agents(agents, scenario, options, seeds, workers=min(workers, len(agents) * len(seeds)))
+    summary = add_intervals(summarise(runs))
+    summary["breakdown"] = breakdown(runs)
+    summary["agents"] = {agent_name(a): str(a) for a in agents}
+    for line in table_lines(summary):
+        print_line(line)
+    if out is not None:
+        import pandas as pd
+
+        for path in write_outputs(runs, summary, Path(out), command):
+            print_line(f"wrote {path}")
+        pd.DataFrame(summary_rows(summary)).to_csv(Path(out) / "summary.csv", index=False)
+        pd.DataFrame(summary["breakdown"]).to_csv(Path(out) / "breakdown.csv", index=False)
+        print_line(f"wrote {Path(out) / 'summary.csv'} and breakdown.csv")
+    summary["command"] = command
+    return summary

@@ -1,0 +1,178 @@
+"""The results leaderboard: ``venn-gym leaderboard --out results/``.
+
+Rows: the baselines and every shipped agent (``agents/models/*.zip``, each with its
+``.json`` training record); columns: scaled paper workloads; cells: mean JCT
+speed-up over Random with a 95 % t-interval over held-out seeds. Writes
+``leaderboard.md``, ``leaderboard.csv``, ``leaderboard.png`` and, per scenario,
+the full evaluation (``leaderboard/<scenario>/summary.json`` etc., as ``venn-gym evaluate``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from venn_gym.compare import machine_description
+
+from .evaluate import BASELINES, agent_name, ci95, evaluate, summary_rows
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_SCENARIOS = ("paper/even-v0", "paper/low-v0", "paper/high-v0", "paper/res_intensive-v0")
+
+
+def shipped_models(models: Path | None = None) -> list[Path]:
+    return sorted(Path(models or MODELS_DIR).glob("*.zip"))
+
+
+def training_record(model: Path) -> dict:
+    path = model.with_suffix(".json")
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def budget_text(rec: dict) -> str:
+    if not rec:
+        return "(no training record)"
+    bc = rec.get("bc") or {}
+    parts = [f"{rec['algo']} on {rec['env_id'].split('/')[-1]}",
+             f"trained on {rec['scenario']} x{rec.get('scale')} (seeds >= 10000)",
+             f"{rec['timesteps']:,} RL steps in {rec['wall_s'] / 60:.1f} min "
+             f"({rec.get('env_steps_per_s') or 0:.0f} env steps/s)" if rec["timesteps"] else "no RL steps"]
+    if bc:
+        parts.append(f"BC from {bc['teacher']} ({bc['samples']:,} samples, {bc.get('wall_s', 0):.0f} s)")
+    return "; ".join(parts)
+
+
+def leaderboard(out: Path, scenarios: Sequence[str] = DEFAULT_SCENARIOS, scale: float = 0.05,
+                seeds: Sequence[int] = (100, 101, 102, 103, 104), models: Path | None = None, workers: int = 1,
+                command: str = "", print_line: Callable[[str], None] = print, run: bool = True) -> list[Path]:
+    """Evaluate every agent and baseline per scenario (unless ``run=False``: re-render the
+    tables from the per-scenario summaries already in ``out/leaderboard/``), then write the tables."""
+    out = Path(out)
+    agents = shipped_models(models)
+    meta_path = out / "leaderboard" / "meta.json"
+    if run:
+        t0 = time.perf_counter()
+        for scenario in scenarios:
+            evaluate(agents, scenario, {"scale": scale}, seeds, policies=BASELINES, workers=workers,
+                     out=_scenario_dir(out, scenario), command=command, print_line=print_line)
+        meta = {"command": command or "venn-gym leaderboard --out results", "machine": machine_description(),
+                "wall_s": time.perf_counter() - t0, "scale": scale, "seeds": list(seeds), "scenarios": list(scenarios),
+                "workers": workers}
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return render(out, agents, print_line)
+
+
+def _scenario_dir(out: Path, scenario: str) -> Path:
+    return Path(out) / "leaderboard" / scenario.replace("/", "_")
+
+
+def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] = print) -> list[Path]:
+    import pandas as pd
+
+    meta = json.loads((out / "leaderboard" / "meta.json").read_text())
+    cols = meta["scenarios"]
+    rows, breakdowns, summaries = [], [], {}
+    for scenario in cols:
+        summary = json.loads((_scenario_dir(out, scenario) / "summary.json").read_text())
+        summaries[scenario] = summary["policies"]
+        rows += summary_rows(summary)
+        breakdowns += [dict(r, scenario=scenario) for r in summary["breakdown"]]
+    df = pd.DataFrame(rows)
+    names = {agent_name(a): a for a in agents}
+    df["kind"] = ["agent" if p in names else "baseline" for p in df["policy"]]
+    csv = out / "leaderboard.csv"
+    df.to_csv(csv, index=False)
+    order = [p for p in [*BASELINES, *names] if p in set(df["policy"])]
+    short = [c.replace("paper/", "") for c in cols]
+    trained_on = ", ".join(sorted({f"{r['scenario']} x{r.get('scale')}" for r in map(training_record, agents) if r}))
+    lines = [
+        "# Leaderboard: mean JCT speed-up over Random",
+        "",
+        f"Produced by `{meta['command']}` on {meta['machine']} ({meta['wall_s'] / 60:.1f} min, "
+        f"{meta['workers']} worker processes). Scenarios at scale {meta['scale']}; held-out seeds {meta['seeds']} "
+        f"(agents train on seeds >= 10000; training workloads: {trained_on or 'none'}; every other column is "
+        "a held-out workload too). Cell: mean over seeds of the per-seed speed-up (Random's "
+        "mean JCT / the policy's) [95 % Student-t interval over seeds]. Details per scenario "
+        "(summary.json in the `venn-gym compare` schema, jobs.csv, breakdown.csv): `leaderboard/<scenario>/`.",
+        "",
+        "| policy | " + " | ".join(short) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
+    cell = lambda r: f"{r.speedup_vs_random:.2f}x [{r.speedup_ci95_lo:.2f}, {r.speedup_ci95_hi:.2f}]"  # noqa: E731
+    jct = lambda r: f"{r.mean_jct_h:.2f} [{r.mean_jct_h_ci95_lo:.2f}, {r.mean_jct_h_ci95_hi:.2f}]"  # noqa: E731
+    for fmt, title in ((cell, None), (jct, "Mean JCT in hours [95 % interval]:")):
+        if title:
+            lines += ["", title, "", "| policy | " + " | ".join(short) + " |", "|---|" + "---|" * len(cols)]
+        for p in order:
+            cells = [fmt(df[(df.policy == p) & (df.scenario == c)].iloc[0]) for c in cols]
+            lines.append(f"| {'**' + p + '**' if p in names else p} | " + " | ".join(cells) + " |")
+    if names:
+        lines += ["", "Paired against Venn on the same seeds: mean over seeds of Venn's mean JCT / the agent's "
+                  "(> 1: the agent is faster) [95 % t-interval]:", "",
+                  "| agent | " + " | ".join(short) + " |", "|---|" + "---|" * len(cols)]
+        for name in names:
+            cells = []
+            for c in cols:
+                per = {p: {s["seed"]: s["mean_jct_s"] for s in v["per_seed"]} for p, v in summaries[c].items()}
+                if name not in per or "venn" not in per:
+                    cells.append("")
+                    continue
+                ratios = [per["venn"][seed] / per[name][seed] for seed in per[name] if seed in per["venn"]]
+                lo, hi = ci95(ratios)
+                cells.append(f"{sum(ratios) / len(ratios):.3f} [{lo:.3f}, {hi:.3f}]")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    bd = pd.DataFrame(breakdowns)
+    if len(bd):
+        groups = ["small", "large", "general", "compute_rich", "memory_rich", "high_performance"]
+        lines += ["", "Speed-up over Random on the same jobs, by job size (small/large: participants x rounds "
+                  "below / at or above the median) and by eligibility category (like the paper's Tables 2 and 3):", ""]
+        for c in cols:
+            sub = bd[bd.scenario == c]
+            present = [g for g in groups if g in set(sub["group"])]
+            lines += [f"*{c}*", "", "| policy | " + " | ".join(present) + " |", "|---|" + "---|" * len(present)]
+            for p in order:
+                vals = []
+                for g in present:
+                    r = sub[(sub.policy == p) & (sub.group == g)]
+                    vals.append(f"{r.speedup_vs_random.iloc[0]:.2f}x" if len(r) else "")
+                lines.append(f"| {p} | " + " | ".join(vals) + " |")
+            lines.append("")
+    if names:
+        lines += ["", "## Agents (training budget on this machine)", ""]
+        for name, path in names.items():
+            rec = training_record(path)
+            lines.append(f"- **{name}** (`agents/models/{path.name}`): {budget_text(rec)}. "
+                         f"Command: `{rec.get('command', '?')}`")
+    md = out / "leaderboard.md"
+    md.write_text("\n".join(lines) + "\n")
+    png = plot(df, order, cols, out / "leaderboard.png", names)
+    for path in (md, csv, png):
+        print_line(f"wrote {path}")
+    return [md, csv, png]
+
+
+def plot(df, order, cols, path: Path, agents) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cols) * max(1, len(order) / 6)), 4))
+    width = 0.8 / len(order)
+    x = np.arange(len(cols))
+    for i, p in enumerate(order):
+        sub = df[df.policy == p].set_index("scenario").loc[cols]
+        err = np.array([sub.speedup_vs_random - sub.speedup_ci95_lo, sub.speedup_ci95_hi - sub.speedup_vs_random])
+        ax.bar(x + (i - len(order) / 2 + 0.5) * width, sub.speedup_vs_random, width, yerr=err, capsize=2,
+               label=p, hatch="//" if p in agents else None)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xticks(x, [c.replace("paper/", "") for c in cols])
+    ax.set_ylabel("mean JCT speed-up over Random")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,234 @@
+"""SB3 agents (agents/): training with each algorithm, resume, behaviour cloning,
+evaluation against the baselines, the shipped models, sweeps and bad inputs.
+Everything runs on paper/low-v0 at scale 0.02 (50 jobs, a few seconds per episode)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("stable_baselines3")
+
+from agents import bc  # noqa: E402
+from agents.config import ALGOS, DEVICE_ENV, PRIORITY_ENV, HYPERPARAMS_DIR, load_hyperparams  # noqa: E402
+from agents.evaluate import ci95, evaluate, load_agent, run_agent  # noqa: E402
+from agents.leaderboard import shipped_models  # noqa: E402
+from agents.train import latest_checkpoint, train  # noqa: E402
+from venn_gym.cli import main as cli  # noqa: E402
+from venn_gym.errors import SpecError  # noqa: E402
+
+SCENARIO, SCALE = "paper/low-v0", 0.02
+ALGO_ENVS = [("ppo", PRIORITY_ENV), ("maskable_ppo", DEVICE_ENV), ("a2c", PRIORITY_ENV), ("dqn", DEVICE_ENV)]
+
+
+def tiny_hyperparams(tmp_path: Path, algo: str, env_id: str) -> Path:
+    """The shipped YAML entry with small rollouts, so that a test trains in seconds."""
+    table = yaml.safe_load((HYPERPARAMS_DIR / f"{algo}.yml").read_text())
+    hp = table[env_id]
+    if algo in ("ppo", "maskable_ppo"):
+        hp.update(n_steps=64, batch_size=32, n_epochs=1)
+    elif algo == "a2c":
+        hp.update(n_steps=8)
+    else:
+        hp.update(learning_starts=50, buffer_size=1000, batch_size=16)
+    hp["bc"] = {"episodes": 1, "epochs": 8}
+    path = tmp_path / f"{algo}.yml"
+    path.write_text(yaml.safe_dump({env_id: hp}))
+    return path
+
+
+@pytest.mark.parametrize("algo,env_id", ALGO_ENVS)
+def test_train_each_algo_writes_model_and_checkpoints(tmp_path, algo, env_id):
+    out = tmp_path / "run"
+    info = train(algo, env_id, SCENARIO, SCALE, 192, 0, out, hyperparams=tiny_hyperparams(tmp_path, algo, env_id),
+                 checkpoint_freq=64, progress=False)
+    assert (out / "model.zip").exists() and (out / "train_info.json").exists()
+    assert latest_checkpoint(out) is not None and latest_checkpoint(out)[1] == info["timesteps"] >= 192
+    model, meta = load_agent(out / "model.zip")
+    assert meta == dict(meta, algo=algo, env_id=env_id, scenario=SCENARIO, scale=SCALE)
+    assert info["env_steps_per_s"] > 0
+
+
+def test_resume_continues_the_timestep_count(tmp_path):
+    out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
+    train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 128, 0, out, hyperparams=hp, checkpoint_freq=64, progress=False)
+    first = json.loads((out / "train_info.json").read_text())
+    info = train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 256, 0, out, resume=True, hyperparams=hp, progress=False)
+    assert first["timesteps"] == 128 and info["timesteps"] == 256
+    assert [s["steps"] for s in info["sessions"]] == [128, 128]
+    model, _ = load_agent(out / "model.zip")
+    assert model.num_timesteps == 256
+    assert (out / "checkpoints" / "model_vecnormalize_256_steps.pkl").exists()
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(SpecError, match="no checkpoint"):
+        train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 64, 0, tmp_path, resume=True, progress=False)
+
+
+@pytest.fixture(scope="module")
+def cloned(tmp_path_factory):
+    """A PPO priority agent behaviour-cloned from srsf-total (no RL steps)."""
+    tmp = tmp_path_factory.mktemp("bc")
+    out = tmp / "bc_agent"
+    info = train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, out, bc_warm_start=True,
+                 hyperparams=tiny_hyperparams(tmp, "ppo", PRIORITY_ENV), progress=False)
+    return out / "model.zip", info
+
+
+def test_bc_reduces_its_loss_and_matches_the_teacher(cloned):
+    path, info = cloned
+    assert info["bc"]["teacher"] == "srsf-total"
+    assert info["bc"]["loss_last_epoch"] < 0.5 * info["bc"]["loss_first_epoch"]
+    agent = run_agent(str(path), SCENARIO, (("scale", SCALE),), 100).result.summary()["mean_jct_s"]
+    from venn_gym.policy import run_policy
+    from venn_gym.scenario import make_scenario
+
+    teacher = run_policy(make_scenario(SCENARIO, seed=100, scale=SCALE), bc.RemainingServicePolicy())
+    assert agent == pytest.approx(teacher.summary()["mean_jct_s"], rel=0.15)
+
+
+def test_evaluate_writes_compare_schema_with_intervals(cloned, tmp_path):
+    path, _ = cloned
+    summary = evaluate([path], SCENARIO, {"scale": SCALE}, [100, 101], policies=["random", "venn"], out=tmp_path)
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert set(written["policies"]) == {"random", "venn", "bc_agent"}
+    assert {"scenario", "scenario_options", "seeds", "reference_policy", "machine", "command"} <= set(written)
+    for p in written["policies"].values():
+        assert {"mean_jct_s", "mean_jct_s_std", "p95_jct_s", "speedup_vs_random", "per_seed"} <= set(p)
+        lo, hi = p["mean_jct_s_ci95"]
+        assert lo <= p["mean_jct_s"] <= hi
+        lo, hi = p["speedup_vs_random_ci95"]
+        assert lo <= p["speedup_vs_random"] <= hi
+    groups = {(r["breakdown"], r["group"]) for r in summary["breakdown"]}
+    assert ("size", "small") in groups and ("size", "large") in groups and ("category", "general") in groups
+    assert (tmp_path / "summary.csv").exists() and (tmp_path / "breakdown.csv").exists()
+
+
+def test_ci95_is_a_t_interval():
+    lo, hi = ci95([1.0, 2.0, 3.0])
+    assert (lo, hi) == pytest.approx((2.0 - 4.303 / np.sqrt(3), 2.0 + 4.303 / np.sqrt(3)))
+
+
+@pytest.mark.parametrize("model", shipped_models(), ids=lambda p: p.stem)
+def test_shipped_models_load_and_evaluate(model):
+    assert model.stat().st_size < 600_000
+    assert model.with_suffix(".json").exists()
+    run = run_agent(str(model), SCENARIO, (("scale", SCALE),), 100)
+    assert run.result.summary()["unfinished_jobs"] == 0
+
+
+def test_every_yaml_entry_loads():
+    for path in HYPERPARAMS_DIR.glob("*.yml"):
+        algo = next(a for a in ALGOS if path.stem == a or path.stem.startswith(a + "_"))  # ppo_per_class.yml: ppo
+        for env_id in yaml.safe_load(path.read_text()):
+            assert load_hyperparams(algo, env_id, path)["env_kwargs"]["max_jobs"] == 50
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--algo", "dqn", "--env", PRIORITY_ENV], "dqn needs a Discrete action space"),
+    (["--algo", "maskable_ppo", "--env", PRIORITY_ENV], "maskable_ppo needs action masks"),
+    (["--algo", "sac", "--env", PRIORITY_ENV], "unknown algorithm 'sac'"),
+    (["--algo", "ppo", "--env", "CartPole-v1"], "unknown env"),
+])
+def test_bad_inputs_give_clear_errors(tmp_path, capsys, args, message):
+    assert cli(["train", *args, "--timesteps", "10", "--out", str(tmp_path), "--scale", "0.02"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_evaluate_refuses_training_seeds(cloned, capsys):
+    assert cli(["evaluate", "--agent", str(cloned[0]), "--seeds", "10001", "--scale", "0.02"]) == 2
+    assert "held out" in capsys.readouterr().err
+
+
+def test_sweep_ray_matches_local():
+    pytest.importorskip("ray")
+    from agents.sweep import grid, run_sweep
+
+    tasks = grid(["random", "venn"], [SCENARIO], [100], {"scale": SCALE})
+    local = run_sweep(tasks, backend="serial")
+    ray_rows = run_sweep(tasks, backend="ray", workers=2)
+    assert [r["mean_jct_s"] for r in ray_rows] == [r["mean_jct_s"] for r in local]
+
+
+def _obs_tensors(env_id: str, steps: int = 20, **kw):
+    import gymnasium as gym
+    import torch as th
+
+    env = gym.make(env_id, scenario=SCENARIO, scenario_options={"scale": SCALE}, **kw)
+    obs, _ = env.reset(seed=100)
+    for _ in range(steps):
+        obs, *_ = env.step(env.action_space.sample() if env_id == PRIORITY_ENV else env.unwrapped.idle_action)
+    return env, {k: th.as_tensor(v)[None] for k, v in obs.items()}
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_slot_scores_follow_the_jobs_when_slots_are_permuted(per_class):
+    """The score of slot i depends on job i and the pooled context only: permuting the
+    job table permutes the action mean the same way (per device class for per-class scores)."""
+    import torch as th
+    from stable_baselines3 import PPO
+
+    from agents.networks import JobClassScorePolicy, JobScorePolicy
+
+    env, obs = _obs_tensors(PRIORITY_ENV, per_class_scores=per_class)
+    policy = JobClassScorePolicy if per_class else JobScorePolicy
+    model = PPO(policy, env, n_steps=16, batch_size=16, device="cpu", seed=0)
+    perm = th.randperm(obs["jobs"].shape[1], generator=th.Generator().manual_seed(1))
+    permuted = dict(obs, **{k: obs[k][:, perm] for k in ("jobs", "job_requirement", "job_mask")})
+    with th.no_grad():
+        a = model.policy.get_distribution(obs).distribution.mean
+        b = model.policy.get_distribution(permuted).distribution.mean
+    if per_class:
+        a, b = a.reshape(1, -1, len(perm)), b.reshape(1, -1, len(perm))
+    active = obs["job_mask"][0, perm] > 0
+    assert active.sum() > 1
+    assert th.allclose(a[..., perm][..., active], b[..., active], atol=1e-5)
+
+
+def test_set_extractor_weights_fit_any_number_of_job_slots():
+    from agents.networks import JobSetExtractor
+
+    small, _ = _obs_tensors(DEVICE_ENV, steps=0, max_jobs=50)
+    large, obs = _obs_tensors(DEVICE_ENV, steps=0, max_jobs=80)
+    a, b = JobSetExtractor(small.observation_space), JobSetExtractor(large.observation_space)
+    b.load_state_dict(a.state_dict())  # same parameters whatever max_jobs is
+    assert b(obs).shape == (1, b.features_dim)
+
+
+@pytest.mark.slow
+def test_per_class_bc_clones_venn_scheduling(tmp_path):
+    """JobClassScorePolicy cloned from venn-no-match gets close to its teacher (about 100 s)."""
+    hp = tmp_path / "pc.yml"
+    table = yaml.safe_load((HYPERPARAMS_DIR / "ppo_per_class.yml").read_text())
+    table[PRIORITY_ENV]["bc"] = {"episodes": 2, "epochs": 10, "log_std": -2.0}
+    hp.write_text(yaml.safe_dump(table))
+    info = train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path / "pc", bc_warm_start=True, hyperparams=hp,
+                 progress=False)
+    assert info["bc"]["teacher"] == "venn-no-match"
+    assert info["bc"]["loss_last_epoch"] < 0.5 * info["bc"]["loss_first_epoch"]
+    summary = evaluate([tmp_path / "pc" / "model.zip"], SCENARIO, {"scale": SCALE}, [100, 101],
+                       policies=["random", "venn-no-match"])
+    p = summary["policies"]
+    assert p["pc"]["speedup_vs_random"] > 0.9 * p["venn-no-match"]["speedup_vs_random"]
+
+
+def test_leaderboard_writes_md_csv_png(cloned, tmp_path):
+    import shutil
+
+    from agents.leaderboard import leaderboard
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(cloned[0], models / "bc_agent.zip")
+    shutil.copy(cloned[0].parent / "train_info.json", models / "bc_agent.json")
+    md, csv, png = leaderboard(tmp_path / "results", [SCENARIO], SCALE, [100, 101], models=models,
+                               print_line=lambda s: None)
+    text = md.read_text()
+    assert "| **bc_agent** |" in text and "| venn |" in text and "held-out seeds [100, 101]" in text
+    assert png.stat().st_size > 0 and "speedup_ci95_lo" in csv.read_text()
+    assert leaderboard(tmp_path / "results", models=models, run=False, print_line=lambda s: None)[0] == md

@@ -100,6 +100,16 @@ def _load_pickle(path: str | Path, what: str) -> Any:
         ) from None
 
 
+def _load_client_dict(path: str | Path, what: str) -> Mapping:
+    """A pickled, non-empty ``{client_id: ...}`` dict."""
+    data = _load_pickle(path, what)
+    if not isinstance(data, Mapping):
+        raise SpecError(f"holds a {type(data).__name__}; expected {what}", source=str(path))
+    if not data:
+        raise SpecError(f"holds no clients; expected {what}", source=str(path))
+    return data
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
@@ -207,11 +217,7 @@ def _capacity_entry(entry: Any, source: str, where: str) -> tuple[float, float]:
 def load_fedscale_capacity(path: str | Path) -> CapacityTable:
     """Read a FedScale ``client_device_capacity`` pickle (trusted files only: pickles run code)."""
     source = str(path)
-    data = _load_pickle(path, _CAPACITY_WHAT)
-    if not isinstance(data, Mapping):
-        raise SpecError(f"holds a {type(data).__name__}; expected {_CAPACITY_WHAT}", source=source)
-    if not data:
-        raise SpecError(f"holds no clients; expected {_CAPACITY_WHAT}", source=source)
+    data = _load_client_dict(path, _CAPACITY_WHAT)
     ids = _sorted_ids(data.keys())
     comp = np.empty(len(ids))
     comm = np.empty(len(ids))
@@ -317,11 +323,7 @@ def read_fedscale_availability(
     ``dropped_windows``). Pickles run code when loaded: load only trusted files.
     """
     source = str(path)
-    data = _load_pickle(path, _BEHAVIOR_WHAT)
-    if not isinstance(data, Mapping):
-        raise SpecError(f"holds a {type(data).__name__}; expected {_BEHAVIOR_WHAT}", source=source)
-    if not data:
-        raise SpecError(f"holds no clients; expected {_BEHAVIOR_WHAT}", source=source)
+    data = _load_client_dict(path, _BEHAVIOR_WHAT)
     if period_s is not None and not (_is_number(period_s) and period_s > 0 and np.isfinite(period_s)):
         raise SpecError(f"period_s must be a number > 0, got {period_s!r}", source=source)
     ids = _sorted_ids(data.keys())

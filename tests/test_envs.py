@@ -64,21 +64,13 @@ def unexpected(records):
 
 
 # ------------------------------------------------------------------ API conformance
+@pytest.mark.parametrize("checker", [gym_check_env, sb3_check_env], ids=["gymnasium", "sb3"])
 @pytest.mark.parametrize("env_id,kw", CHECK_VARIANTS, ids=lambda x: str(x))
-def test_gymnasium_check_env(env_id, kw):
+def test_check_env(env_id, kw, checker):
     env = make(env_id, **kw)
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
-        gym_check_env(env.unwrapped)
-    assert unexpected(records) == []
-
-
-@pytest.mark.parametrize("env_id,kw", CHECK_VARIANTS, ids=lambda x: str(x))
-def test_sb3_check_env(env_id, kw):
-    env = make(env_id, **kw)
-    with warnings.catch_warnings(record=True) as records:
-        warnings.simplefilter("always")
-        sb3_check_env(env.unwrapped)
+        checker(env.unwrapped)
     assert unexpected(records) == []
 
 

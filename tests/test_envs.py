@@ -189,6 +189,24 @@ def test_min_choices_two_steps_only_at_contested_checkins():
     assert total == pytest.approx(-info["jcts_s"].sum() / info["reward_scale"], rel=1e-9)
 
 
+@pytest.mark.parametrize("min_choices", [1, 2])
+def test_mask_is_exactly_the_eligible_jobs_with_open_demand(min_choices):
+    # Checked against a fresh simulator view at every step: a check-in handed over right after
+    # a request filled (or a quorum formed) in the same batch must not offer the stale job.
+    env = DeviceAssignEnv(max_jobs=30, min_choices=min_choices)
+    rng = np.random.default_rng(1)
+    for seed in range(3):
+        obs, info = env.reset(seed=seed)
+        for _ in range(300):
+            view, pc = env.sim.observe(), env.sim.pending_checkin
+            legal_jobs = np.flatnonzero(view.static.job_eligible[pc.device_class] & (view.open_demand > 0))
+            assert np.array_equal(np.sort(env.slots.job_of_slot[np.flatnonzero(info["action_mask"][:-1])]),
+                                  legal_jobs)
+            obs, reward, term, trunc, info = env.step(random_action(env, info, rng))
+            if term or trunc:
+                break
+
+
 def test_mask_in_all_three_places_and_idle_always_legal():
     env = DeviceAssignEnv(**SMALL, mask_in_obs=True)
     obs, info = env.reset(seed=0)

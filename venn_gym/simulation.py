@@ -354,10 +354,13 @@ class Simulation:
             take, end = keep, int(idx[keep])
             idx, jobs_at, dev, duration, finish, ok = (x[:keep] for x in (idx, jobs_at, dev, duration, finish, ok))
         self._pos = end
-        if end == stop:
-            self._pending = stop
         if take:
             self._assign(idx, jobs_at, dev, duration, finish, ok)
+        # The contested check-in's candidates were read before this segment's assignments:
+        # hand it over only if none of them filled a request and no event (a quorum) now
+        # comes before it; otherwise the next segment looks at it again.
+        if end == stop and not self._targets_dirty and self._next_event_time() > self._c_time[stop]:
+            self._pending = stop
 
     def _task_outcomes(self, idx: np.ndarray, jobs_at: np.ndarray):
         """Device, task time, finish time and success of check-ins ``idx`` serving ``jobs_at``."""

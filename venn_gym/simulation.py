@@ -15,6 +15,7 @@ sees the same devices, jobs and task times.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import deque
@@ -166,8 +167,12 @@ class Simulation:
         self._pos = 0
         self._pending = -1
         self._stop_choices: int | None = None
+        self._targets_version = 0
+        self._contested_key: tuple | None = None
+        self._contested: list[int] = []
         self._chunk_len = 0
         self._supply_counts: deque[np.ndarray] = deque(maxlen=_SUPPLY_WINDOW_CHUNKS)
+        self._supply_cache: np.ndarray | None = None
         self._response_time = np.zeros(_RESPONSE_SAMPLE)
         self._response_tier = np.full(_RESPONSE_SAMPLE, -1)
         self._response_next = 0
@@ -185,6 +190,7 @@ class Simulation:
         if self._chunk_index >= 0:
             counts = np.bincount(self._c_class, minlength=self.static.n_classes)
             self._supply_counts.append(counts)
+            self._supply_cache = None
             self._update_response_p95()
         trace = self.scenario.trace
         chunk = trace.chunk(index, self.scenario.seed)
@@ -217,10 +223,16 @@ class Simulation:
         self._all_p95 = float(np.percentile(times, 95)) if len(times) else math.nan
 
     def _supply_per_s(self) -> np.ndarray:
-        if not self._supply_counts:
-            return self._class_prior * self.scenario.trace.mean_rate_per_s()
-        total = np.sum(self._supply_counts, axis=0)
-        return total / (len(self._supply_counts) * self.scenario.trace.chunk_s)
+        """Check-ins per second per class over the last chunks (read-only; changes once a chunk)."""
+        if self._supply_cache is None:
+            if not self._supply_counts:
+                supply = self._class_prior * self.scenario.trace.mean_rate_per_s()
+            else:
+                total = np.sum(self._supply_counts, axis=0)
+                supply = total / (len(self._supply_counts) * self.scenario.trace.chunk_s)
+            supply.setflags(write=False)
+            self._supply_cache = supply
+        return self._supply_cache
 
     # ------------------------------------------------------------ allocation
     def set_scores(self, scores: np.ndarray) -> None:
@@ -256,6 +268,7 @@ class Simulation:
             table = np.where(np.arange(width)[None, :] < self._target_count[:, None], order, -1)
         self._target_table = table
         self._targets_dirty = False
+        self._targets_version += 1
 
     # --------------------------------------------------------------- matching
     def _next_event_time(self) -> float:
@@ -263,13 +276,12 @@ class Simulation:
 
     def _match_until(self, t_end: float) -> None:
         """Match check-ins with start < t_end (t_end shrinks if a quorum forms earlier)."""
-        limit = self.scenario.max_sim_days * 86_400.0
         while self._pending < 0:
             t_end = min(t_end, self._next_event_time())
             if self._pos >= self._chunk_len:
                 if self._chunk_end_time >= t_end:
                     return
-                if self._chunk_end_time > limit:
+                if self._chunk_end_time > self.scenario.max_sim_days * 86_400.0:
                     raise SimulationStuck(
                         f"simulated {self.scenario.max_sim_days} days without the jobs finishing; "
                         f"jobs still running: {np.flatnonzero(self._active).tolist()}"
@@ -278,14 +290,30 @@ class Simulation:
                 continue
             a = self._pos
             b = min(self._chunk_len, a + _SEGMENT)
+            stop = -1
+            if self._stop_choices is not None and self._open.any():
+                # Device-level control: the first contested check-in before t_end goes to
+                # the caller; the segment ends there.
+                if self._targets_dirty:
+                    self._refresh_targets()
+                stop = self._next_contested(a, b)
+                if stop >= 0 and self._c_time[stop] < t_end:
+                    if stop == a:
+                        self._pending = a
+                        return
+                    b = stop
+                else:
+                    stop = -1
             if self._c_time[b - 1] >= t_end:
-                b = int(np.searchsorted(self._c_time, t_end, side="left", sorter=None))
+                b = int(self._c_time.searchsorted(t_end))
                 if b <= a:
                     return
-            self._match_segment(a, b)
+            self._match_segment(a, b, stop)
 
-    def _match_segment(self, a: int, b: int) -> None:
-        if not (self._open > 0).any():
+    def _match_segment(self, a: int, b: int, stop: int) -> None:
+        """Match check-ins [a, b); ``stop`` (if >= 0, equal to b) is a contested check-in
+        to hand over after them."""
+        if not self._open.any():  # open demands are never negative
             self._pos = b
             return
         if self._targets_dirty:
@@ -297,17 +325,11 @@ class Simulation:
         device = self._c_device[a:b]
         busy = self._busy_until[device] > self._c_time[a:b]
         target[busy] = -1
-        stop = -1
-        if self._stop_choices is not None:
-            # Device-level control: hand the first contested check-in to the caller.
-            contested = np.flatnonzero((self._target_count[cls] >= self._stop_choices) & ~busy)
-            if len(contested):
-                stop = a + int(contested[0])
-                target, device, b = target[: stop - a], device[: stop - a], stop
         pos = np.flatnonzero(target >= 0)
         if len(pos) == 0:
             self._pos = b
-            self._pending = stop
+            if b == stop:
+                self._pending = stop
             return
         end = b
         # A device checking in again while its first (tentatively assigned) window is
@@ -359,8 +381,28 @@ class Simulation:
         # The contested check-in's candidates were read before this segment's assignments:
         # hand it over only if none of them filled a request and no event (a quorum) now
         # comes before it; otherwise the next segment looks at it again.
-        if end == stop and not self._targets_dirty and self._next_event_time() > self._c_time[stop]:
+        if (end == stop and not self._targets_dirty and self._next_event_time() > self._c_time[stop]
+                and self._busy_until[self._c_device[stop]] <= self._c_time[stop]):
             self._pending = stop
+
+    def _next_contested(self, a: int, b: int) -> int:
+        """The first check-in in [a, b) whose device is free and could go to at least
+        ``stop_choices`` jobs (per the current targets), or -1."""
+        key = (self._targets_version, self._chunk_index, self._stop_choices)
+        if self._contested_key != key:
+            # Once per target change: a scan per step would cost more than the step itself.
+            counts = self._target_count[self._c_class[a:self._chunk_len]]
+            self._contested = (np.flatnonzero(counts >= self._stop_choices) + a).tolist()
+            self._contested_key = key
+        contested = self._contested
+        i = bisect.bisect_left(contested, a)
+        busy_until, time, device = self._busy_until, self._c_time, self._c_device
+        while i < len(contested) and contested[i] < b:
+            k = contested[i]
+            if busy_until[device[k]] <= time[k]:
+                return k
+            i += 1
+        return -1
 
     def _task_outcomes(self, idx: np.ndarray, jobs_at: np.ndarray):
         """Device, task time, finish time and success of check-ins ``idx`` serving ``jobs_at``."""
@@ -431,6 +473,41 @@ class Simulation:
             if full:
                 self._dispatch_time[j] = self._last_assign[j]
                 self._push(self._dispatch_time[j] + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
+
+    def _assign_one(self, k: int, j: int) -> None:
+        """:meth:`_assign` for one check-in, in scalars (the device env's hot path; same arithmetic)."""
+        if self.record_assignments or self._is_async[j]:
+            idx, jobs_at = np.array([k]), np.array([j])
+            self._assign(idx, jobs_at, *self._task_outcomes(idx, jobs_at))
+            return
+        dev = int(self._c_device[k])
+        time, end = float(self._c_time[k]), float(self._c_end[k])
+        work = self._workload[j] * self._compute[dev] + self._transfer[j] / self._bandwidth[dev]
+        duration = float(work * self._c_noise[k])
+        finish = time + duration
+        ok = finish <= end
+        self._busy_until[dev] = end
+        if ok:
+            self._record_one_response(int(self._device_tier[dev]), duration)
+        self._tasks[j] += 1
+        self._assigned[j] += 1
+        self._last_assign[j] = time
+        if ok:
+            self._success_count[j] += 1
+            self._add_results(j, np.array([finish]))
+        else:
+            self._dropped[j] += 1
+        self._open[j] -= 1
+        if self._open[j] == 0:
+            self._targets_dirty = True
+            self._dispatch_time[j] = time
+            self._push(time + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
+
+    def _record_one_response(self, tier: int, duration: float) -> None:
+        start = self._response_next if self._response_next < _RESPONSE_SAMPLE else 0
+        self._response_time[start] = duration
+        self._response_tier[start] = tier
+        self._response_next = start + 1
 
     def _record_response(self, tiers: np.ndarray, duration: np.ndarray) -> None:
         """Keep the most recent task times (with their device tier) for the tiers' percentiles."""
@@ -611,8 +688,7 @@ class Simulation:
                     f"device {int(self._c_device[k])} is not eligible for job {job} "
                     f"(requirement {self.static.requirement_labels[self._job_req[job]]})"
                 )
-            idx, jobs_at = np.array([k]), np.array([job])
-            self._assign(idx, jobs_at, *self._task_outcomes(idx, jobs_at))
+            self._assign_one(k, job)
         self._pending = -1
         self._pos = k + 1
 

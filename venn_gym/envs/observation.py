@@ -98,6 +98,49 @@ class ObservationBuilder:
             if mask_in_obs:
                 sp["action_mask"] = spaces.MultiBinary(M + 1)
         self.space = spaces.Dict(sp)
+        # Every array lives in one float32 and one int8 buffer, updated in place; an
+        # observation is a copy of the two buffers and views into the copies.
+        self._layout = []  # (key, int8?, slice of its buffer, shape if not 1-D)
+        size = {False: 0, True: 0}
+        for key, sub in self.space.spaces.items():
+            is_int = isinstance(sub, spaces.MultiBinary)
+            start = size[is_int]
+            size[is_int] += math.prod(sub.shape)
+            self._layout.append((key, is_int, slice(start, size[is_int]), sub.shape if len(sub.shape) > 1 else None))
+        self._fbuf = np.zeros(size[False], dtype=np.float32)
+        self._ibuf = np.zeros(size[True], dtype=np.int8)
+        self._make_views()
+        self._float_slices = {key: part for key, is_int, part, _ in self._layout if not is_int}
+        if device:
+            keys = ("device_class", "device_tier", "device_requirements")
+            self._device_span = slice(min(self._float_slices[k].start for k in keys),
+                                      max(self._float_slices[k].stop for k in keys))
+            if self._device_span.stop - self._device_span.start != sum(math.prod(sp[k].shape) for k in keys):
+                raise AssertionError("the device's class, tier and requirements must be adjacent in the layout")
+        # [arrival; round request] per slot, for the two age features (adjacent rows of the table)
+        self._slot_since = np.zeros((2, M))
+        self._age_scale = np.array([[_DAY], [600.0]])
+
+    _VIEW_ATTRIBUTES = ("_views", "_jt", "_req", "_mask", "_pool", "_class_supply", "_tier_response",
+                        "_time_of_day")
+
+    def _make_views(self) -> None:
+        self._views = v = self._split(self._fbuf, self._ibuf)
+        self._jt = v["jobs"].T  # [feature, slot]: rows are updated one feature at a time
+        self._req = v["job_requirement"]
+        self._mask = v["job_mask"]
+        self._pool = v["pool"]
+        self._class_supply = v["class_supply"]
+        self._tier_response = v["tier_response"]
+        self._time_of_day = v["time_of_day"]
+
+    def __getstate__(self) -> dict:
+        # Views would come back from a pickle as separate arrays: rebuild them instead.
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEW_ATTRIBUTES}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._make_views()
 
     # ------------------------------------------------------------ per episode
     def bind(self, static, mean_rate_per_s: float) -> None:
@@ -121,20 +164,20 @@ class ObservationBuilder:
         self._raw = np.zeros((len(JOB_FEATURES), static.n_jobs))
         self._squash_scale = np.array([_SQUASH[r] for r in _SQUASH_ROWS])[:, None]
         self.job_eligible = static.job_eligible  # [class, job]
-        self._jt = np.zeros((len(JOB_FEATURES), M), dtype=np.float32)  # transposed job table
-        self._slot_arrival = np.zeros(M)
-        self._slot_request = np.zeros(M)
+        self._fbuf[:] = 0.0
+        self._ibuf[:] = 0
         self._slot_on = np.zeros(M, dtype=np.float32)
-        self._req = np.zeros((M, R), dtype=np.float32)
-        self._mask = np.zeros(M, dtype=np.int8)
-        self._pool = np.zeros(len(POOL_FEATURES), dtype=np.float32)
-        self._class_supply = np.zeros(self.max_classes, dtype=np.float32)
-        self._tier_response = np.zeros(T, dtype=np.float32)
         n_cls = static.n_classes
-        self._class_onehot = np.zeros((n_cls, self.max_classes), dtype=np.float32)
-        self._class_onehot[np.arange(n_cls), self.class_index] = 1.0
-        self._tier_onehot = np.zeros((n_cls, T), dtype=np.float32)
-        self._tier_onehot[np.arange(n_cls), static.class_tier] = 1.0
+        if self.device:
+            # The checking-in device's class, requirements and tier, per class: one row each,
+            # laid out like their span of the float buffer (written with one assignment per step).
+            self._device_rows = np.zeros((n_cls, self._device_span.stop - self._device_span.start), dtype=np.float32)
+            base = self._device_span.start
+            for key, values in (("device_class", np.eye(self.max_classes, dtype=np.float32)[self.class_index]),
+                                ("device_tier", np.eye(T, dtype=np.float32)[static.class_tier]),
+                                ("device_requirements", self.class_req_onehot)):
+                part = self._float_slices[key]
+                self._device_rows[:, part.start - base:part.stop - base] = values
         self._elig_slots = np.zeros((n_cls, M), dtype=np.int8)  # refreshed with the slots
         self._open = np.zeros(static.n_jobs)
         self._rem_rounds = np.zeros(static.n_jobs)
@@ -190,10 +233,9 @@ class ObservationBuilder:
             self._elig_slots[:] = 0
             self._elig_slots[:, s] = self.job_eligible[:, j] & active[j][None, :]
         self._slot_on[:] = self._mask
-        self._slot_arrival[:] = now
-        self._slot_request[:] = now
-        self._slot_arrival[s] = np.where(active[j], view.arrival_s[j], now)
-        self._slot_request[s] = np.where(active[j], view.round_request_s[j], now)
+        self._slot_since[:] = now
+        self._slot_since[0, s] = np.where(active[j], view.arrival_s[j], now)
+        self._slot_since[1, s] = np.where(active[j], view.round_request_s[j], now)
         self._pool[0] = min(total / (2.0 * self.mean_rate), 1.0) if self.mean_rate > 0 else 0.0
         self._pool[1] = min(np.count_nonzero(active) / self.max_jobs, 1.0)
         p95 = view.all_response_p95_s
@@ -212,10 +254,8 @@ class ObservationBuilder:
     def set_time(self, now: float) -> None:
         self.now = now
         self._pool[3] = now / (now + 30 * _DAY)
-        age = now - self._slot_arrival
-        np.multiply(age / (age + _DAY), self._slot_on, out=self._jt[_AGE])
-        age = now - self._slot_request
-        np.multiply(age / (age + 600.0), self._slot_on, out=self._jt[_ROUND_AGE])
+        age = now - self._slot_since
+        np.multiply(age / (age + self._age_scale), self._slot_on, out=self._jt[_AGE:_ROUND_AGE + 1])
 
     def job_assigned(self, job: int, slot: int) -> None:
         """A device went to ``job``: one less open demand."""
@@ -242,31 +282,27 @@ class ObservationBuilder:
     # ------------------------------------------------------------- output
     def build(self, checkin=None, mask=None) -> dict:
         phase = 2.0 * math.pi * (self.now % _DAY) / _DAY
-        obs = {
-            "job_mask": self._mask.copy(),
-            "job_requirement": self._req.copy(),
-            "jobs": self._jt.T.copy(),
-            "pool": self._pool.copy(),
-            "time_of_day": np.array([math.sin(phase), math.cos(phase)], dtype=np.float32),
-            "class_supply": self._class_supply.copy(),
-            "tier_response": self._tier_response.copy(),
-        }
+        self._time_of_day[0] = math.sin(phase)
+        self._time_of_day[1] = math.cos(phase)
         if self.device:
+            v = self._views
             if checkin is not None:
                 cls = checkin.device_class
                 left = max(checkin.window_end_s - checkin.time_s, 0.0)
-                device = np.array([left / (left + 900.0), min(len(checkin.candidates) / self.max_jobs, 1.0)],
-                                  dtype=np.float32)
-                obs.update(device=device, device_class=self._class_onehot[cls].copy(),
-                           device_tier=self._tier_onehot[cls].copy(),
-                           device_requirements=self.class_req_onehot[cls].copy(),
-                           job_eligible=self._elig_slots[cls].copy())
+                v["device"][0] = left / (left + 900.0)
+                v["device"][1] = min(len(checkin.candidates) / self.max_jobs, 1.0)
+                self._fbuf[self._device_span] = self._device_rows[cls]
+                v["job_eligible"][:] = self._elig_slots[cls]
             else:  # the episode is over: no device
-                obs.update(device=np.zeros(len(DEVICE_FEATURES), dtype=np.float32),
-                           device_class=np.zeros(self.max_classes, dtype=np.float32),
-                           device_tier=np.zeros(self.max_tiers, dtype=np.float32),
-                           device_requirements=np.zeros(self.max_requirements, dtype=np.float32),
-                           job_eligible=np.zeros(self.max_jobs, dtype=np.int8))
+                for key in ("device", "device_class", "device_tier", "device_requirements", "job_eligible"):
+                    v[key][:] = 0
             if self.mask_in_obs:
-                obs["action_mask"] = mask.astype(np.int8)
+                v["action_mask"][:] = mask
+        return self._split(self._fbuf.copy(), self._ibuf.copy())
+
+    def _split(self, fbuf: np.ndarray, ibuf: np.ndarray) -> dict:
+        obs = {}
+        for key, is_int, part, shape in self._layout:
+            view = (ibuf if is_int else fbuf)[part]
+            obs[key] = view if shape is None else view.reshape(shape)
         return obs

@@ -25,11 +25,35 @@ the fair share of a job is (jobs in the system) x (its contention-free JCT).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numba
 import numpy as np
 
-from venn_gym.policy import Policy, rank_scores
+from venn_gym.policy import Policy, rank_order, scores_of_order
 
 _GROUP_FIRST = 1e6  # score offset of the jobs of the group a device class is allocated to
+
+
+@dataclass(frozen=True)
+class VennDecision:
+    """One Venn decision in compact form: ``job_order`` ranks jobs (higher first),
+    ``class_group[c]`` is the group (requirement index) device class c serves first
+    (-1: none), ``job_tier[j]`` the speed tier job j's round is restricted to (-1: any).
+    :meth:`scores` expands it into the (class x job) matrix the simulator takes."""
+
+    job_order: np.ndarray
+    class_group: np.ndarray
+    job_tier: np.ndarray
+
+    def scores(self, static) -> np.ndarray:
+        in_group = self.class_group[:, None] == static.job_requirement[None, :]
+        scores = np.where(in_group, self.job_order + _GROUP_FIRST, self.job_order)
+        restricted = np.flatnonzero(self.job_tier >= 0)
+        if len(restricted):
+            wrong_tier = static.class_tier[:, None] != self.job_tier[None, restricted]
+            scores[:, restricted] = np.where(wrong_tier, -np.inf, scores[:, restricted])
+        return scores
 
 
 class VennPolicy(Policy):
@@ -43,27 +67,26 @@ class VennPolicy(Policy):
     def reset(self, static, seed):
         self._rng = np.random.default_rng([seed, 0x7E44])
         self._tier = np.full(static.n_jobs, -1)
+        self._eligible = static.class_eligible.astype(float)  # [class, requirement], for supply sums
 
     # ------------------------------------------------------------- scores
     def scores(self, view, events):
+        return self.decide(view, events).scores(view.static)
+
+    def decide(self, view, events) -> VennDecision:
+        """The scheduling decision itself (group allocation, order, tiers), without the score matrix."""
         static = view.static
         demand = self._effective_demand(view)
-        within = rank_scores(demand, view.arrival_s, np.arange(static.n_jobs))
+        order = rank_order(demand, view.arrival_s)
         if self.scheduling:
-            owner = self._allocate(view, demand)  # group (requirement) per class, -1 if none
-            in_group = owner[:, None] == static.job_requirement[None, :]
-            scores = np.where(in_group, within + _GROUP_FIRST, within)
+            class_group = self._allocate(view, demand, order)
         else:
-            scores = np.broadcast_to(within, (static.n_classes, static.n_jobs)).copy()
+            class_group = np.full(static.n_classes, -1)
         if self.matching:
             for event in events:
                 if event.kind == "request":
                     self._tier[event.job] = self._pick_tier(view, event.job)
-            restricted = np.flatnonzero(self._tier >= 0)
-            if len(restricted):
-                wrong_tier = static.class_tier[:, None] != self._tier[None, restricted]
-                scores[:, restricted] = np.where(wrong_tier, -np.inf, scores[:, restricted])
-        return scores
+        return VennDecision(scores_of_order(order), class_group, self._tier.copy() if self.matching else np.full(static.n_jobs, -1))
 
     def _effective_demand(self, view) -> np.ndarray:
         static = view.static
@@ -80,63 +103,33 @@ class VennPolicy(Policy):
         progress = (view.rounds_done / static.job_rounds) / np.minimum(age / fair, 1.0)
         return demand * np.clip(progress, 0.1, 10.0) ** self.fairness
 
-    def _allocate(self, view, demand: np.ndarray) -> np.ndarray:
-        """Which group (requirement index) each device class serves first."""
+    def _allocate(self, view, demand: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """Which group (requirement index) each device class serves first (``order``: jobs
+        by ascending demand)."""
         static = view.static
         eligible = static.class_eligible  # [class, requirement]
         supply_of_class = view.class_supply_per_s
         n_req = static.n_requirements
-        queued = np.flatnonzero(view.active & (view.open_demand > 0))
-        group_of = static.job_requirement[queued]
-        order_in = np.lexsort((demand[queued], group_of))
-        bounds = np.searchsorted(group_of[order_in], np.arange(n_req + 1))
-        sorted_demand = demand[queued][order_in]
-        queues = [sorted_demand[bounds[r]:bounds[r + 1]] for r in range(n_req)]
-        total_supply = supply_of_class @ eligible
+        small_int = np.min_scalar_type(n_req)  # small integer types sort and compare fastest
+        # Queues by group, each ascending.
+        by_demand = order[(view.active & (view.open_demand > 0))[order]]
+        group_of = static.job_requirement[by_demand].astype(small_int)
+        by_group = np.argsort(group_of, kind="stable")
+        sorted_demand = demand[by_demand[by_group]]
+        bounds = np.zeros(n_req + 1, dtype=np.int64)
+        np.cumsum(np.bincount(group_of, minlength=n_req), out=bounds[1:])
+        total_supply = supply_of_class @ self._eligible
         by_scarcity = np.argsort(total_supply, kind="stable")
-        # Each class goes to the scarcest group it is eligible for.
-        rank = np.empty(n_req, dtype=np.int64)
-        rank[by_scarcity] = np.arange(n_req)
-        ranked = np.where(eligible, rank[None, :], n_req)
-        scarcest = ranked.min(axis=1)
-        owner = np.where(scarcest < n_req, by_scarcity[np.minimum(scarcest, n_req - 1)], -1)
+        # Each class goes to the scarcest group it is eligible for: the eligible group
+        # with the largest weight n_req - (rank by scarcity); weight 0: none.
+        weight = np.empty(n_req, dtype=small_int)
+        weight[by_scarcity] = np.arange(n_req, 0, -1)
+        best = (eligible.view(np.uint8) * weight).max(axis=1).astype(np.int64)
+        owner = np.where(best > 0, by_scarcity[np.minimum(n_req - best, n_req - 1)], -1)
         served = owner >= 0
-        alloc = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req).tolist()
-        # Few groups, short queues: plain Python beats array calls in this sequential pass.
-        queues = [q.tolist() for q in queues]
-        taken_by = list(range(n_req))
-        order = by_scarcity[::-1].tolist()
-        for pos, j in enumerate(order):
-            if not queues[j] or alloc[j] <= 0:
-                continue
-            for k in order[pos + 1:]:
-                if alloc[k] <= 0 and not queues[k]:
-                    continue
-                if not queues[k] or self._takes_over(queues[j], alloc[j], queues[k], alloc[k]):
-                    # k is scarcer, so it has not taken anything over yet, and j is no one's.
-                    taken_by[k] = j
-                    alloc[j] += alloc[k]
-                    alloc[k] = 0.0
-                    queues[j] = sorted(queues[j] + queues[k])
-                    queues[k] = []
-                else:
-                    break
-        return np.where(served, np.asarray(taken_by)[owner], -1)
-
-    @staticmethod
-    def _takes_over(queue_j: list, supply_j: float, queue_k: list, supply_k: float) -> bool:
-        """Does group j's affected queue per unit supply exceed k's? (Queues sorted, smallest first.)"""
-        if supply_k <= 0:
-            return True
-        delay_k = sum(queue_k) / supply_k
-        affected, waited = len(queue_j), 0.0
-        if sum(queue_j) / supply_j > delay_k:  # some of j's jobs would wait longer than k's queue
-            for position, demand in enumerate(queue_j):
-                waited += demand / supply_j
-                if waited >= delay_k:
-                    affected = position
-                    break
-        return affected / supply_j > len(queue_k) / supply_k
+        alloc = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req)
+        taken_by = _take_over(by_scarcity[::-1].copy(), bounds, sorted_demand, alloc)
+        return np.where(served, taken_by[owner], -1)
 
     def _pick_tier(self, view, job: int) -> int:
         tiers = view.static.speed_tiers
@@ -149,3 +142,71 @@ class VennPolicy(Policy):
             return -1
         c = resp / sched
         return u if 1 + c > tiers + c * g else -1
+
+
+
+@numba.njit(cache=True)  # compiled on first use, cached on disk
+def _take_over(order, bounds, sorted_demand, alloc):
+    """The sequential take-over pass. Groups in ``order`` (most abundant first); group
+    g's queue is ``sorted_demand[bounds[g]:bounds[g + 1]]`` (ascending), ``alloc[g]``
+    its supply. From the most abundant group down, a group takes over the next scarcer
+    group while its affected queue per unit of supply exceeds that group's
+    (m'_j/|S'_j| > m'_k/|S'_k|), and stops at the first "no"; a group without queue or
+    supply is taken over, one without both skipped. Returns the group that serves
+    each group's devices. Sums run in queue order, as in a plain loop.
+    """
+    n_req = len(alloc)
+    alloc = alloc.copy()
+    taken_by = np.arange(n_req)
+    length = bounds[1:] - bounds[:-1]  # queue length per group (0 once taken over)
+    merged = np.empty(len(sorted_demand))  # the current head's queue, ascending
+    spare = np.empty(len(sorted_demand))
+    for pos in range(len(order)):
+        j = order[pos]
+        if length[j] == 0 or alloc[j] <= 0:
+            continue
+        n = length[j]
+        merged[:n] = sorted_demand[bounds[j]:bounds[j] + n]
+        for k in order[pos + 1:]:
+            if alloc[k] <= 0 and length[k] == 0:
+                continue
+            queue_k = sorted_demand[bounds[k]:bounds[k] + length[k]]
+            if length[k] > 0 and alloc[k] > 0 and not _affected_queue_longer(merged[:n], alloc[j], queue_k, alloc[k]):
+                break
+            # k is scarcer, so it has not taken anything over yet, and j is no one's.
+            taken_by[k] = j
+            alloc[j] += alloc[k]
+            alloc[k] = 0.0
+            a = b = 0
+            while a < n or b < length[k]:  # merge the two ascending queues
+                if b == length[k] or (a < n and merged[a] <= queue_k[b]):
+                    spare[a + b] = merged[a]
+                    a += 1
+                else:
+                    spare[a + b] = queue_k[b]
+                    b += 1
+            n += length[k]
+            length[k] = 0
+            merged, spare = spare, merged
+    return taken_by
+
+
+@numba.njit(cache=True)
+def _affected_queue_longer(queue_j, supply_j, queue_k, supply_k):
+    """Does group j's affected queue per unit supply exceed k's? (Queues ascending.)"""
+    delay_k = 0.0
+    for demand in queue_k:
+        delay_k += demand
+    delay_k /= supply_k
+    total_j = 0.0
+    for demand in queue_j:
+        total_j += demand
+    affected = len(queue_j)
+    if total_j / supply_j > delay_k:  # some of j's jobs would wait longer than k's queue
+        waited = 0.0
+        for position in range(len(queue_j)):
+            waited += queue_j[position] / supply_j
+            if waited >= delay_k:
+                affected = position
+                break
+    return affected / supply_j > len(queue_k) / supply_k

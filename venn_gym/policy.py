@@ -54,9 +54,23 @@ def drive(sim: Simulation, policy: Policy, on_progress: Optional[Callable[[Simul
             on_progress(sim)
 
 
+def rank_order(*keys: np.ndarray) -> np.ndarray:
+    """Job indices ordered by ``keys`` (first key most significant, smaller first; then by index)."""
+    first = np.asarray(keys[0])
+    order = np.argsort(first)
+    ordered = first[order]
+    if not (ordered[1:] > ordered[:-1]).all():  # ties (or NaN): a stable sort over every key
+        order = np.lexsort(tuple(reversed(keys)))
+    return order
+
+
 def rank_scores(*keys: np.ndarray) -> np.ndarray:
-    """Scores that order jobs by ``keys`` (first key most significant, smaller first)."""
-    order = np.lexsort(tuple(reversed(keys)))
+    """Scores that order jobs by ``keys`` (first key most significant, smaller first;
+    then by index): the first job scores 0, the next -1, and so on."""
+    return scores_of_order(rank_order(*keys))
+
+
+def scores_of_order(order: np.ndarray) -> np.ndarray:
     scores = np.empty(len(order))
     scores[order] = -np.arange(len(order), dtype=float)
     return scores

@@ -8,6 +8,7 @@ per env id::
       n_envs: 1
       normalize: reward                         # false | reward (VecNormalize of the reward)
       env_kwargs: {max_jobs: 50}                # passed to gym.make
+      residual: {teacher: venn}                 # optional: learn a correction to a teacher (agents/residual.py)
       policy_kwargs: {features_extractor_class: agents.networks.JobSetExtractor}
       learning_rate: 3.0e-4                     # every other key goes to the algorithm
 
@@ -30,7 +31,7 @@ HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 DEVICE_ENV, PRIORITY_ENV = "venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"
 TRAIN_SEED_MIN = 10_000  # training episodes use scenario seeds >= this; evaluate on seeds below it
 _CLASS_KEYS = ("features_extractor_class", "activation_fn", "optimizer_class")
-_ENV_KEYS = ("policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs")
+_ENV_KEYS = ("policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "residual")
 
 
 def algorithm_class(algo: str):
@@ -76,6 +77,12 @@ def load_hyperparams(algo: str, env_id: str, path: Path | None = None) -> dict:
     hp.setdefault("normalize", False)
     hp["env_kwargs"] = dict(hp.get("env_kwargs") or {})
     hp["policy_kwargs"] = dict(hp.get("policy_kwargs") or {})
+    if hp.get("residual") is not None:
+        from .residual import check_settings
+
+        if env_id != PRIORITY_ENV:
+            raise SpecError(f"residual agents need {PRIORITY_ENV}, not {env_id}")
+        hp["residual"] = check_settings(hp["residual"], hp["env_kwargs"])
     return hp
 
 
@@ -119,6 +126,15 @@ def env_kwargs(env_id: str, scenario: str, scale: float | None, extra: dict | No
     return dict(extra or {}, scenario=scenario, scenario_options=options)
 
 
-def make_env(env_id: str, scenario: str, scale: float | None, extra: dict | None = None, training: bool = False):
+def make_env(env_id: str, scenario: str, scale: float | None, extra: dict | None = None, training: bool = False,
+             residual: dict | None = None):
+    """The env (training: on training seeds only); ``residual``: settings of the
+    :class:`agents.residual.ResidualEnv` around it (the reward is relative to the teacher
+    only in training: evaluation needs no teacher run)."""
     env = gym.make(env_id, **env_kwargs(env_id, scenario, scale, extra))
-    return TrainingSeeds(env) if training else env
+    env = TrainingSeeds(env) if training else env
+    if residual is not None:
+        from .residual import ResidualEnv
+
+        env = ResidualEnv(env, **dict(residual, relative_reward=training and residual.get("relative_reward", True)))
+    return env

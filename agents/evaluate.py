@@ -76,7 +76,8 @@ def run_agent(path: str, scenario: str, options: tuple, seed: int, name: str | N
     torch.set_num_threads(1)
     model, meta = load_agent(Path(path))
     name = name or agent_name(Path(path))
-    env = make_env(meta["env_id"], scenario, dict(options).get("scale"), meta["env_kwargs"])
+    env = make_env(meta["env_id"], scenario, dict(options).get("scale"), meta["env_kwargs"],
+                   residual=meta.get("residual"))
     masked = meta["algo"] == "maskable_ppo"
     start = time.perf_counter()
     obs, info = env.reset(seed=int(seed))

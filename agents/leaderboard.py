@@ -39,6 +39,10 @@ def budget_text(rec: dict) -> str:
              f"trained on {rec['scenario']} x{rec.get('scale')} (seeds >= 10000)",
              f"{rec['timesteps']:,} RL steps in {rec['wall_s'] / 60:.1f} min "
              f"({rec.get('env_steps_per_s') or 0:.0f} env steps/s)" if rec["timesteps"] else "no RL steps"]
+    if rec.get("residual"):
+        res = rec["residual"]
+        parts.append(f"residual over {res['teacher']} (correction weight {res['correction_weight']}), "
+                     f"reward relative to {res['teacher']} on the same seed")
     if bc:
         parts.append(f"BC from {bc['teacher']} ({bc['samples']:,} samples, {bc.get('wall_s', 0):.0f} s)")
     return "; ".join(parts)

@@ -13,6 +13,9 @@ of jobs in the system applies to any other.
   action for slot ``i`` is ``score(h_i, context)``: job ``i``'s own embedding plus
   the shared context, so the score of a job depends on its features and on the
   others only through the pooled context.
+* :class:`ResidualScorePolicy` (:class:`agents.residual.ResidualEnv`): a
+  :class:`JobScorePolicy` whose per-slot output (the correction to the teacher) starts
+  at exactly zero, so that the untrained deterministic agent is the teacher.
 * :class:`JobClassScorePolicy` (``JobPriority-v0`` with ``per_class_scores=True``):
   the score of (device class ``c``, slot ``i``) is ``score(h_i, class c, eligible(c, i),
   context)``, so class-dependent allocations such as Venn's are expressible.
@@ -27,7 +30,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 _JOB_KEYS = ("jobs", "job_requirement")  # per-slot rows, concatenated
-_SLOT_KEYS = ("job_eligible",)  # per-slot scalars (device env), appended to the rows
+_SLOT_KEYS = ("job_eligible", "teacher_score")  # per-slot scalars (device env; residual env), appended to the rows
 _SKIP = ("job_mask", "action_mask")  # not features
 
 
@@ -118,6 +121,18 @@ class JobScorePolicy(ActorCriticPolicy):
         super()._build(lr_schedule)
         self.action_net = nn.Identity()  # the scores are the action mean
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+
+class ResidualScorePolicy(JobScorePolicy):
+    """:class:`JobScorePolicy` for the residual env: the last layer of the score head is
+    zero, so the mean correction is exactly 0 before training (the agent equals its teacher)."""
+
+    def _build(self, lr_schedule) -> None:
+        super()._build(lr_schedule)  # (SB3's orthogonal init runs in here)
+        last = self.mlp_extractor.score[-1]
+        with th.no_grad():
+            last.weight.zero_()
+            last.bias.zero_()
 
 
 class _ClassSlotScores(_SlotScores):

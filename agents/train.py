@@ -60,7 +60,8 @@ def _has(module: str) -> bool:
 
 
 def build_vec_env(env_id: str, scenario: str, scale, hp: dict, seed: int):
-    fns = [lambda: Monitor(make_env(env_id, scenario, scale, hp["env_kwargs"], training=True))
+    fns = [lambda: Monitor(make_env(env_id, scenario, scale, hp["env_kwargs"], training=True,
+                                    residual=hp.get("residual")))
            for _ in range(int(hp["n_envs"]))]
     venv = DummyVecEnv(fns)
     venv.seed(seed)
@@ -86,6 +87,8 @@ def train(algo: str, env_id: str, scenario: str, scale: float | None, timesteps:
     checkpoint_freq = int(checkpoint_freq or hp.pop("checkpoint_freq", 10_000))
     hp.pop("checkpoint_freq", None)
     policy, policy_kwargs, algo_kwargs = resolve(hp)
+    if bc_warm_start and hp.get("residual"):
+        raise SpecError("--bc-warm-start does not apply to a residual agent: it starts as its teacher")
     if bc_warm_start and algo == "dqn":
         raise SpecError("--bc-warm-start needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not dqn")
     out = Path(out)
@@ -118,7 +121,7 @@ def train(algo: str, env_id: str, scenario: str, scale: float | None, timesteps:
             print(f"behaviour cloning from {bc_info['teacher']}: loss {bc_info['loss_first_epoch']:.4f} -> "
                   f"{bc_info['loss_last_epoch']:.4f} on {bc_info['samples']} samples")
     model.venn_gym_meta = {"algo": algo, "env_id": env_id, "env_kwargs": hp["env_kwargs"], "scenario": scenario,
-                           "scale": scale, "seed": seed}
+                           "scale": scale, "seed": seed, "residual": hp.get("residual")}
     start_steps = model.num_timesteps
     ckpt_cb = CheckpointCallback(max(checkpoint_freq // venv.num_envs, 1), str(out / "checkpoints"), "model",
                                  save_replay_buffer=algo == "dqn", save_vecnormalize=True)
@@ -126,13 +129,13 @@ def train(algo: str, env_id: str, scenario: str, scale: float | None, timesteps:
     rich_bar = progress and _has("rich") and _has("tqdm")
     if progress and not rich_bar:
         callbacks.append(TqdmProgress(timesteps))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         if timesteps > model.num_timesteps:
             model.learn(timesteps - model.num_timesteps, callback=CallbackList(callbacks), progress_bar=rich_bar,
                         reset_num_timesteps=False, tb_log_name=algo)
     finally:  # a checkpoint at the end, also on Ctrl-C: nothing trained is lost
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         model.save(str(out / "checkpoints" / f"model_{model.num_timesteps}_steps"))
         if isinstance(venv, VecNormalize):
             venv.save(str(out / "checkpoints" / f"model_vecnormalize_{model.num_timesteps}_steps.pkl"))
@@ -147,9 +150,10 @@ def train(algo: str, env_id: str, scenario: str, scale: float | None, timesteps:
         "scenario": scenario, "scale": scale, "seed": seed, "timesteps": int(model.num_timesteps),
         "training_seeds": "scenario seeds drawn >= 10000 (held-out evaluation seeds are below)",
         "wall_s": previous.get("wall_s", 0.0) + wall,
+        "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's CPU time in RL (the residual's teacher runs too)
         "env_steps_per_s": steps / wall if wall > 0 else None,
-        "sessions": previous.get("sessions", []) + [{"steps": int(steps), "wall_s": wall}],
-        "bc": bc_info, "hyperparams": {k: v for k, v in load_hyperparams(algo, env_id, hyperparams).items()},
+        "sessions": previous.get("sessions", []) + [{"steps": int(steps), "wall_s": wall, "cpu_s": cpu}],
+        "bc": bc_info, "residual": hp.get("residual"), "hyperparams": {k: v for k, v in load_hyperparams(algo, env_id, hyperparams).items()},
         "tensorboard": tb,
     }
     info_path.write_text(json.dumps(info, indent=2, default=str) + "\n")

@@ -232,3 +232,81 @@ def test_leaderboard_writes_md_csv_png(cloned, tmp_path):
     assert "| **bc_agent** |" in text and "| venn |" in text and "held-out seeds [100, 101]" in text
     assert png.stat().st_size > 0 and "speedup_ci95_lo" in csv.read_text()
     assert leaderboard(tmp_path / "results", models=models, run=False, print_line=lambda s: None)[0] == md
+
+
+# ---------------------------------------------------------------- residual agents (agents/residual.py)
+RESIDUAL_ENV_KWARGS = {"max_jobs": 50, "max_requirements": 4, "max_tiers": 4, "per_class_scores": True,
+                       "tier_choice": True}
+
+
+def _residual_episode(correction, seed: int = 100):
+    """One episode of the residual env over Venn on (SCENARIO, seed); ``correction(step)``
+    gives the per-slot correction. Returns (rewards, the run's result, the env)."""
+    from agents.config import make_env
+    from agents.residual import ResidualEnv
+
+    env = ResidualEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS), teacher="venn")
+    obs, _ = env.reset(seed=seed)
+    rewards, done = [], False
+    while not done:
+        assert env.observation_space.contains(obs)
+        obs, reward, terminated, truncated, _ = env.step(correction(len(rewards)))
+        rewards.append(reward)
+        done = terminated or truncated
+    return np.array(rewards), env.unwrapped.sim.result("residual"), env
+
+
+def _venn_run(seed: int = 100):
+    from venn_gym.policy import run_policy
+    from venn_gym.scenario import make_scenario
+
+    return run_policy(make_scenario(SCENARIO, seed=seed, scale=SCALE), bc.make_teacher("venn"), keep_rounds=False)
+
+
+def test_residual_with_zero_correction_is_venn_exactly():
+    rewards, result, _ = _residual_episode(lambda step: np.zeros(50, dtype=np.float32))
+    venn = _venn_run()
+    assert [(j.end_s, j.tasks, j.failed_rounds) for j in result.jobs] == \
+        [(j.end_s, j.tasks, j.failed_rounds) for j in venn.jobs]
+    assert np.abs(rewards).max() < 1e-12  # same run as the reference: nothing to gain or lose at any step
+
+
+def test_residual_return_is_the_teacher_total_jct_minus_the_agent_s():
+    rng = np.random.default_rng(0)
+    rewards, result, env = _residual_episode(lambda step: rng.uniform(-1, 1, 50).astype(np.float32))
+    agent_total = sum(j.jct_s for j in result.jobs)
+    venn_total = sum(j.jct_s for j in _venn_run().jobs)
+    assert agent_total != pytest.approx(venn_total, rel=1e-3)  # random corrections do change the run
+    assert rewards.sum() == pytest.approx((venn_total - agent_total) / env.unwrapped.reward_scale, rel=1e-9)
+
+
+def test_untrained_residual_agent_evaluates_as_venn(tmp_path):
+    """The policy's correction starts at exactly 0, and evaluation rebuilds the wrapper from the model."""
+    hp = tmp_path / "residual.yml"
+    table = yaml.safe_load((HYPERPARAMS_DIR / "ppo_residual.yml").read_text())
+    table[PRIORITY_ENV].update(n_steps=64, batch_size=32, n_epochs=1)
+    hp.write_text(yaml.safe_dump(table))
+    train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path / "res", hyperparams=hp, progress=False)
+    model, meta = load_agent(tmp_path / "res" / "model.zip")
+    assert meta["residual"] == {"teacher": "venn", "correction_weight": 0.5, "relative_reward": True}
+    run = run_agent(str(tmp_path / "res" / "model.zip"), SCENARIO, (("scale", SCALE),), 101)
+    assert [j.end_s for j in run.result.jobs] == [j.end_s for j in _venn_run(101).jobs]
+
+
+@pytest.mark.parametrize("settings,env_kwargs,message", [
+    ({"teacher": "venn"}, {"max_jobs": 50}, "per_class_scores"),
+    ({"correction_weight": 1.5}, {"per_class_scores": True}, "correction_weight must be in"),
+    ({"teacher": "oracle"}, {"per_class_scores": True}, "oracle"),
+    ({"weight": 0.1}, {"per_class_scores": True}, "unknown residual settings"),
+])
+def test_residual_settings_are_checked(settings, env_kwargs, message):
+    from agents.residual import check_settings
+
+    with pytest.raises(SpecError, match=message):
+        check_settings(settings, env_kwargs)
+
+
+def test_residual_agent_refuses_behaviour_cloning(tmp_path):
+    with pytest.raises(SpecError, match="starts as its teacher"):
+        train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path, bc_warm_start=True,
+              hyperparams=HYPERPARAMS_DIR / "ppo_residual.yml", progress=False)

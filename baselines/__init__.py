@@ -1,6 +1,7 @@
 """Heuristic schedulers from the Venn paper, all behind :class:`venn_gym.policy.Policy`.
 
-``make_policy("venn")``, ``make_policy("venn:e=1")``; ``POLICIES`` lists the names.
+``make_policy("venn")``, ``make_policy("venn:e=1")``, ``make_policy("venn-no-match:alpha=1.1")``;
+``POLICIES`` lists the names.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ POLICIES = {
     "venn-no-match": lambda **kw: VennPolicy(scheduling=True, matching=False, **kw),
     "venn-no-sched": lambda **kw: VennPolicy(scheduling=False, matching=True, **kw),
 }
-_OPTIONS = {"e": ("fairness", float)}
+_OPTIONS = {"e": ("fairness", float), "alpha": ("take_over_margin", float)}
 
 
 def make_policy(spec: str) -> Policy:
-    """A policy from ``name`` or ``name:key=value,...`` (Venn takes ``e``, the fairness knob)."""
+    """A policy from ``name`` or ``name:key=value,...`` (Venn takes ``e``, the fairness knob, and
+    ``alpha``, the take-over margin)."""
     name, _, opts = spec.strip().partition(":")
     if name not in POLICIES:
         raise SpecError(f"unknown policy {name!r}; expected one of {sorted(POLICIES)}")
@@ -35,7 +37,7 @@ def make_policy(spec: str) -> Policy:
     for item in filter(None, opts.split(",")):
         key, eq, value = item.partition("=")
         if not eq or key not in _OPTIONS or not name.startswith("venn"):
-            raise SpecError(f"bad policy option {item!r} in {spec!r}; Venn policies take e=<float>")
+            raise SpecError(f"bad policy option {item!r} in {spec!r}; Venn policies take e=<float> and alpha=<float>")
         field, cast = _OPTIONS[key]
         try:
             kwargs[field] = cast(value)

@@ -11,7 +11,8 @@ is first given to the scarcest group it is eligible for (supply = check-ins per
 second of the classes a group may use). Then, from the most abundant group
 down, a group also takes the devices of the next scarcer group while its
 affected queue per unit of supply exceeds that group's (m'_j/|S'_j| > m'_k/|S'_k|);
-it stops at the first "no". Other eligible jobs keep lower scores, so that no
+it stops at the first "no". ``take_over_margin`` (alpha, 1 in the paper) generalises the
+test to m'_j/|S'_j| > alpha * m'_k/|S'_k|, for studies of the rule (benchmarks/venn_knobs.py). Other eligible jobs keep lower scores, so that no
 device idles while a job could use it.
 
 Matching. Devices fall into V speed tiers; g_u is tier u's 95th-percentile task
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from venn_gym.errors import SpecError
 from venn_gym.policy import Policy, rank_order, scores_of_order
 
 _GROUP_FIRST = 1e6  # score offset of the jobs of the group a device class is allocated to
@@ -57,12 +59,21 @@ class VennDecision:
 
 
 class VennPolicy(Policy):
-    def __init__(self, scheduling: bool = True, matching: bool = True, fairness: float = 0.0):
+    def __init__(self, scheduling: bool = True, matching: bool = True, fairness: float = 0.0,
+                 take_over_margin: float = 1.0):
+        if not take_over_margin >= 0:
+            raise SpecError(f"take_over_margin (alpha) must be >= 0 (inf: no take-over), got {take_over_margin}")
         self.scheduling = scheduling
         self.matching = matching
         self.fairness = fairness
+        self.take_over_margin = float(take_over_margin)
         suffix = "" if scheduling and matching else ("-no-sched" if not scheduling else "-no-match")
-        self.name = "venn" + suffix + (f"(e={fairness:g})" if fairness else "")
+        knobs = []
+        if fairness:
+            knobs.append(f"e={fairness:g}")
+        if take_over_margin != 1.0:
+            knobs.append(f"alpha={take_over_margin:g}")
+        self.name = "venn" + suffix + (f"({','.join(knobs)})" if knobs else "")
 
     def reset(self, static, seed):
         self._rng = np.random.default_rng([seed, 0x7E44])
@@ -128,7 +139,7 @@ class VennPolicy(Policy):
         owner = np.where(best > 0, by_scarcity[np.minimum(n_req - best, n_req - 1)], -1)
         served = owner >= 0
         alloc = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req)
-        taken_by = _take_over(by_scarcity[::-1].copy(), bounds, sorted_demand, alloc)
+        taken_by = _take_over(by_scarcity[::-1].copy(), bounds, sorted_demand, alloc, self.take_over_margin)
         return np.where(served, taken_by[owner], -1)
 
     def _pick_tier(self, view, job: int) -> int:
@@ -146,12 +157,12 @@ class VennPolicy(Policy):
 
 
 @numba.njit(cache=True)  # compiled on first use, cached on disk
-def _take_over(order, bounds, sorted_demand, alloc):
+def _take_over(order, bounds, sorted_demand, alloc, margin=1.0):
     """The sequential take-over pass. Groups in ``order`` (most abundant first); group
     g's queue is ``sorted_demand[bounds[g]:bounds[g + 1]]`` (ascending), ``alloc[g]``
     its supply. From the most abundant group down, a group takes over the next scarcer
-    group while its affected queue per unit of supply exceeds that group's
-    (m'_j/|S'_j| > m'_k/|S'_k|), and stops at the first "no"; a group without queue or
+    group while its affected queue per unit of supply exceeds ``margin`` times that group's
+    (m'_j/|S'_j| > margin * m'_k/|S'_k|), and stops at the first "no"; a group without queue or
     supply is taken over, one without both skipped. Returns the group that serves
     each group's devices. Sums run in queue order, as in a plain loop.
     """
@@ -171,7 +182,7 @@ def _take_over(order, bounds, sorted_demand, alloc):
             if alloc[k] <= 0 and length[k] == 0:
                 continue
             queue_k = sorted_demand[bounds[k]:bounds[k] + length[k]]
-            if length[k] > 0 and alloc[k] > 0 and not _affected_queue_longer(merged[:n], alloc[j], queue_k, alloc[k]):
+            if length[k] > 0 and alloc[k] > 0 and not _affected_queue_longer(merged[:n], alloc[j], queue_k, alloc[k], margin):
                 break
             # k is scarcer, so it has not taken anything over yet, and j is no one's.
             taken_by[k] = j
@@ -192,8 +203,8 @@ def _take_over(order, bounds, sorted_demand, alloc):
 
 
 @numba.njit(cache=True)
-def _affected_queue_longer(queue_j, supply_j, queue_k, supply_k):
-    """Does group j's affected queue per unit supply exceed k's? (Queues ascending.)"""
+def _affected_queue_longer(queue_j, supply_j, queue_k, supply_k, margin):
+    """Does group j's affected queue per unit supply exceed ``margin`` times k's? (Queues ascending.)"""
     delay_k = 0.0
     for demand in queue_k:
         delay_k += demand
@@ -209,4 +220,4 @@ def _affected_queue_longer(queue_j, supply_j, queue_k, supply_k):
             if waited >= delay_k:
                 affected = position
                 break
-    return affected / supply_j > len(queue_k) / supply_k
+    return affected / supply_j > margin * len(queue_k) / supply_k

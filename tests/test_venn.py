@@ -9,12 +9,13 @@ import pytest
 from baselines import make_policy
 from baselines.venn import _take_over
 from venn_gym.benchmark import synthetic_view
+from venn_gym.errors import SpecError
 from venn_gym.policy import rank_order, rank_scores
 from venn_gym.simulation import SchedulingEvent
 
 
-def take_over_reference(order, queues, supply):
-    """The take-over rule as the paper states it, on Python lists (queues ascending)."""
+def take_over_reference(order, queues, supply, margin=1.0):
+    """The take-over rule as the paper states it (margin 1), on Python lists (queues ascending)."""
     queues = [list(q) for q in queues]
     supply = list(supply)
     taken_by = list(range(len(queues)))
@@ -34,7 +35,7 @@ def take_over_reference(order, queues, supply):
                         if waited >= delay_k:
                             affected = position
                             break
-                takes = affected / supply[j] > len(queues[k]) / supply[k]
+                takes = affected / supply[j] > margin * len(queues[k]) / supply[k]
             if not takes:
                 break
             taken_by[k] = j
@@ -53,11 +54,12 @@ def test_compiled_take_over_matches_the_rule():
         queues = [np.sort(rng.integers(1, 50, rng.integers(0, 6)).astype(float)) for _ in range(n_groups)]
         supply = np.where(rng.random(n_groups) < 0.2, 0.0, rng.random(n_groups) * 5)
         order = rng.permutation(n_groups)
+        margin = float(rng.choice([1.0, 1.0, 0.0, 0.5, 1.5, np.inf]))
         bounds = np.concatenate([[0], np.cumsum([len(q) for q in queues])]).astype(np.int64)
         flat = np.concatenate(queues) if bounds[-1] else np.empty(0)
-        taken_by = _take_over(order, bounds, flat, supply.copy())
-        expected = take_over_reference(order.tolist(), queues, supply)
-        assert taken_by.tolist() == expected, f"case {case}"
+        taken_by = _take_over(order, bounds, flat, supply.copy(), margin)
+        expected = take_over_reference(order.tolist(), queues, supply, margin)
+        assert taken_by.tolist() == expected, f"case {case}, margin {margin}"
         taken_over += sum(k != g for g, k in enumerate(expected))
     assert taken_over > 100  # the cases exercise take-overs, not only refusals
 
@@ -76,6 +78,25 @@ def test_take_over_by_hand(queue_j, expected):
     bounds = np.array([0, len(queue_j), len(queue_j) + 1])
     taken_by = _take_over(np.array([0, 1]), bounds, np.array(queue_j + [2.0]), np.array([1.0, 1.0]))
     assert taken_by.tolist() == expected == take_over_reference([0, 1], queues, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("margin,expected", [(1.0, [0, 0]), (2.0, [0, 1]), (np.inf, [0, 1]), (0.0, [0, 0])])
+def test_take_over_margin_by_hand(margin, expected):
+    # j has 2 affected jobs per unit supply against k's 1: it takes over unless the margin is 2 or more.
+    taken_by = _take_over(np.array([0, 1]), np.array([0, 3, 4]), np.array([0.5, 1.0, 1.0, 2.0]),
+                          np.array([1.0, 1.0]), margin)
+    assert taken_by.tolist() == expected
+
+
+def test_take_over_margin_option():
+    policy = make_policy("venn-no-match:alpha=1.1,e=0.5")
+    assert (policy.take_over_margin, policy.fairness, policy.matching) == (1.1, 0.5, False)
+    assert policy.name == "venn-no-match(e=0.5,alpha=1.1)"
+    assert make_policy("venn:alpha=inf").take_over_margin == np.inf
+    with pytest.raises(SpecError, match="take_over_margin"):
+        make_policy("venn:alpha=-1")
+    with pytest.raises(SpecError, match="alpha=<float>"):
+        make_policy("srsf:alpha=1")
 
 
 def test_take_over_keeps_its_inputs():

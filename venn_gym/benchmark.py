@@ -6,6 +6,7 @@ import os
 import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
+from importlib.metadata import version
 from typing import Callable
 
 import numpy as np
@@ -29,7 +30,9 @@ def run_benchmark(scenario: str, options: dict, policies: list[str], seed: int,
                   print_line: Callable[[str], None] = print) -> list[str]:
     """One run per policy, each in a fresh process (so peak memory is that run's); then Venn's decision time."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines = [f"Machine: {machine_description()} (load average before: {load}). "
+    # Speed and peak memory depend on these versions too.
+    lines = [f"Machine: {machine_description()}, numpy {version('numpy')}, numba {version('numba')} "
+             f"(load average before: {load}). "
              f"Scenario {scenario} {options or ''}, seed {seed}.", "",
              "| policy | wall (s) | check-ins | check-ins/s | tasks | simulated days | peak RSS (MB) |",
              "|---|---|---|---|---|---|---|"]

@@ -9,6 +9,7 @@ per env id::
       normalize: reward                         # false | reward (VecNormalize of the reward)
       env_kwargs: {max_jobs: 50}                # passed to gym.make
       residual: {teacher: venn}                 # optional: learn a correction to a teacher (agents/residual.py)
+      knobs: {menu: [venn, venn-no-match]}      # optional: choose a Venn variant per step (agents/knobs.py)
       policy_kwargs: {features_extractor_class: agents.networks.JobSetExtractor}
       learning_rate: 3.0e-4                     # every other key goes to the algorithm
 
@@ -31,7 +32,7 @@ HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 DEVICE_ENV, PRIORITY_ENV = "venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"
 TRAIN_SEED_MIN = 10_000  # training episodes use scenario seeds >= this; evaluate on seeds below it
 _CLASS_KEYS = ("features_extractor_class", "activation_fn", "optimizer_class")
-_ENV_KEYS = ("policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "residual")
+_ENV_KEYS = ("policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "residual", "knobs")
 
 
 def algorithm_class(algo: str):
@@ -83,6 +84,12 @@ def load_hyperparams(algo: str, env_id: str, path: Path | None = None) -> dict:
         if env_id != PRIORITY_ENV:
             raise SpecError(f"residual agents need {PRIORITY_ENV}, not {env_id}")
         hp["residual"] = check_settings(hp["residual"], hp["env_kwargs"])
+    if hp.get("knobs") is not None:
+        from .knobs import check_settings
+
+        if env_id != PRIORITY_ENV or hp.get("residual") is not None:
+            raise SpecError(f"knobs agents need {PRIORITY_ENV} and no residual section")
+        hp["knobs"] = check_settings(hp["knobs"], hp["env_kwargs"])
     return hp
 
 
@@ -127,14 +134,18 @@ def env_kwargs(env_id: str, scenario: str, scale: float | None, extra: dict | No
 
 
 def make_env(env_id: str, scenario: str, scale: float | None, extra: dict | None = None, training: bool = False,
-             residual: dict | None = None):
-    """The env (training: on training seeds only); ``residual``: settings of the
-    :class:`agents.residual.ResidualEnv` around it (the reward is relative to the teacher
-    only in training: evaluation needs no teacher run)."""
+             residual: dict | None = None, knobs: dict | None = None):
+    """The env (training: on training seeds only); ``residual`` / ``knobs``: settings of the
+    :class:`agents.residual.ResidualEnv` / :class:`agents.knobs.KnobEnv` around it (the reward
+    is relative to the teacher only in training: evaluation needs no teacher run)."""
     env = gym.make(env_id, **env_kwargs(env_id, scenario, scale, extra))
     env = TrainingSeeds(env) if training else env
     if residual is not None:
         from .residual import ResidualEnv
 
         env = ResidualEnv(env, **dict(residual, relative_reward=training and residual.get("relative_reward", True)))
+    if knobs is not None:
+        from .knobs import KnobEnv
+
+        env = KnobEnv(env, **dict(knobs, relative_reward=training and knobs.get("relative_reward", True)))
     return env

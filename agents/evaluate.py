@@ -6,7 +6,9 @@ The agent runs in its own env (rebuilt from the ``venn_gym_meta`` stored in the
 model), the baselines natively through :func:`venn_gym.compare.run_many` (identical
 to running them in the env; tested in tests/test_envs.py). Output (``--out``):
 ``summary.json`` in the schema of ``venn-gym compare`` (each agent is one more
-policy) plus 95 % t-intervals over seeds (``mean_jct_s_ci95``, ``speedup_vs_random_ci95``)
+policy) plus 95 % t-intervals over seeds (``mean_jct_s_ci95``, ``speedup_vs_random_ci95``),
+the ratio paired against Venn on the same seeds (``paired_vs_venn``: mean over seeds of Venn's
+mean JCT / the policy's, > 1: faster than Venn; with ``paired_vs_venn_ci95``; when Venn runs)
 and the per-job-size / per-eligibility-category breakdown; ``summary.csv``,
 ``breakdown.csv``, ``jobs.csv`` and plots.
 """
@@ -77,7 +79,7 @@ def run_agent(path: str, scenario: str, options: tuple, seed: int, name: str | N
     model, meta = load_agent(Path(path))
     name = name or agent_name(Path(path))
     env = make_env(meta["env_id"], scenario, dict(options).get("scale"), meta["env_kwargs"],
-                   residual=meta.get("residual"))
+                   residual=meta.get("residual"), knobs=meta.get("knobs"))
     masked = meta["algo"] == "maskable_ppo"
     start = time.perf_counter()
     obs, info = env.reset(seed=int(seed))
@@ -115,11 +117,30 @@ def run_agents(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequ
         return runs
 
 
+def paired_vs_venn(policies: dict) -> dict[str, tuple[float, float, float]]:
+    """Per policy of a summary's ``policies``: (mean, 95 % t-interval) over the seeds both ran of
+    Venn's mean JCT / the policy's. Pairing removes the seed-to-seed variance of the workload,
+    which is larger than the differences between good policies. Empty when Venn did not run."""
+    per_seed = {name: {s["seed"]: s["mean_jct_s"] for s in p["per_seed"]} for name, p in policies.items()}
+    venn = per_seed.get("venn")
+    if venn is None:
+        return {}
+    paired = {}
+    for name, jcts in per_seed.items():
+        ratios = [venn[seed] / jct for seed, jct in jcts.items() if seed in venn and jct > 0]
+        if ratios:
+            paired[name] = (float(np.mean(ratios)), *ci95(ratios))
+    return paired
+
+
 def add_intervals(summary: dict) -> dict:
-    """95 % t-intervals over seeds of the mean JCT and of the speed-up over Random (in place)."""
+    """95 % t-intervals over seeds of the mean JCT and of the speed-up over Random, and the
+    ratio paired against Venn (in place)."""
     for p in summary["policies"].values():
         p["mean_jct_s_ci95"] = ci95([s["mean_jct_s"] for s in p["per_seed"]])
         p["speedup_vs_random_ci95"] = ci95([s["speedup_vs_random"] for s in p["per_seed"]])
+    for name, (mean, lo, hi) in paired_vs_venn(summary["policies"]).items():
+        summary["policies"][name].update(paired_vs_venn=mean, paired_vs_venn_ci95=(lo, hi))
     summary["interval"] = "95% Student-t interval over seeds"
     return summary
 
@@ -150,23 +171,30 @@ def breakdown(runs: Sequence[TimedRun]) -> list[dict]:
 
 def summary_rows(summary: dict) -> list[dict]:
     rows = []
+    paired = paired_vs_venn(summary["policies"])
     for name, p in summary["policies"].items():
         lo, hi = p["mean_jct_s_ci95"]
         slo, shi = p["speedup_vs_random_ci95"]
+        vs_venn, vlo, vhi = paired.get(name, (None, None, None))
         rows.append({"scenario": summary["scenario"], "policy": name, "seeds": len(p["per_seed"]),
                      "mean_jct_h": p["mean_jct_s"] / 3600, "mean_jct_h_ci95_lo": lo / 3600,
                      "mean_jct_h_ci95_hi": hi / 3600, "speedup_vs_random": p["speedup_vs_random"],
-                     "speedup_ci95_lo": slo, "speedup_ci95_hi": shi, "unfinished_jobs": p["unfinished_jobs"]})
+                     "speedup_ci95_lo": slo, "speedup_ci95_hi": shi, "paired_vs_venn": vs_venn,
+                     "paired_vs_venn_ci95_lo": vlo, "paired_vs_venn_ci95_hi": vhi,
+                     "unfinished_jobs": p["unfinished_jobs"]})
     return rows
 
 
 def table_lines(summary: dict) -> list[str]:
-    head = f"{'policy':<24}{'mean JCT (h)':>14}{'95% CI':>18}{'speed-up':>10}{'95% CI':>16}"
+    head = f"{'policy':<28}{'mean JCT (h)':>14}{'95% CI':>18}{'speed-up':>10}{'95% CI':>16}{'vs Venn (paired)':>28}"
     lines = [f"{summary['scenario']} {summary['scenario_options']} seeds {summary['seeds']}", head, "-" * len(head)]
     for r in summary_rows(summary):
         jct_ci = "[{:.2f}, {:.2f}]".format(r["mean_jct_h_ci95_lo"], r["mean_jct_h_ci95_hi"])
         sp_ci = "[{:.2f}, {:.2f}]".format(r["speedup_ci95_lo"], r["speedup_ci95_hi"])
-        lines.append(f"{r['policy']:<24}{r['mean_jct_h']:>14.2f}{jct_ci:>18}{r['speedup_vs_random']:>9.2f}x{sp_ci:>16}")
+        vs_venn = "" if r["paired_vs_venn"] is None else "{:.3f} [{:.3f}, {:.3f}]".format(
+            r["paired_vs_venn"], r["paired_vs_venn_ci95_lo"], r["paired_vs_venn_ci95_hi"])
+        lines.append(f"{r['policy']:<28}{r['mean_jct_h']:>14.2f}{jct_ci:>18}{r['speedup_vs_random']:>9.2f}x"
+                     f"{sp_ci:>16}{vs_venn:>28}")
     return lines
 
 

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from venn_gym.compare import machine_description
 
-from .evaluate import BASELINES, agent_name, ci95, evaluate, summary_rows
+from .evaluate import BASELINES, agent_name, evaluate, paired_vs_venn, summary_rows
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_SCENARIOS = ("paper/even-v0", "paper/low-v0", "paper/high-v0", "paper/res_intensive-v0")
@@ -43,6 +43,8 @@ def budget_text(rec: dict) -> str:
         res = rec["residual"]
         parts.append(f"residual over {res['teacher']} (correction weight {res['correction_weight']}), "
                      f"reward relative to {res['teacher']} on the same seed")
+    if rec.get("knobs"):
+        parts.append(f"chooses per step among {', '.join(rec['knobs']['menu'])}; reward relative to venn on the same seed")
     if bc:
         parts.append(f"BC from {bc['teacher']} ({bc['samples']:,} samples, {bc.get('wall_s', 0):.0f} s)")
     return "; ".join(parts)
@@ -116,16 +118,9 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
         lines += ["", "Paired against Venn on the same seeds: mean over seeds of Venn's mean JCT / the agent's "
                   "(> 1: the agent is faster) [95 % t-interval]:", "",
                   "| agent | " + " | ".join(short) + " |", "|---|" + "---|" * len(cols)]
+        paired = {c: paired_vs_venn(summaries[c]) for c in cols}
         for name in names:
-            cells = []
-            for c in cols:
-                per = {p: {s["seed"]: s["mean_jct_s"] for s in v["per_seed"]} for p, v in summaries[c].items()}
-                if name not in per or "venn" not in per:
-                    cells.append("")
-                    continue
-                ratios = [per["venn"][seed] / per[name][seed] for seed in per[name] if seed in per["venn"]]
-                lo, hi = ci95(ratios)
-                cells.append(f"{sum(ratios) / len(ratios):.3f} [{lo:.3f}, {hi:.3f}]")
+            cells = ["{:.3f} [{:.3f}, {:.3f}]".format(*paired[c][name]) if name in paired[c] else "" for c in cols]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     bd = pd.DataFrame(breakdowns)
     if len(bd):

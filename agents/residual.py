@@ -71,6 +71,39 @@ class TeacherReference:
         return self.time_in_system_s(np.inf)
 
 
+class RelativeReturn:
+    """Step-reward terms that make an episode's return relative to a teacher's on the same
+    scenario seed (see the module docstring); teacher runs are cached per scenario seed."""
+
+    def __init__(self, teacher: str):
+        self.teacher = teacher
+        self._references: OrderedDict = OrderedDict()
+
+    def _reference(self, inner) -> TeacherReference:
+        key = (inner.scenario.name, inner.scenario.seed, repr(sorted(inner.config["scenario_options"].items())),
+               inner.scenario.horizon_s)
+        if key not in self._references:
+            self._references[key] = TeacherReference(inner.scenario, self.teacher)
+            if len(self._references) > _REFERENCE_CACHE_SIZE:
+                self._references.popitem(last=False)
+        self._references.move_to_end(key)
+        return self._references[key]
+
+    def reset(self, inner) -> None:
+        """At the start of an episode of ``inner`` (the unwrapped env, already reset)."""
+        self._ref = self._reference(inner)
+        self._teacher_elapsed = 0.0  # the env's reward also counts from 0 (see VennEnvBase._reward)
+
+    def step(self, inner, terminated: bool) -> float:
+        """The teacher's time in system since the last step, in reward units (add it to the env's reward)."""
+        teacher_elapsed = self._ref.time_in_system_s(inner.sim.now)
+        if terminated:  # the agent is done: the teacher's time in system after this counts too
+            teacher_elapsed = max(teacher_elapsed, self._ref.total_s())
+        bonus = (teacher_elapsed - self._teacher_elapsed) / inner.reward_scale
+        self._teacher_elapsed = teacher_elapsed
+        return bonus
+
+
 class ResidualEnv(gym.Wrapper):
     """See the module docstring. ``env``: a ``JobPriority-v0`` env (possibly wrapped)."""
 
@@ -82,10 +115,9 @@ class ResidualEnv(gym.Wrapper):
         if not getattr(inner, "config", {}).get("per_class_scores"):
             raise SpecError("ResidualEnv needs JobPriority-v0 with per_class_scores=True")
         check_settings({"teacher": teacher, "correction_weight": correction_weight}, inner.config)
-        self.teacher_name = teacher
         self.teacher = make_teacher(teacher)
         self.correction_weight = float(correction_weight)
-        self.relative_reward = bool(relative_reward)
+        self.relative = RelativeReturn(teacher) if relative_reward else None
         self.n_slots = inner.max_jobs
         self.n_scores = inner.codec.n_scores
         self.action_space = spaces.Box(-1.0, 1.0, (self.n_slots,), dtype=np.float32)
@@ -94,7 +126,6 @@ class ResidualEnv(gym.Wrapper):
         self.observation_space = spaces.Dict(
             {**env.observation_space.spaces,
              "teacher_score": spaces.Box(-1.0, 1.0, (self.n_slots,), dtype=np.float32)})
-        self._references: OrderedDict = OrderedDict()
 
     # ----------------------------------------------------------- teacher
     def _teacher_observation(self, obs: dict, info: dict) -> dict:
@@ -119,34 +150,17 @@ class ResidualEnv(gym.Wrapper):
         action[: self.n_scores] = ((np.float32(1.0) - w) * table + w * correction[None, :]).reshape(-1)
         return action
 
-    def _reference(self) -> TeacherReference:
-        inner = self.env.unwrapped
-        key = (inner.scenario.name, inner.scenario.seed, repr(sorted(inner.config["scenario_options"].items())),
-               inner.scenario.horizon_s)
-        if key not in self._references:
-            self._references[key] = TeacherReference(inner.scenario, self.teacher_name)
-            if len(self._references) > _REFERENCE_CACHE_SIZE:
-                self._references.popitem(last=False)
-        self._references.move_to_end(key)
-        return self._references[key]
-
     # -------------------------------------------------------------- gym
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
-        if self.relative_reward:
-            self._ref = self._reference()
-            self._teacher_elapsed = 0.0  # the env's reward also counts from 0 (see VennEnvBase._reward)
+        if self.relative is not None:
+            self.relative.reset(self.env.unwrapped)
         return self._teacher_observation(obs, info), info
 
     def step(self, correction):
         obs, reward, terminated, truncated, info = self.env.step(self.combine(correction))
-        if self.relative_reward:
-            inner = self.env.unwrapped
-            teacher_elapsed = self._ref.time_in_system_s(inner.sim.now)
-            if terminated:  # the agent is done: the teacher's time in system after this counts too
-                teacher_elapsed = max(teacher_elapsed, self._ref.total_s())
-            reward += (teacher_elapsed - self._teacher_elapsed) / inner.reward_scale
-            self._teacher_elapsed = teacher_elapsed
+        if self.relative is not None:
+            reward += self.relative.step(self.env.unwrapped, terminated)
         if not (terminated or truncated):
             obs = self._teacher_observation(obs, info)
         else:

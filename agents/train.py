@@ -61,7 +61,7 @@ def _has(module: str) -> bool:
 
 def build_vec_env(env_id: str, scenario: str, scale, hp: dict, seed: int):
     fns = [lambda: Monitor(make_env(env_id, scenario, scale, hp["env_kwargs"], training=True,
-                                    residual=hp.get("residual")))
+                                    residual=hp.get("residual"), knobs=hp.get("knobs")))
            for _ in range(int(hp["n_envs"]))]
     venv = DummyVecEnv(fns)
     venv.seed(seed)
@@ -89,6 +89,8 @@ def train(algo: str, env_id: str, scenario: str, scale: float | None, timesteps:
     policy, policy_kwargs, algo_kwargs = resolve(hp)
     if bc_warm_start and hp.get("residual"):
         raise SpecError("--bc-warm-start does not apply to a residual agent: it starts as its teacher")
+    if bc_warm_start and hp.get("knobs"):
+        raise SpecError("--bc-warm-start does not apply to a knobs agent: its actions are Venn variants already")
     if bc_warm_start and algo == "dqn":
         raise SpecError("--bc-warm-start needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not dqn")
     out = Path(out)
@@ -121,7 +123,8 @@ def train(algo: str, env_id: str, scenario: str, scale: float | None, timesteps:
             print(f"behaviour cloning from {bc_info['teacher']}: loss {bc_info['loss_first_epoch']:.4f} -> "
                   f"{bc_info['loss_last_epoch']:.4f} on {bc_info['samples']} samples")
     model.venn_gym_meta = {"algo": algo, "env_id": env_id, "env_kwargs": hp["env_kwargs"], "scenario": scenario,
-                           "scale": scale, "seed": seed, "residual": hp.get("residual")}
+                           "scale": scale, "seed": seed, "residual": hp.get("residual"),
+                           "knobs": hp.get("knobs")}
     start_steps = model.num_timesteps
     ckpt_cb = CheckpointCallback(max(checkpoint_freq // venv.num_envs, 1), str(out / "checkpoints"), "model",
                                  save_replay_buffer=algo == "dqn", save_vecnormalize=True)
@@ -153,7 +156,7 @@ def train(algo: str, env_id: str, scenario: str, scale: float | None, timesteps:
         "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's CPU time in RL (the residual's teacher runs too)
         "env_steps_per_s": steps / wall if wall > 0 else None,
         "sessions": previous.get("sessions", []) + [{"steps": int(steps), "wall_s": wall, "cpu_s": cpu}],
-        "bc": bc_info, "residual": hp.get("residual"), "hyperparams": {k: v for k, v in load_hyperparams(algo, env_id, hyperparams).items()},
+        "bc": bc_info, "residual": hp.get("residual"), "knobs": hp.get("knobs"), "hyperparams": {k: v for k, v in load_hyperparams(algo, env_id, hyperparams).items()},
         "tensorboard": tb,
     }
     info_path.write_text(json.dumps(info, indent=2, default=str) + "\n")

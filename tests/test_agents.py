@@ -25,9 +25,10 @@ SCENARIO, SCALE = "paper/low-v0", 0.02
 ALGO_ENVS = [("ppo", PRIORITY_ENV), ("maskable_ppo", DEVICE_ENV), ("a2c", PRIORITY_ENV), ("dqn", DEVICE_ENV)]
 
 
-def tiny_hyperparams(tmp_path: Path, algo: str, env_id: str) -> Path:
-    """The shipped YAML entry with small rollouts, so that a test trains in seconds."""
-    table = yaml.safe_load((HYPERPARAMS_DIR / f"{algo}.yml").read_text())
+def tiny_hyperparams(tmp_path: Path, algo: str, env_id: str, source: str | None = None) -> Path:
+    """The shipped YAML entry (``source``: file name, default ``<algo>.yml``) with small rollouts,
+    so that a test trains in seconds."""
+    table = yaml.safe_load((HYPERPARAMS_DIR / (source or f"{algo}.yml")).read_text())
     hp = table[env_id]
     if algo in ("ppo", "maskable_ppo"):
         hp.update(n_steps=64, batch_size=32, n_epochs=1)
@@ -104,6 +105,11 @@ def test_evaluate_writes_compare_schema_with_intervals(cloned, tmp_path):
         assert lo <= p["mean_jct_s"] <= hi
         lo, hi = p["speedup_vs_random_ci95"]
         assert lo <= p["speedup_vs_random"] <= hi
+    assert written["policies"]["venn"]["paired_vs_venn"] == 1.0
+    agent_seeds = {s["seed"]: s["mean_jct_s"] for s in written["policies"]["bc_agent"]["per_seed"]}
+    by_hand = np.mean([s["mean_jct_s"] / agent_seeds[s["seed"]] for s in written["policies"]["venn"]["per_seed"]])
+    assert written["policies"]["bc_agent"]["paired_vs_venn"] == pytest.approx(by_hand, rel=1e-12)
+    assert written["policies"]["bc_agent"]["paired_vs_venn"] != pytest.approx(1.0, abs=1e-4)
     groups = {(r["breakdown"], r["group"]) for r in summary["breakdown"]}
     assert ("size", "small") in groups and ("size", "large") in groups and ("category", "general") in groups
     assert (tmp_path / "summary.csv").exists() and (tmp_path / "breakdown.csv").exists()
@@ -239,28 +245,33 @@ RESIDUAL_ENV_KWARGS = {"max_jobs": 50, "max_requirements": 4, "max_tiers": 4, "p
                        "tier_choice": True}
 
 
-def _residual_episode(correction, seed: int = 100):
-    """One episode of the residual env over Venn on (SCENARIO, seed); ``correction(step)``
-    gives the per-slot correction. Returns (rewards, the run's result, the env)."""
-    from agents.config import make_env
-    from agents.residual import ResidualEnv
-
-    env = ResidualEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS), teacher="venn")
+def _episode(env, act, seed: int = 100):
+    """One episode of a wrapped env on (SCENARIO, seed); ``act(step)`` gives the action.
+    Returns (rewards, the run's result, the env)."""
     obs, _ = env.reset(seed=seed)
     rewards, done = [], False
     while not done:
         assert env.observation_space.contains(obs)
-        obs, reward, terminated, truncated, _ = env.step(correction(len(rewards)))
+        obs, reward, terminated, truncated, _ = env.step(act(len(rewards)))
         rewards.append(reward)
         done = terminated or truncated
-    return np.array(rewards), env.unwrapped.sim.result("residual"), env
+    return np.array(rewards), env.unwrapped.sim.result("agent"), env
 
 
-def _venn_run(seed: int = 100):
+def _residual_episode(correction, seed: int = 100):
+    """An episode of the residual env over Venn; ``correction(step)``: the per-slot correction."""
+    from agents.config import make_env
+    from agents.residual import ResidualEnv
+
+    return _episode(ResidualEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS), teacher="venn"),
+                    correction, seed)
+
+
+def _venn_run(seed: int = 100, spec: str = "venn"):
     from venn_gym.policy import run_policy
     from venn_gym.scenario import make_scenario
 
-    return run_policy(make_scenario(SCENARIO, seed=seed, scale=SCALE), bc.make_teacher("venn"), keep_rounds=False)
+    return run_policy(make_scenario(SCENARIO, seed=seed, scale=SCALE), bc.make_teacher(spec), keep_rounds=False)
 
 
 def test_residual_with_zero_correction_is_venn_exactly():
@@ -282,10 +293,7 @@ def test_residual_return_is_the_teacher_total_jct_minus_the_agent_s():
 
 def test_untrained_residual_agent_evaluates_as_venn(tmp_path):
     """The policy's correction starts at exactly 0, and evaluation rebuilds the wrapper from the model."""
-    hp = tmp_path / "residual.yml"
-    table = yaml.safe_load((HYPERPARAMS_DIR / "ppo_residual.yml").read_text())
-    table[PRIORITY_ENV].update(n_steps=64, batch_size=32, n_epochs=1)
-    hp.write_text(yaml.safe_dump(table))
+    hp = tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV, "ppo_residual.yml")
     train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path / "res", hyperparams=hp, progress=False)
     model, meta = load_agent(tmp_path / "res" / "model.zip")
     assert meta["residual"] == {"teacher": "venn", "correction_weight": 0.5, "relative_reward": True}
@@ -310,3 +318,73 @@ def test_residual_agent_refuses_behaviour_cloning(tmp_path):
     with pytest.raises(SpecError, match="starts as its teacher"):
         train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path, bc_warm_start=True,
               hyperparams=HYPERPARAMS_DIR / "ppo_residual.yml", progress=False)
+
+
+# ---------------------------------------------------------------- knobs agents (agents/knobs.py)
+def _knobs_episode(choose, seed: int = 100):
+    """An episode of the knobs env (default menu); ``choose(step)``: the menu entry."""
+    from agents.config import make_env
+    from agents.knobs import KnobEnv
+
+    return _episode(KnobEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS)), choose, seed)
+
+
+@pytest.mark.parametrize("entry", [0, 2])
+def test_knobs_always_choosing_a_matching_variant_is_that_variant_exactly(entry):
+    """Menu entries 0 (venn) and 2 (venn:alpha=1.1) match tiers with Venn's random stream."""
+    from agents.knobs import DEFAULTS
+
+    rewards, result, _ = _knobs_episode(lambda step: np.int64(entry))
+    native = _venn_run(spec=DEFAULTS["menu"][entry])
+    assert [(j.end_s, j.tasks) for j in result.jobs] == [(j.end_s, j.tasks) for j in native.jobs]
+    if entry == 0:
+        assert np.abs(rewards).max() < 1e-12
+
+
+def test_knobs_without_matching_is_venn_no_match_and_the_return_is_relative_to_venn():
+    rewards, result, env = _knobs_episode(lambda step: 1)  # venn-no-match
+    native = _venn_run(spec="venn-no-match")
+    assert [j.end_s for j in result.jobs] == [j.end_s for j in native.jobs]
+    venn_total = sum(j.jct_s for j in _venn_run().jobs)
+    agent_total = sum(j.jct_s for j in result.jobs)
+    assert agent_total != pytest.approx(venn_total, rel=1e-4)
+    assert rewards.sum() == pytest.approx((venn_total - agent_total) / env.unwrapped.reward_scale, rel=1e-9)
+
+
+@pytest.mark.parametrize("settings,env_kwargs,message", [
+    ({"menu": ["venn"]}, RESIDUAL_ENV_KWARGS, "at least two"),
+    ({"menu": ["venn", "srsf"]}, RESIDUAL_ENV_KWARGS, "'srsf' is not a Venn variant"),
+    ({"menu": ["venn", "venn-no-sched"]}, RESIDUAL_ENV_KWARGS, "not a Venn variant with scheduling"),
+    ({"menu": ["venn", "venn:beta=2"]}, RESIDUAL_ENV_KWARGS, "bad policy option"),
+    ({"choices": ["venn"]}, RESIDUAL_ENV_KWARGS, "unknown knobs settings"),
+    ({}, {"per_class_scores": True}, "tier_choice"),
+])
+def test_knobs_settings_are_checked(settings, env_kwargs, message):
+    from agents.knobs import check_settings
+
+    with pytest.raises(SpecError, match=message):
+        check_settings(settings, env_kwargs)
+
+
+def test_knobs_illegal_choice_is_a_clear_error():
+    from agents.config import make_env
+    from agents.knobs import KnobEnv
+
+    env = KnobEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS))
+    env.reset(seed=100)
+    for bad in (4, -1, 1.0, np.array([0, 1])):
+        with pytest.raises(SpecError, match="knob choice must be one integer"):
+            env.step(bad)
+    env.step(0)  # the episode goes on after a refused action
+
+
+def test_knobs_agent_trains_and_evaluates_from_its_record(tmp_path):
+    hp = tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV, "ppo_knobs.yml")
+    train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 64, 0, tmp_path / "knobs", hyperparams=hp, progress=False)
+    _, meta = load_agent(tmp_path / "knobs" / "model.zip")
+    assert meta["knobs"]["menu"] == ["venn", "venn-no-match", "venn:alpha=1.1", "venn-no-match:alpha=1.1"]
+    run = run_agent(str(tmp_path / "knobs" / "model.zip"), SCENARIO, (("scale", SCALE),), 101)
+    assert run.result.summary()["unfinished_jobs"] == 0
+    with pytest.raises(SpecError, match="its actions are Venn variants"):
+        train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path / "bc", bc_warm_start=True, hyperparams=hp,
+              progress=False)

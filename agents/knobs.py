@@ -26,7 +26,7 @@ from gymnasium import spaces
 
 from baselines import make_policy
 from baselines.venn import VennDecision, VennPolicy
-from venn_gym.errors import SpecError
+from venn_gym.errors import IllegalActionError, SpecError
 
 from .residual import RelativeReturn
 
@@ -74,9 +74,10 @@ class KnobEnv(gym.Wrapper):
 
     def decide(self, choice) -> np.ndarray:
         """The env action of menu entry ``choice`` at the current events."""
+        self.env.unwrapped._check_running()  # the same clear error as the env's before reset / after the end
         choice = np.asarray(choice)
         if choice.size != 1 or not np.issubdtype(choice.dtype, np.integer) or not 0 <= choice.item() < len(self.menu):
-            raise SpecError(f"knob choice must be one integer in [0, {len(self.menu)}), got {choice!r}")
+            raise IllegalActionError(f"knob choice must be one integer in [0, {len(self.menu)}), got {choice!r}")
         variant = self.variants[choice.item()]
         self.venn.take_over_margin, self.venn.fairness = variant.take_over_margin, variant.fairness
         decision = self.venn.decide(self._info["view"], self._info["events"])

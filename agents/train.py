@@ -153,10 +153,11 @@ def train(algo: str, env_id: str, scenario: str, scale: float | None, timesteps:
         "scenario": scenario, "scale": scale, "seed": seed, "timesteps": int(model.num_timesteps),
         "training_seeds": "scenario seeds drawn >= 10000 (held-out evaluation seeds are below)",
         "wall_s": previous.get("wall_s", 0.0) + wall,
-        "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's CPU time in RL (the residual's teacher runs too)
+        "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's CPU time in RL (a teacher's reference runs count too)
         "env_steps_per_s": steps / wall if wall > 0 else None,
         "sessions": previous.get("sessions", []) + [{"steps": int(steps), "wall_s": wall, "cpu_s": cpu}],
-        "bc": bc_info, "residual": hp.get("residual"), "knobs": hp.get("knobs"), "hyperparams": {k: v for k, v in load_hyperparams(algo, env_id, hyperparams).items()},
+        "bc": bc_info, "residual": hp.get("residual"), "knobs": hp.get("knobs"),
+        "hyperparams": {k: v for k, v in load_hyperparams(algo, env_id, hyperparams).items()},
         "tensorboard": tb,
     }
     info_path.write_text(json.dumps(info, indent=2, default=str) + "\n")

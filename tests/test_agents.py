@@ -19,7 +19,7 @@ from agents.evaluate import ci95, evaluate, load_agent, run_agent  # noqa: E402
 from agents.leaderboard import shipped_models  # noqa: E402
 from agents.train import latest_checkpoint, train  # noqa: E402
 from venn_gym.cli import main as cli  # noqa: E402
-from venn_gym.errors import SpecError  # noqa: E402
+from venn_gym.errors import IllegalActionError, SpecError, VennGymError  # noqa: E402
 
 SCENARIO, SCALE = "paper/low-v0", 0.02
 ALGO_ENVS = [("ppo", PRIORITY_ENV), ("maskable_ppo", DEVICE_ENV), ("a2c", PRIORITY_ENV), ("dqn", DEVICE_ENV)]
@@ -371,9 +371,11 @@ def test_knobs_illegal_choice_is_a_clear_error():
     from agents.knobs import KnobEnv
 
     env = KnobEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS))
+    with pytest.raises(VennGymError, match="call reset"):
+        env.step(0)
     env.reset(seed=100)
     for bad in (4, -1, 1.0, np.array([0, 1])):
-        with pytest.raises(SpecError, match="knob choice must be one integer"):
+        with pytest.raises(IllegalActionError, match="knob choice must be one integer"):
             env.step(bad)
     env.step(0)  # the episode goes on after a refused action
 

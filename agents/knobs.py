@@ -41,10 +41,14 @@ def check_settings(settings: dict | None, env_kwargs: dict) -> dict:
     if unknown:
         raise SpecError(f"unknown knobs settings {unknown}; known: {sorted(DEFAULTS)}")
     menu_policies(settings["menu"])
+    _check_env_kwargs(env_kwargs)
+    return settings
+
+
+def _check_env_kwargs(env_kwargs: dict) -> None:
     if not (env_kwargs.get("per_class_scores") and env_kwargs.get("tier_choice")):
         raise SpecError("a knobs agent needs env_kwargs per_class_scores: true and tier_choice: true "
                         "(the action space in which Venn's decisions are exact)")
-    return settings
 
 
 def menu_policies(menu) -> list[VennPolicy]:
@@ -64,8 +68,7 @@ class KnobEnv(gym.Wrapper):
 
     def __init__(self, env, menu=DEFAULTS["menu"], relative_reward: bool = DEFAULTS["relative_reward"]):
         super().__init__(env)
-        inner = env.unwrapped
-        check_settings({"menu": menu}, getattr(inner, "config", {}))
+        _check_env_kwargs(getattr(env.unwrapped, "config", {}))
         self.menu = list(menu)
         self.variants = menu_policies(self.menu)
         self.venn = make_policy("venn")  # decides, with the chosen variant's knobs

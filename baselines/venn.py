@@ -11,9 +11,10 @@ is first given to the scarcest group it is eligible for (supply = check-ins per
 second of the classes a group may use). Then, from the most abundant group
 down, a group also takes the devices of the next scarcer group while its
 affected queue per unit of supply exceeds that group's (m'_j/|S'_j| > m'_k/|S'_k|);
-it stops at the first "no". ``take_over_margin`` (alpha, 1 in the paper) generalises the
-test to m'_j/|S'_j| > alpha * m'_k/|S'_k|, for studies of the rule (benchmarks/venn_knobs.py). Other eligible jobs keep lower scores, so that no
-device idles while a job could use it.
+it stops at the first "no". Other eligible jobs keep lower scores, so that no
+device idles while a job could use it. ``take_over_margin`` (alpha, 1 in the paper)
+generalises the test to m'_j/|S'_j| > alpha * m'_k/|S'_k|, for studies of the rule
+(benchmarks/venn_knobs.py).
 
 Matching. Devices fall into V speed tiers; g_u is tier u's 95th-percentile task
 time over all devices'. At each round request a job whose last round had

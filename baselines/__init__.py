@@ -23,13 +23,16 @@ POLICIES = {
     "venn": lambda **kw: VennPolicy(scheduling=True, matching=True, **kw),
     "venn-no-match": lambda **kw: VennPolicy(scheduling=True, matching=False, **kw),
     "venn-no-sched": lambda **kw: VennPolicy(scheduling=False, matching=True, **kw),
+    # The authors' Venn: inside a group, the current round's remaining demand first.
+    "venn-ref": lambda **kw: VennPolicy(scheduling=True, matching=True, order_key="round", **kw),
 }
-_OPTIONS = {"e": ("fairness", float), "alpha": ("take_over_margin", float)}
+_OPTIONS = {"e": ("fairness", float), "alpha": ("take_over_margin", float), "admission": ("admission", float)}
 
 
 def make_policy(spec: str) -> Policy:
-    """A policy from ``name`` or ``name:key=value,...`` (Venn takes ``e``, the fairness knob, and
-    ``alpha``, the take-over margin)."""
+    """A policy from ``name`` or ``name:key=value,...`` (Venn policies take ``e``, the fairness
+    knob, ``alpha``, the take-over margin, and ``admission``, the factor of the authors'
+    admission check: ``venn-ref:admission=0.5``)."""
     name, _, opts = spec.strip().partition(":")
     if name not in POLICIES:
         raise SpecError(f"unknown policy {name!r}; expected one of {sorted(POLICIES)}")
@@ -37,7 +40,7 @@ def make_policy(spec: str) -> Policy:
     for item in filter(None, opts.split(",")):
         key, eq, value = item.partition("=")
         if not eq or key not in _OPTIONS or not name.startswith("venn"):
-            raise SpecError(f"bad policy option {item!r} in {spec!r}; Venn policies take e=<float> and alpha=<float>")
+            raise SpecError(f"bad policy option {item!r} in {spec!r}; Venn policies take e=<float>, alpha=<float> and admission=<float>")
         field, cast = _OPTIONS[key]
         try:
             kwargs[field] = cast(value)

@@ -4,9 +4,11 @@ Liu et al., "Venn: Resource Management for Collaborative Learning Jobs", MLSys 2
 
 Scheduling. Jobs with the same requirement form a group; inside a group the job
 with the smallest remaining demand goes first. Remaining demand counts the rest
-of the current round plus every round still to come (remaining service), the
-order that minimises average JCT within a group; the SRSF baseline, as in the
-paper, looks at the current round only. Across groups, every device class
+of the current round plus every round still to come (remaining service,
+``order_key="service"``), the order that minimises average JCT within a group.
+The authors' simulator (SymbioticLab/Venn, src/venn.py, VennReqScheduler) orders
+by the current round's remaining demand, as SRSF does (``order_key="round"``,
+the ``venn-ref`` policy). Across groups, every device class
 is first given to the scarcest group it is eligible for (supply = check-ins per
 second of the classes a group may use). Then, from the most abundant group
 down, a group also takes the devices of the next scarcer group while its
@@ -23,11 +25,19 @@ it iff 1 + c > V + c * g_u.
 
 Fairness. With e > 0, demands are scaled by (progress / fair progress)^e, where
 the fair share of a job is (jobs in the system) x (its contention-free JCT).
+
+Admission (the authors' check, off unless ``admission > 0``; 0.5 in their code). At
+each round request, a job whose ``admission`` x participants per minute of deadline
+(``participants / floor(deadline_s / 60)``) exceeds the check-ins per minute of the
+devices it may use is rejected for that round: it gets no devices, its round fails
+at its deadline, and the check runs again at the next request. The authors count
+the last 100 check-ins of the category; here the supply estimate of the view.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numba
 import numpy as np
@@ -35,6 +45,7 @@ import numpy as np
 from venn_gym.errors import SpecError
 from venn_gym.policy import Policy, rank_order, scores_of_order
 
+ORDER_KEYS = ("service", "round")  # remaining service (venn_gym's Venn), current round's demand (authors')
 _GROUP_FIRST = 1e6  # score offset of the jobs of the group a device class is allocated to
 
 
@@ -42,12 +53,14 @@ _GROUP_FIRST = 1e6  # score offset of the jobs of the group a device class is al
 class VennDecision:
     """One Venn decision in compact form: ``job_order`` ranks jobs (higher first),
     ``class_group[c]`` is the group (requirement index) device class c serves first
-    (-1: none), ``job_tier[j]`` the speed tier job j's round is restricted to (-1: any).
+    (-1: none), ``job_tier[j]`` the speed tier job j's round is restricted to (-1: any),
+    ``job_rejected[j]`` whether the admission check turned job j's round away (None: none was).
     :meth:`scores` expands it into the (class x job) matrix the simulator takes."""
 
     job_order: np.ndarray
     class_group: np.ndarray
     job_tier: np.ndarray
+    job_rejected: Optional[np.ndarray] = None
 
     def scores(self, static) -> np.ndarray:
         in_group = self.class_group[:, None] == static.job_requirement[None, :]
@@ -56,29 +69,42 @@ class VennDecision:
         if len(restricted):
             wrong_tier = static.class_tier[:, None] != self.job_tier[None, restricted]
             scores[:, restricted] = np.where(wrong_tier, -np.inf, scores[:, restricted])
+        if self.job_rejected is not None:
+            scores[:, self.job_rejected] = -np.inf
         return scores
 
 
 class VennPolicy(Policy):
     def __init__(self, scheduling: bool = True, matching: bool = True, fairness: float = 0.0,
-                 take_over_margin: float = 1.0):
+                 take_over_margin: float = 1.0, order_key: str = "service", admission: float = 0.0):
         if not take_over_margin >= 0:
             raise SpecError(f"take_over_margin (alpha) must be >= 0 (inf: no take-over), got {take_over_margin}")
+        if order_key not in ORDER_KEYS:
+            raise SpecError(f"order_key must be one of {', '.join(ORDER_KEYS)}, got {order_key!r}")
+        if not admission >= 0:
+            raise SpecError(f"admission must be >= 0 (0: no admission check), got {admission}")
         self.scheduling = scheduling
         self.matching = matching
         self.fairness = fairness
         self.take_over_margin = float(take_over_margin)
+        self.order_key = order_key
+        self.admission = float(admission)
         suffix = "" if scheduling and matching else ("-no-sched" if not scheduling else "-no-match")
+        if order_key == "round":
+            suffix = "-ref" + suffix
         knobs = []
         if fairness:
             knobs.append(f"e={fairness:g}")
         if take_over_margin != 1.0:
             knobs.append(f"alpha={take_over_margin:g}")
+        if admission:
+            knobs.append(f"admission={admission:g}")
         self.name = "venn" + suffix + (f"({','.join(knobs)})" if knobs else "")
 
     def reset(self, static, seed):
         self._rng = np.random.default_rng([seed, 0x7E44])
         self._tier = np.full(static.n_jobs, -1)
+        self._rejected = np.zeros(static.n_jobs, dtype=bool)
         self._eligible = static.class_eligible.astype(float)  # [class, requirement], for supply sums
 
     # ------------------------------------------------------------- scores
@@ -88,6 +114,8 @@ class VennPolicy(Policy):
     def decide(self, view, events) -> VennDecision:
         """The scheduling decision itself (group allocation, order, tiers), without the score matrix."""
         static = view.static
+        if self.admission:
+            self._admit(view, events)
         demand = self._effective_demand(view)
         order = rank_order(demand, view.arrival_s)
         if self.scheduling:
@@ -98,12 +126,29 @@ class VennPolicy(Policy):
             for event in events:
                 if event.kind == "request":
                     self._tier[event.job] = self._pick_tier(view, event.job)
-        return VennDecision(scores_of_order(order), class_group, self._tier.copy() if self.matching else np.full(static.n_jobs, -1))
+        tiers = self._tier.copy() if self.matching else np.full(static.n_jobs, -1)
+        rejected = self._rejected.copy() if self._rejected.any() else None
+        return VennDecision(scores_of_order(order), class_group, tiers, rejected)
+
+    def _admit(self, view, events) -> None:
+        """The authors' admission check, at each round request (see the module docstring)."""
+        static = view.static
+        for event in events:
+            if event.kind == "request":
+                j = event.job
+                minutes = static.job_deadline_s[j] // 60
+                supply_per_min = 60.0 * (view.class_supply_per_s @ static.job_eligible[:, j])
+                asked_per_min = static.job_participants[j] / minutes if minutes > 0 else np.inf
+                self._rejected[j] = self.admission * asked_per_min > supply_per_min
+            elif event.kind == "job_end":
+                self._rejected[event.job] = False
 
     def _effective_demand(self, view) -> np.ndarray:
         static = view.static
-        remaining_rounds = np.maximum(static.job_rounds - view.rounds_done - 1, 0)
-        demand = view.open_demand + remaining_rounds * static.job_participants.astype(float)
+        if self.order_key == "round":
+            demand = view.open_demand.astype(float)
+        else:
+            demand = view.remaining_demand
         if not self.fairness:
             return demand
         supply = view.class_supply_per_s @ static.class_eligible  # per requirement
@@ -124,7 +169,8 @@ class VennPolicy(Policy):
         n_req = static.n_requirements
         small_int = np.min_scalar_type(n_req)  # small integer types sort and compare fastest
         # Queues by group, each ascending.
-        by_demand = order[(view.active & (view.open_demand > 0))[order]]
+        queued = view.active & (view.open_demand > 0) & ~self._rejected  # a rejected round asks for nothing
+        by_demand = order[queued[order]]
         group_of = static.job_requirement[by_demand].astype(small_int)
         by_group = np.argsort(group_of, kind="stable")
         sorted_demand = demand[by_demand[by_group]]

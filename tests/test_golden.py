@@ -1,6 +1,9 @@
 """Golden values on tiny scenarios worked out by hand.
 
-Semantics used in every derivation (venn_gym.simulation, JobSpec):
+Semantics used in every derivation (venn_gym.simulation, JobSpec), with round
+deadlines counted from dispatch (``round_deadline_from="dispatch"``, the
+``paper/*-v0`` timing; tests/test_golden_request.py works cases with the default,
+``request``):
 - a round requests ``participants`` devices at its request time; each check-in
   (start t, window end e, device d) may take one task; a device with a task is
   busy until e (its later check-ins that start before e are skipped);
@@ -20,10 +23,19 @@ device with compute 1 and bandwidth 8 runs a task in 10 + 80 / 8 = 20 s.
 
 from __future__ import annotations
 
+import functools
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 ALL_POLICIES = ("random", "fifo", "srsf", "las", "venn")
+
+
+@pytest.fixture
+def tiny(tiny):
+    """conftest's builders, with scenarios timed from dispatch (as derived below)."""
+    return SimpleNamespace(**{**vars(tiny), "scenario": functools.partial(tiny.scenario, round_deadline_from="dispatch")})
 
 
 # --------------------------------------------------------------------------

@@ -19,7 +19,9 @@ from venn_gym.simulation import Simulation
 from conftest import simulate  # tests/ is on sys.path under pytest's default (prepend) import mode
 
 SCALE = 0.02
-CASES = [("paper/even-v0", 0), ("paper/even-v0", 1), ("paper/low-v0", 0), ("paper/low-v0", 1)]
+# Both round timings: -v0 counts deadlines from dispatch, -v1 from the request.
+CASES = [("paper/even-v0", 0), ("paper/even-v0", 1), ("paper/low-v0", 0), ("paper/low-v0", 1),
+         ("paper/low-v1", 0), ("paper/low-v1", 1)]
 POLICIES = sorted(baselines.POLICIES)
 # Policies whose scores are finite for every (class, job): a free eligible device never idles
 # while a job it may serve has open demand. (Venn's tier matching puts -inf on other tiers.)
@@ -58,6 +60,8 @@ def eligibility(sc) -> np.ndarray:
 
 
 params = pytest.mark.parametrize("case", CASES, ids=[f"{n.split('/')[1]}-s{s}" for n, s in CASES])
+request_timed = pytest.mark.parametrize("case", [c for c in CASES if c[0].endswith("-v1")],
+                                        ids=[f"{n.split('/')[1]}-s{s}" for n, s in CASES if n.endswith("-v1")])
 policies = pytest.mark.parametrize("policy", POLICIES)
 
 
@@ -142,9 +146,11 @@ def test_round_records(case, policy):
             assert r.request_s <= r.dispatch_s <= r.end_s
             if r.success:
                 assert r.results >= spec.quorum_count
-            else:
+            elif sc.round_deadline_from == "dispatch":
                 assert r.assigned == spec.participants, "a round failed before all its devices were dispatched"
                 assert r.end_s == pytest.approx(r.dispatch_s + spec.deadline_s)
+            else:
+                assert r.end_s == pytest.approx(r.request_s + spec.deadline_s)
 
 
 @params
@@ -171,6 +177,24 @@ def test_round_ends_at_the_quorum_or_the_deadline(case, policy):
             assert len(finish) < q or finish[q - 1] > r.end_s, "round failed although its quorum was in time"
 
 
+@request_timed
+@policies
+def test_request_timed_round_ends_by_its_deadline(case, policy):
+    """A request-timed round ends at its quorum no later than request + deadline, or fails
+    exactly then, with all its dispatched tasks wasted."""
+    sc, _, res, _ = run(*case, policy)
+    assert sc.round_deadline_from == "request"
+    for r in res.rounds:
+        deadline = sc.workload.jobs[r.job].deadline_s
+        if r.success:
+            assert r.end_s <= r.request_s + deadline
+        else:
+            assert r.end_s == r.request_s + deadline
+        assert r.request_s <= r.quorum_dispatch_s <= r.end_s
+    wasted = sum(r.assigned for r in res.rounds if not r.success)
+    assert wasted == sum(j.wasted_tasks for j in res.jobs)
+
+
 @params
 @policies
 def test_jct_is_the_chain_of_rounds(case, policy):
@@ -186,6 +210,7 @@ def test_jct_is_the_chain_of_rounds(case, policy):
         assert rec.jct_s == pytest.approx(rec.end_s - rec.arrival_s, rel=1e-12)
         assert rec.scheduling_delay_s + rec.response_time_s == pytest.approx(rec.jct_s, rel=1e-9)
         assert rec.scheduling_delay_s == pytest.approx(sum(r.dispatch_s - r.request_s for r in rounds), rel=1e-9)
+        assert rec.queuing_delay_s == pytest.approx(sum(r.quorum_dispatch_s - r.request_s for r in rounds), rel=1e-9)
 
 
 @params

@@ -170,7 +170,8 @@ def _scenarios_show(args) -> int:
     pop, jobs = scenario.population, scenario.workload.jobs
     print(f"{scenario.name} (seed {scenario.seed}): {scenario.description}")
     print(f"devices: {len(pop)}; check-ins: {scenario.trace.mean_rate_per_s() * 86400:,.0f}/day; "
-          f"speed tiers: {scenario.speed_tiers}; horizon: {scenario.horizon_s or 'none'}")
+          f"speed tiers: {scenario.speed_tiers}; horizon: {scenario.horizon_s or 'none'}; "
+          f"round deadlines count from: {scenario.round_deadline_from}")
     print(f"jobs: {len(jobs)}; total demand {sum(j.participants * j.rounds for j in jobs):,} device-tasks")
     for job in jobs:
         share = evaluate(job.requirement, pop.attributes, len(pop)).mean()

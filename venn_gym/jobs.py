@@ -14,6 +14,9 @@ from . import requirements
 from .errors import SpecError
 
 SYNC, ASYNC = "sync", "async"
+# Where a synchronous round's deadline counts from (a scenario setting, Scenario.round_deadline_from).
+DEADLINE_FROM_REQUEST, DEADLINE_FROM_DISPATCH = "request", "dispatch"
+DEADLINE_ORIGINS = (DEADLINE_FROM_REQUEST, DEADLINE_FROM_DISPATCH)
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,16 @@ class JobSpec:
     """One job as submitted to the resource manager.
 
     Synchronous jobs run ``rounds`` rounds; each asks for ``participants``
-    devices and succeeds once ``ceil(quorum * participants)`` results are in;
-    it fails if that has not happened ``deadline_s`` after its last device was
-    dispatched, and is then retried. Asynchronous (buffered) jobs keep
+    devices and succeeds once ``ceil(quorum * participants)`` results are in.
+    It fails if that has not happened ``deadline_s`` after the round's
+    *request* (the scenario's ``round_deadline_from: request``, the default, as
+    in the paper and production FL: gathering devices counts against the
+    deadline, so a round that cannot find enough devices in time fails), or after
+    its last device was *dispatched* (``round_deadline_from: dispatch``, the
+    ``paper/*-v0`` scenarios: a round that cannot fill waits without failing).
+    A failed round is aborted: its dispatched tasks are wasted, results still
+    in flight are discarded, and the job requests the round again at once.
+    Asynchronous (buffered) jobs keep
     ``participants`` devices busy and advance a round every ``buffer_size``
     results. A task takes ``workload_s * compute_factor + 2 * model_size_mb * 8 /
     bandwidth_mbps`` seconds on a device, times the check-in's log-normal noise.

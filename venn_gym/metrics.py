@@ -12,7 +12,8 @@ import numpy as np
 class RoundRecord:
     """One round attempt: requested, last device dispatched, ended (success or deadline).
     ``results`` counts the successful tasks of its devices, including those that
-    arrive after the round ended (stragglers)."""
+    arrive after the round ended (stragglers); ``quorum_dispatch_s`` is when its
+    quorum-th device was dispatched (its end if fewer were)."""
 
     job: int
     round: int
@@ -23,12 +24,20 @@ class RoundRecord:
     success: bool
     assigned: int
     results: int
+    quorum_dispatch_s: float
 
 
 @dataclass(frozen=True)
 class JobRecord:
     """One job's outcome. ``jct_s`` of an unfinished job is its time in the system
-    up to the end of the run (a lower bound); ``finished`` tells them apart."""
+    up to the end of the run (a lower bound); ``finished`` tells them apart.
+
+    Per-round times are summed over the job's rounds, failed attempts included:
+    ``scheduling_delay_s`` (request to the last device's dispatch),
+    ``response_time_s`` (that dispatch to the round's end) and
+    ``queuing_delay_s`` (request to the quorum-th device's dispatch, the Venn
+    authors' measure). ``wasted_tasks`` are the tasks dispatched to rounds that
+    failed; ``dropped_tasks`` those whose device left before finishing."""
 
     job: int
     name: str
@@ -43,6 +52,7 @@ class JobRecord:
     failed_rounds: int
     scheduling_delay_s: float
     response_time_s: float
+    queuing_delay_s: float
     tasks: int
     dropped_tasks: int
     wasted_tasks: int
@@ -69,11 +79,15 @@ class RunResult:
         return np.array([j.jct_s for j in self.jobs if j.finished])
 
     def summary(self) -> dict:
-        """Averages over finished jobs; unfinished jobs are counted apart, never averaged in silently."""
+        """Averages over finished jobs; unfinished jobs are counted apart, never averaged in silently.
+        ``mean_jct_censored_s`` averages every job that arrived, an unfinished one counted as
+        ending when the run stopped (its horizon): a lower bound on the true mean."""
         jct = self.jct_s
         unfinished = [j for j in self.jobs if not j.finished]
+        arrived = [j.jct_s for j in self.jobs if j.finished or j.arrival_s <= self.end_time_s]
         return {
             "mean_jct_s": float(jct.mean()) if len(jct) else float("nan"),
+            "mean_jct_censored_s": float(np.mean(arrived)) if arrived else float("nan"),
             "p50_jct_s": float(np.percentile(jct, 50)) if len(jct) else float("nan"),
             "p95_jct_s": float(np.percentile(jct, 95)) if len(jct) else float("nan"),
             "makespan_s": float(max(j.end_s for j in self.jobs) - min(j.arrival_s for j in self.jobs)),
@@ -83,6 +97,7 @@ class RunResult:
             "unfinished_time_in_system_s": float(sum(j.jct_s for j in unfinished)),
             "mean_scheduling_delay_s": float(np.mean([j.scheduling_delay_s for j in self.jobs])),
             "mean_response_time_s": float(np.mean([j.response_time_s for j in self.jobs])),
+            "mean_queuing_delay_s": float(np.mean([j.queuing_delay_s for j in self.jobs])),
             "failed_rounds": int(sum(j.failed_rounds for j in self.jobs)),
             "tasks": int(sum(j.tasks for j in self.jobs)),
             "wasted_tasks": int(sum(j.wasted_tasks for j in self.jobs)),

@@ -29,6 +29,7 @@ A scenario file (``.yaml``, ``.yml`` or ``.json``) is one mapping::
     task_noise_log_sd: 0.5
     horizon_s: null
     max_sim_days: 3650
+    round_deadline_from: request     # or dispatch (see venn_gym.jobs.JobSpec)
 
 Details:
 
@@ -85,7 +86,7 @@ from .importers import (
     read_trace_csv,
     read_venn_client_table,
 )
-from .jobs import ASYNC, SYNC, JobSpec, Workload, generate_paper_workload, paper_mixes
+from .jobs import ASYNC, DEADLINE_ORIGINS, SYNC, JobSpec, Workload, generate_paper_workload, paper_mixes
 from .scenario import Scenario, register_scenario
 from .trace import CheckinTrace, DiurnalTrace, TableTrace
 
@@ -100,7 +101,7 @@ __all__ = [
 SUFFIXES = (".yaml", ".yml", ".json")
 SCENARIO_KEYS = (
     "name", "description", "devices", "trace", "workload",
-    "speed_tiers", "task_noise_log_sd", "horizon_s", "max_sim_days",
+    "speed_tiers", "task_noise_log_sd", "horizon_s", "max_sim_days", "round_deadline_from",
 )
 _DEVICE_SOURCES = {
     "synthetic": (),
@@ -588,6 +589,11 @@ def _parse_settings(ctx: _Context, doc: dict) -> dict:
         settings["horizon_s"] = ctx.number(doc["horizon_s"], "horizon_s", above=0, allow_none=True)
     if "max_sim_days" in doc:
         settings["max_sim_days"] = ctx.number(doc["max_sim_days"], "max_sim_days", above=0)
+    if "round_deadline_from" in doc:
+        if doc["round_deadline_from"] not in DEADLINE_ORIGINS:
+            raise ctx.error("round_deadline_from", f"expected one of {', '.join(DEADLINE_ORIGINS)}, "
+                                                   f"got {_show(doc['round_deadline_from'])}")
+        settings["round_deadline_from"] = doc["round_deadline_from"]
     if "name" in doc:
         settings["name"] = ctx.text(doc["name"], "name")
     if "description" in doc:

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import requirements
 from .errors import IllegalActionError, VennGymError
-from .jobs import ASYNC
+from .jobs import ASYNC, DEADLINE_FROM_REQUEST
 from .metrics import JobRecord, RoundRecord, RunResult
 from .scenario import Scenario
 from .view import SchedulerView, StaticInfo
@@ -116,6 +116,7 @@ class Simulation:
         self._quorum = np.array([j.quorum_count for j in jobs], dtype=np.int64)
         self._is_async = np.array([j.mode == ASYNC for j in jobs])
         self._buffer = np.array([j.buffer_size for j in jobs], dtype=np.int64)
+        self._deadline_at_request = scenario.round_deadline_from == DEADLINE_FROM_REQUEST
         self._reset_state()
 
     # ------------------------------------------------------------------ state
@@ -139,6 +140,7 @@ class Simulation:
         self._rounds_done = np.zeros(n_jobs, dtype=np.int64)
         self._round_request = np.zeros(n_jobs)
         self._dispatch_time = np.full(n_jobs, np.nan)
+        self._quorum_dispatch = np.full(n_jobs, np.nan)
         self._last_assign = np.zeros(n_jobs)
         self._close_candidate = np.full(n_jobs, np.inf)
         self._success_parts: list[list[np.ndarray]] = [[] for _ in range(n_jobs)]
@@ -152,6 +154,7 @@ class Simulation:
         self._stragglers = np.zeros(n_jobs, dtype=np.int64)
         self._sched_total = np.zeros(n_jobs)
         self._response_total = np.zeros(n_jobs)
+        self._queuing_total = np.zeros(n_jobs)
         self._last_sched = np.zeros(n_jobs)
         self._last_response = np.zeros(n_jobs)
         self._async_ends: list[list[tuple[float, bool]]] = [[] for _ in range(n_jobs)]
@@ -452,6 +455,11 @@ class Simulation:
             successes = np.add.reduceat(ok[by_job], starts)
             times, finish, ok, ends = times[by_job], finish[by_job], ok[by_job], ends[by_job]
         n = stops - starts
+        quorum_in = ~self._is_async[jobs] & (self._assigned[jobs] < self._quorum[jobs]) & (
+            self._assigned[jobs] + n >= self._quorum[jobs])
+        if quorum_in.any():  # the quorum-th device of a round was dispatched in this batch
+            self._quorum_dispatch[jobs[quorum_in]] = times[
+                starts[quorum_in] + self._quorum[jobs[quorum_in]] - self._assigned[jobs[quorum_in]] - 1]
         self._tasks[jobs] += n
         self._dropped[jobs] += n - successes
         self._assigned[jobs] += n
@@ -472,7 +480,9 @@ class Simulation:
                 self._add_results(j, finish[lo:hi][ok[lo:hi]])
             if full:
                 self._dispatch_time[j] = self._last_assign[j]
-                self._push(self._dispatch_time[j] + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
+                if not self._deadline_at_request:
+                    self._push(self._dispatch_time[j] + self.static.job_deadline_s[j], _DEADLINE, j,
+                               int(self._attempt[j]))
 
     def _assign_one(self, k: int, j: int) -> None:
         """:meth:`_assign` for one check-in, in scalars (the device env's hot path; same arithmetic)."""
@@ -491,6 +501,8 @@ class Simulation:
             self._record_one_response(int(self._device_tier[dev]), duration)
         self._tasks[j] += 1
         self._assigned[j] += 1
+        if self._assigned[j] == self._quorum[j]:
+            self._quorum_dispatch[j] = time
         self._last_assign[j] = time
         if ok:
             self._success_count[j] += 1
@@ -501,7 +513,8 @@ class Simulation:
         if self._open[j] == 0:
             self._targets_dirty = True
             self._dispatch_time[j] = time
-            self._push(time + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
+            if not self._deadline_at_request:
+                self._push(time + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
 
     def _record_one_response(self, tier: int, duration: float) -> None:
         start = self._response_next if self._response_next < _RESPONSE_SAMPLE else 0
@@ -592,12 +605,15 @@ class Simulation:
         self._open[j] = self.static.job_participants[j]
         self._assigned[j] = 0
         self._dispatch_time[j] = np.nan
+        self._quorum_dispatch[j] = np.nan
         self._last_assign[j] = time
         self._close_candidate[j] = math.inf
         self._success_parts[j] = []
         self._success_count[j] = 0
         self._quorum_times[j] = None
         self._targets_dirty = True
+        if self._deadline_at_request and not self._is_async[j]:
+            self._push(time + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
         return [SchedulingEvent(time, "request", j)]
 
     def _end_round(self, j: int, time: float, success: bool) -> list[SchedulingEvent]:
@@ -610,10 +626,14 @@ class Simulation:
         self._last_response[j] = time - dispatch
         self._sched_total[j] += dispatch - request
         self._response_total[j] += time - dispatch
+        # Queuing delay (the authors' measure): request to the dispatch of the quorum-th device,
+        # or to the round's end if fewer were dispatched.
+        quorum_dispatch = self._quorum_dispatch[j] if not np.isnan(self._quorum_dispatch[j]) else time
+        self._queuing_total[j] += quorum_dispatch - request
         if self.keep_rounds:
             self._rounds.append(
                 RoundRecord(j, int(self._rounds_done[j]), int(self._attempt[j]), request, dispatch, time, success,
-                            int(self._assigned[j]), int(self._success_count[j]))
+                            int(self._assigned[j]), int(self._success_count[j]), quorum_dispatch)
             )
         self._attempt[j] += 1
         self._open[j] = 0
@@ -749,6 +769,7 @@ class Simulation:
                     failed_rounds=int(self._failed_rounds[j]),
                     scheduling_delay_s=float(self._sched_total[j]),
                     response_time_s=float(self._response_total[j]),
+                    queuing_delay_s=float(self._queuing_total[j]),
                     tasks=int(self._tasks[j]),
                     dropped_tasks=int(self._dropped[j]),
                     wasted_tasks=int(self._wasted[j]),

@@ -91,3 +91,10 @@ class SchedulerView(_ValueEquality):
     class_supply_per_s: np.ndarray
     tier_response_p95_s: np.ndarray
     all_response_p95_s: float
+
+    @property
+    def remaining_demand(self) -> np.ndarray:
+        """Devices each job still needs: the rest of its current round plus every round to come
+        (its remaining service, in devices)."""
+        remaining_rounds = np.maximum(self.static.job_rounds - self.rounds_done - 1, 0)
+        return self.open_demand + remaining_rounds * self.static.job_participants.astype(float)

@@ -8,14 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from venn_gym import requirements
 from venn_gym.errors import SpecError
 from venn_gym.importers import (
+    PERIOD_RULE,
+    VENN_COMPUTE_REFERENCE,
     VENN_ONLINE_EXTENSION_S,
     VENN_PERIOD_S,
+    comm_s_to_model_size_mb,
     load_fedscale_capacity,
+    map_device_columns,
     read_devices_csv,
     read_fedscale_availability,
     read_fedscale_capacity,
+    read_jobs_csv,
     read_trace_csv,
     read_venn_client_table,
 )
@@ -67,7 +73,8 @@ def test_fedscale_availability_round_trip(tmp_path):
 
 
 def test_fedscale_availability_period_repeats_and_drops(tmp_path):
-    imported = read_fedscale_availability(dump(tmp_path / "trace.pkl", BEHAVIOR), period_s=3600.0, chunk_s=600.0)
+    imported = read_fedscale_availability(dump(tmp_path / "trace.pkl", BEHAVIOR), period_s=3600.0, chunk_s=600.0,
+                                          drop_after_period=True)
     assert imported.trace.period_s == 3600.0
     assert imported.dropped_windows == 2  # 5000 and 9000 start after the period
     assert rows_of(imported.trace) == {(0.5, 90.5, 0), (2000, 2500, 1), (3000, 3100, 1), (100, 400, 2)}
@@ -289,7 +296,8 @@ def test_venn_client_table_end_equal_start_needs_the_extension(tmp_path):
 @pytest.mark.parametrize(
     "eligibility, capacity, match",
     [
-        ([[1], [5]], VENN_CAPACITY, r"eligibility: entry 1: expected category numbers 1-4, got 5"),
+        ([[1], [64]], VENN_CAPACITY, r"eligibility: entry 1: expected category numbers 1-63, got 64"),
+        ([[1], [0]], VENN_CAPACITY, r"eligibility: entry 1: expected category numbers 1-63, got 0"),
         ([[1], "12"], VENN_CAPACITY, r"eligibility: entry 1: expected a list of category numbers"),
         ({0: [1]}, VENN_CAPACITY, r"eligibility: holds a dict; expected a pickled list"),
         ([], VENN_CAPACITY, r"eligibility: holds an empty list"),
@@ -391,7 +399,7 @@ def test_devices_csv_round_trip(tmp_path):
         ("device,compute_factor,bandwidth_mbps\n0,1,8\n2,2,8\n", r"line 3, column 'device': .*device 1 is missing"),
         ("device,compute_factor,bandwidth_mbps\n0,0,8\n", r"line 2, column 'compute_factor': must be > 0"),
         ("device,compute_factor,bandwidth_mbps\n0,1,-8\n", r"line 2, column 'bandwidth_mbps': must be > 0"),
-        ("device,compute_factor,bandwidth_mbps,categories\n0,1,8,16\n", r"line 2, column 'categories': is a bit mask"),
+        ("device,compute_factor,bandwidth_mbps,categories\n0,1,8,-1\n", r"line 2, column 'categories': is a bit mask"),
         ("device,compute_factor,bandwidth_mbps,categories\n0,1,8,1.5\n", r"column 'categories': expected an integer"),
     ],
 )
@@ -400,3 +408,269 @@ def test_devices_csv_errors(tmp_path, text, match):
     with pytest.raises(SpecError, match=match) as info:
         read_devices_csv(path)
     assert str(info.value).startswith(str(path))
+
+
+# ------------------------------------------------------------- the period boundary rule
+
+
+def test_both_checkin_readers_reject_a_row_starting_at_the_period(tmp_path):
+    """One rule (PERIOD_RULE): [0, period_s); start == period_s is outside, in both readers."""
+    csv_path = write(tmp_path / "trace.csv", "device,start_s,end_s\n0,0,100\n1,3600,3700\n0,4000,4100\n")
+    with pytest.raises(SpecError, match=r"line 3, column 'start_s': start_s 3600\.0 is not inside the period "
+                                        r"\[0, 3600\) s \(2 row\(s\).*drop_after_period"):
+        read_trace_csv(csv_path, period_s=3600)
+    dropped = read_trace_csv(csv_path, period_s=3600, drop_after_period=True)
+    assert rows_of(dropped) == {(0, 100, 0)}
+    with pytest.raises(SpecError, match="no row starts before period_s = 10"):
+        read_trace_csv(write(tmp_path / "late.csv", "device,start_s,end_s\n0,20,30\n"), period_s=10,
+                       drop_after_period=True)
+
+    pkl = dump(tmp_path / "behave", {
+        1: {"active": [0], "inactive": [100], "finish_time": 5000},
+        2: {"active": [50, 3600], "inactive": [60, 3700], "finish_time": 5000},
+    })
+    with pytest.raises(SpecError, match=r"client 2: window 1 starts at 3600\.0 s \(active\[1\]\), not inside the "
+                                        r"period \[0, 3600\) s .*drop_after_period") as info:
+        read_fedscale_availability(pkl, period_s=3600)
+    assert info.value.source == str(pkl)
+    imported = read_fedscale_availability(pkl, period_s=3600, drop_after_period=True)
+    assert imported.dropped_windows == 1 and rows_of(imported.trace) == {(0, 100, 0), (50, 60, 1)}
+    # Just inside the period: kept by both.
+    assert (3600.0, 3700.0, 1) in rows_of(read_fedscale_availability(pkl, period_s=3600.5).trace)
+    assert (3600.0, 3700.0, 1) in rows_of(read_trace_csv(csv_path, period_s=4000.5))
+    assert "[0, period_s)" in PERIOD_RULE
+
+
+# --------------------------------------------------------- categories beyond the paper's 4
+
+
+def test_eligibility_with_more_than_four_categories(tmp_path):
+    files = write_venn_files(tmp_path, eligibility=[[1, 5], [2, 6], [1]])
+    pop = read_venn_client_table(*files).population
+    masks = pop.attributes["categories"]
+    np.testing.assert_array_equal(masks, [0b10001, 0b100010, 0b1, 0b10001, 0b100010, 0b1, 0b10001])
+    names = ["general", "gpu", "big_ram", "high_performance", "npu", "tablet"]
+    npu = requirements.name_categories("npu", names)
+    assert npu == {"category": 5, "name": "npu"}
+    np.testing.assert_array_equal(requirements.evaluate(npu, pop.attributes, len(pop)),
+                                  [True, False, False, True, False, False, True])
+    assert requirements.label(npu) == "npu"
+    # Beyond 8 categories the mask is 64-bit.
+    wide = read_venn_client_table(*write_venn_files(tmp_path, eligibility=[[1, 20], [63]])).population
+    assert wide.attributes["categories"].dtype == np.int64
+    deep = {"category": 63, "name": "c63"}
+    np.testing.assert_array_equal(requirements.evaluate(deep, wide.attributes, len(wide))[:2], [False, True])
+
+
+def test_named_categories_label_and_group():
+    names = ("general", "gpu", "big_ram", "high_performance", "npu")
+    gpu = requirements.name_categories("gpu", names)
+    assert gpu == requirements.name_categories(2, names) == {"category": 2, "name": "gpu"}
+    assert requirements.label(gpu) == "gpu"  # not the paper's 'compute_rich'
+    assert requirements.key(gpu) == requirements.key("compute_rich")  # same devices, same group
+    assert requirements.label("compute_rich") == "compute_rich"  # the paper's names as before
+    combined = requirements.name_categories({"all": ["npu", {"not": 3}, {"attr": "ram_gb", "op": ">=", "value": 8}]},
+                                            names)
+    assert requirements.label(combined) == "(npu & not(big_ram) & ram_gb>=8)"
+    assert requirements.name_categories("any_device", names) == "any_device"
+    with pytest.raises(SpecError, match=r"requirement\.any\[1\]: unknown category 'compute_rich'; this scenario's "
+                                        r"categories are 1 general, 2 gpu"):
+        requirements.name_categories({"any": ["gpu", "compute_rich"]}, names)
+    with pytest.raises(SpecError, match="unknown category 6"):
+        requirements.name_categories(6, names)
+    with pytest.raises(SpecError, match=r"category must be 1-4 .*categories above 4 need names"):
+        requirements.normalize(5)
+    with pytest.raises(SpecError, match="category must be 1-63"):
+        requirements.normalize({"category": 64, "name": "x"})
+    with pytest.raises(SpecError, match=r"category_names\[2\]: name 'gpu' appears twice \(also category 2\)"):
+        requirements.check_category_names(["general", "gpu", "gpu"])
+    with pytest.raises(SpecError, match="non-empty list"):
+        requirements.check_category_names("general")
+
+
+# ------------------------------------------------------------------------ job-list CSV
+
+JOBS_CSV = """# the authors' jobs: workload 30, comm 10
+arrival_s,category,participants,rounds,deadline_s,quorum,workload_s,comm_s,mode,buffer_size,name
+3600,1,100,50,900,,30,10,,,a
+4000,compute_rich,20,5,600,0.5,,,async,10,
+"""
+
+
+def test_jobs_csv_round_trip(tmp_path):
+    workload = read_jobs_csv(write(tmp_path / "jobs.csv", JOBS_CSV))
+    assert workload.name == "jobs" and len(workload) == 2
+    a, b = workload.jobs
+    assert (a.name, a.arrival_s, a.requirement, a.participants, a.rounds, a.deadline_s) == ("a", 3600, 1, 100, 50, 900)
+    assert a.quorum == 0.8 and a.workload_s == 30 and a.mode == "sync"
+    assert a.model_size_mb == pytest.approx(10 * 13.736 / 8)
+    assert (b.name, b.requirement, b.quorum, b.workload_s, b.model_size_mb, b.mode, b.buffer_size) == \
+        ("job1", "compute_rich", 0.5, 30.0, 5.0, "async", 10)
+    text = ('arrival_s,requirement,participants,rounds,deadline_s\n'
+            '10,"{attr: ram_gb, op: \'>=\', value: 8}",2,1,60\n'
+            '0,"{""all"": [""general"", {""not"": 4}]}",1,1,60\n'
+            '5,any_device,1,1,60\n'
+            '7,4,1,1,60\n')
+    jobs = read_jobs_csv(write(tmp_path / "req.csv", text), name="mine")
+    assert jobs.name == "mine"
+    assert [j.arrival_s for j in jobs.jobs] == [0, 5, 7, 10]  # arrival order
+    assert [requirements.label(j.requirement) for j in jobs.jobs] == \
+        ["(general & not(high_performance))", "any_device", "high_performance", "ram_gb>=8"]
+
+
+def test_jobs_csv_with_category_names(tmp_path):
+    names = ["general", "gpu", "big_ram", "high_performance", "npu"]
+    text = "arrival_s,category,participants,rounds,deadline_s\n0,npu,1,1,60\n0,2,1,1,60\n"
+    a, b = read_jobs_csv(write(tmp_path / "jobs.csv", text), category_names=names).jobs
+    assert [requirements.label(a.requirement), requirements.label(b.requirement)] == ["npu", "gpu"]
+    with pytest.raises(SpecError, match=r"line 2, column 'category': unknown category 'npu'"):
+        read_jobs_csv(tmp_path / "jobs.csv")  # without names only the paper's
+
+
+HEADER = "arrival_s,requirement,participants,rounds,deadline_s"
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("", "the file is empty"),
+        ("# nothing\n", "has no header and no rows"),
+        (HEADER + "\n", "has a header but no rows"),
+        ("arrival_s,requirement,participants,deadline_s\n0,general,1,60\n",
+         r"line 1 \(header\): missing column\(s\) \['rounds'\]"),
+        ("arrival_s,participants,rounds,deadline_s\n0,1,1,60\n", r"header: has no 'requirement' or 'category' column"),
+        (HEADER + ",category\n0,general,1,1,60,1\n", r"header: has both a 'requirement' and a 'category' column"),
+        (HEADER + ",priority\n0,general,1,1,60,3\n", r"header: unexpected column\(s\) \['priority'\]"),
+        (HEADER + ",rounds\n0,general,1,1,60,2\n", r"line 1 \(header\): column 'rounds' appears twice"),
+        (HEADER + "\n0,general,1,1,60\n0,general,1,1\n", r"line 3: has 4 fields but the header names 5 columns"),
+        (HEADER + "\n0,general,1,1,60,9\n", r"line 2: has 6 fields but the header names 5 columns"),
+        (HEADER + "\n0,general,1,1,60\nsoon,general,1,1,60\n", r"line 3, column 'arrival_s': expected a number, got 'soon'"),
+        (HEADER + "\n-5,general,1,1,60\n", r"line 2, column 'arrival_s': expected a number of seconds >= 0, got '-5'"),
+        (HEADER + "\n0,general,-3,1,60\n", r"line 2, column 'participants': expected an integer >= 1, got '-3'"),
+        (HEADER + "\n0,general,2.5,1,60\n", r"line 2, column 'participants': expected an integer, got '2\.5'"),
+        (HEADER + "\n0,general,1,0,60\n", r"line 2, column 'rounds': expected an integer >= 1, got '0'"),
+        (HEADER + "\n0,general,1,1,\n", r"line 2, column 'deadline_s': expected a number, got a missing value"),
+        (HEADER + "\n0,general,1,1,0\n", r"line 2, column 'deadline_s': expected a number of seconds > 0"),
+        (HEADER + "\n0,gpu_rich,1,1,60\n", r"line 2, column 'requirement': unknown category 'gpu_rich'"),
+        (HEADER + "\n0,7,1,1,60\n", r"line 2, column 'requirement': category must be 1-4"),
+        (HEADER + "\n0,,1,1,60\n", r"line 2, column 'requirement': expected a requirement, got a missing value"),
+        (HEADER + '\n0,"{attr: ram_gb, op: =>, value: 8}",1,1,60\n',
+         r"line 2, column 'requirement': 'op' must be one of"),
+        (HEADER + '\n0,"{attr: ram_gb",1,1,60\n', r"line 2, column 'requirement': cannot read .* as a YAML/JSON mapping"),
+        (HEADER + '\n0,"{all: [general, nope]}",1,1,60\n',
+         r"line 2, column 'requirement': unknown category 'nope'.* \(at requirement\.all\[1\]\)"),
+        ("arrival_s,category,participants,rounds,deadline_s\n0,\"{attr: ram_gb, op: '>=', value: 8}\",1,1,60\n",
+         r"line 2, column 'category': expected a category name or number, got the mapping"),
+        (HEADER + ",quorum\n0,general,1,1,60,1.5\n", r"line 2, column 'quorum': expected a number > 0 and <= 1"),
+        (HEADER + ",comm_s\n0,general,1,1,60,fast\n", r"line 2, column 'comm_s': expected a number, got 'fast'"),
+        (HEADER + ",comm_s,model_size_mb\n0,general,1,1,60,10,5\n",
+         r"line 2, column 'comm_s': give model_size_mb or comm_s for a job, not both"),
+        (HEADER + ",mode\n0,general,1,1,60,batch\n", r"line 2, column 'mode': expected 'sync' or 'async', got 'batch'"),
+        (HEADER + ",mode\n0,general,1,1,60,async\n", r"line 2, column 'buffer_size': must be an integer >= 1 for an async"),
+        (HEADER + ",workload_s,model_size_mb\n0,general,1,1,60,0,0\n",
+         r"line 2, column 'workload_s': must be > 0 when model_size_mb is 0"),
+        (HEADER + ",name\n0,general,1,1,60,x\n# c\n0,general,1,1,60,x\n",
+         r"line 4, column 'name': duplicate job name 'x' \(also on line 2\)"),
+    ],
+)
+def test_jobs_csv_errors(tmp_path, text, match):
+    path = write(tmp_path / "jobs.csv", text)
+    with pytest.raises(SpecError, match=match) as info:
+        read_jobs_csv(path)
+    assert str(info.value).startswith(str(path) + ": ")
+
+
+def test_comm_s_gives_the_authors_task_time(tmp_path):
+    """A job with the authors' workload 30 and comm 10 takes, on a device imported from their capacity file,
+    30 * computation / 78 + 2 * 10 * 13736 / communication seconds: by formula and in the simulator."""
+    capacity = {1: {"computation": 39.0, "communication": 6868.0},    # mean computation: 78, as the authors'
+                2: {"computation": 117.0, "communication": 27472.0}}
+    rows = [(1, 0.0, 5000.0), (2, 10.0, 5000.0)]
+    files = write_venn_files(tmp_path, rows=rows, capacity=capacity, eligibility=[[1, 2, 3, 4]])
+    imported = read_venn_client_table(*files)
+    by_file_mean = imported.population
+    exact = read_venn_client_table(*files, compute_reference=VENN_COMPUTE_REFERENCE).population
+    np.testing.assert_allclose(exact.compute_factor, by_file_mean.compute_factor)  # the file's mean is 78
+    jobs = read_jobs_csv(write(tmp_path / "jobs.csv", "arrival_s,category,participants,rounds,deadline_s,"
+                                                       "workload_s,comm_s,quorum\n0,1,1,1,3600,30,10,1\n"))
+    job = jobs.jobs[0]
+    assert job.model_size_mb == pytest.approx(comm_s_to_model_size_mb(10.0)) == pytest.approx(17.17)
+    authors = [30 * c["computation"] / 78 + 10 / (c["communication"] / 13736) * 2 for c in capacity.values()]
+    ours = [job.workload_s * cf + 2 * job.model_size_mb * 8 / bw
+            for cf, bw in zip(exact.compute_factor, exact.bandwidth_mbps)]
+    np.testing.assert_allclose(ours, authors, rtol=1e-12)
+    assert authors == pytest.approx([15 + 40, 45 + 10])
+    # In the simulator: device 0 checks in at 0 when the job arrives; no noise -> JCT = its task time.
+    from baselines import make_policy
+    from venn_gym.policy import run_policy
+    from venn_gym.scenario import Scenario
+
+    scenario = Scenario(name="t/comm-v0", seed=0, population=exact, trace=imported.trace, workload=jobs,
+                        task_noise_log_sd=0.0, speed_tiers=1)
+    (record,) = run_policy(scenario, make_policy("fifo")).jobs
+    assert record.finished and record.jct_s == pytest.approx(authors[0])
+
+
+# ------------------------------------------------------------------- raw device tables
+
+AIBENCH = """device_id,model,cpu_score,ram_gb,fp16_memory_score,android_version,inference_ms
+0,Phone A,20.2,16.0,2100.0,13.0,20.0
+1,"Phone B, 5G",18.4,8.0,,13.0,60.0
+2,Phone C,6.1,4.0,900.0,10.0,100.0
+"""
+
+
+def test_raw_device_table_with_a_column_mapping(tmp_path):
+    path = write(tmp_path / "aibench.csv", AIBENCH)
+    pop = read_devices_csv(path, columns={
+        "compute_factor": {"from": "inference_ms", "relative_to": "median"},
+        "bandwidth_mbps": {"value": 20},
+        "ram_gb": "ram_gb",
+        "os_version": "android_version",
+        "memory_score": {"from": "fp16_memory_score", "default": 1000, "scale": 0.001},
+    })
+    np.testing.assert_allclose(pop.compute_factor, [20 / 60, 1.0, 100 / 60])  # median device = 1
+    np.testing.assert_allclose(pop.bandwidth_mbps, [20, 20, 20])
+    assert sorted(pop.attributes) == ["memory_score", "os_version", "ram_gb"]
+    np.testing.assert_allclose(pop.attributes["os_version"], [13, 13, 10])
+    np.testing.assert_allclose(pop.attributes["memory_score"], [2.1, 1.0, 0.9])
+    scaled = map_device_columns(path, {"compute_factor": {"from": "inference_ms", "scale": 1 / 63},
+                                       "bandwidth_mbps": 8, "categories": {"value": 1}})
+    np.testing.assert_allclose(scaled.compute_factor, [20 / 63, 60 / 63, 100 / 63])
+    assert scaled.attributes["categories"].dtype.kind == "i"
+
+
+@pytest.mark.parametrize(
+    "columns, match",
+    [
+        ({"compute_factor": "inference_ms"}, r"columns: missing field\(s\) \['bandwidth_mbps'\]"),
+        ({"compute_factor": "latency", "bandwidth_mbps": 5},
+         r"line 1 \(header\): missing column\(s\) \['latency'\].*\(columns\.compute_factor reads column 'latency'\)"),
+        ({"compute_factor": "inference_ms", "bandwidth_mbps": 5, "mem": "fp16_memory_score"},
+         r"line 3, column 'fp16_memory_score': expected a number, got a missing value"),
+        ({"compute_factor": "inference_ms", "bandwidth_mbps": 5, "name": "model"},
+         r"line 2, column 'model': expected a number, got 'Phone A'"),
+        ({"compute_factor": {"from": "inference_ms", "scale": -1}, "bandwidth_mbps": 5},
+         r"line 2, column 'inference_ms': must be > 0, got -20\.0 \(as compute_factor\)"),
+        ({"compute_factor": "inference_ms", "bandwidth_mbps": {"value": 0}}, r"columns\.bandwidth_mbps\.value: must be > 0"),
+        ({"compute_factor": {"from": "inference_ms", "per": 2}, "bandwidth_mbps": 5},
+         r"columns\.compute_factor\.per: unknown key 'per'"),
+        ({"compute_factor": {"from": "inference_ms", "value": 2}, "bandwidth_mbps": 5},
+         r"columns\.compute_factor: give exactly one of 'from'"),
+        ({"compute_factor": {"from": "inference_ms", "relative_to": "max"}, "bandwidth_mbps": 5},
+         r"columns\.compute_factor\.relative_to: expected 'median' or 'mean'"),
+        ({"compute_factor": {"from": "inference_ms", "scale": "x"}, "bandwidth_mbps": 5},
+         r"columns\.compute_factor\.scale: expected a number"),
+        ({"compute_factor": ["inference_ms"], "bandwidth_mbps": 5}, r"columns\.compute_factor: expected a column name"),
+        ({"compute_factor": "inference_ms", "bandwidth_mbps": 5, "device": "device_id"},
+         r"columns\.device: 'device' is not a field"),
+        ({"compute_factor": "inference_ms", "bandwidth_mbps": 5, "categories": "cpu_score"},
+         r"line 2, column 'cpu_score': expected an integer, got '20\.2'"),
+        ({}, "columns: expected a mapping"),
+    ],
+)
+def test_raw_device_table_errors(tmp_path, columns, match):
+    path = write(tmp_path / "aibench.csv", AIBENCH)
+    with pytest.raises(SpecError, match=match) as info:
+        read_devices_csv(path, columns=columns)
+    assert str(info.value).startswith(str(path) + ": ")

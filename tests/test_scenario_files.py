@@ -410,3 +410,212 @@ def test_campus_example_has_overlapping_requirements():
     requirements = [job.requirement for job in scenario.workload.jobs]
     assert any(isinstance(r, dict) and "attr" in r for r in requirements)
     assert len({json.dumps(r, sort_keys=True) for r in requirements}) >= 5
+
+
+# ------------------------------------------- the Venn authors' files: jobs CSV, names, mappings
+
+
+def dump(path: Path, obj) -> Path:
+    with open(path, "wb") as handle:
+        pickle.dump(obj, handle)
+    return path
+
+
+def six_category_files(folder: Path) -> None:
+    """The authors' three files with six eligibility categories (5: npu, 6: tablet)."""
+    rows = [(k, 60.0 * k, 60.0 * k + 3000) for k in range(8)]
+    pd.DataFrame(rows, columns=["ID", "start", "end"]).to_csv(folder / "clients.csv")
+    dump(folder / "eligibility", [[1, 2, 5], [1, 3], [1, 6], [1, 2, 3, 4, 5]])
+    dump(folder / "capacity", {1: {"computation": 39.0, "communication": 6868.0},
+                               2: {"computation": 117.0, "communication": 27472.0}})
+
+
+SIX = """\
+devices:
+  venn_client_table: {table: clients.csv, eligibility: eligibility, capacity: capacity, compute_reference: 78}
+  category_names: [general, gpu, big_ram, high_performance, npu, tablet]
+workload: {csv: jobs.csv}
+task_noise_log_sd: 0
+"""
+
+SIX_JOBS = """\
+arrival_s,requirement,participants,rounds,deadline_s,workload_s,comm_s
+0,npu,1,2,3600,30,10
+0,2,1,1,3600,30,10
+30,"{any: [tablet, big_ram]}",1,1,3600,30,10
+"""
+
+
+def test_jobs_csv_and_named_categories_in_a_scenario(tmp_path):
+    six_category_files(tmp_path)
+    write(tmp_path / "jobs.csv", SIX_JOBS)
+    scenario = load_scenario_file(write(tmp_path / "six.yaml", SIX))
+    assert scenario.workload.name == "jobs" and len(scenario.workload) == 3
+    np.testing.assert_allclose(scenario.population.compute_factor[:2], [0.5, 1.5])  # computation / 78
+    assert scenario.workload.jobs[0].model_size_mb == pytest.approx(17.17)
+    result = run_policy(scenario, make_policy("fifo"))
+    assert result.finished.all()
+    # Results show the scenario's names, not the paper's ('compute_rich' for 2).
+    assert sorted({j.requirement for j in result.jobs}) == ["(tablet | big_ram)", "gpu", "npu"]
+    # The same jobs in a workload file, and a jobs list using names and numbers.
+    write(tmp_path / "sub" / "w.yaml", "csv: ../jobs.csv\nname: named\n")
+    names = ["general", "gpu", "big_ram", "high_performance", "npu", "tablet"]
+    assert load_workload_file(tmp_path / "sub" / "w.yaml", category_names=names).name == "named"
+    with pytest.raises(SpecError, match=r"w\.yaml: csv: .*jobs\.csv: line 2, column 'requirement': unknown category 'npu'"):
+        load_workload_file(tmp_path / "sub" / "w.yaml")  # without names: the paper's four only
+    from_file = load_scenario_file(tmp_path / "six.yaml", workload={"file": "sub/w.yaml"})
+    assert from_file.workload.jobs == scenario.workload.jobs
+    listed = load_scenario_file(tmp_path / "six.yaml", workload={"jobs": [
+        {"arrival_s": 0, "requirement": 6, "participants": 1, "rounds": 1, "deadline_s": 600, "comm_s": 10},
+        {"arrival_s": 0, "requirement": {"not": "npu"}, "participants": 1, "rounds": 1, "deadline_s": 600}]})
+    assert listed.workload.jobs[0].requirement == {"category": 6, "name": "tablet"}
+    assert listed.workload.jobs[0].model_size_mb == pytest.approx(17.17)
+    assert [j.requirement for j in run_policy(listed, make_policy("fifo")).jobs] == ["tablet", "not(npu)"]
+
+
+def test_paper_workload_takes_the_scenario_names(tmp_path):
+    write(tmp_path / "p.yaml", """\
+        devices: {synthetic: {n_devices: 300}, category_names: [all, fast, roomy, top]}
+        workload: {paper: {mix: even, n_jobs: 6, scale: 0.02}}
+        """)
+    scenario = load_scenario_file(tmp_path / "p.yaml")
+    from venn_gym import requirements
+    assert {requirements.label(j.requirement) for j in scenario.workload.jobs} <= {"all", "fast", "roomy", "top"}
+
+
+@pytest.mark.parametrize(
+    "change, jobs, match",
+    [
+        (("category_names: [general, gpu, big_ram, high_performance, npu, tablet]", "category_names: [general, gpu]"),
+         SIX_JOBS.split("0,npu")[0] + "0,gpu,1,1,60,30,10\n",
+         r"devices\.category_names: names 2 categories, but the devices carry category 6"),
+        (("category_names: [general, gpu, big_ram, high_performance, npu, tablet]", "category_names: [a, b, a]"),
+         SIX_JOBS, r"devices\.category_names\[2\]: name 'a' appears twice"),
+        (("category_names: [general, gpu, big_ram, high_performance, npu, tablet]", "category_names: general"),
+         SIX_JOBS, r"devices\.category_names: expected a non-empty list of category names"),
+        (("", ""), SIX_JOBS.replace("0,npu", "0,compute_rich"),
+         r"six\.yaml: workload\.csv: .*jobs\.csv: line 2, column 'requirement': unknown category 'compute_rich'; "
+         r"this scenario's categories are 1 general, 2 gpu"),
+        (("", ""), SIX_JOBS.replace("0,2,1", "0,2,-1"),
+         r"workload\.csv: .*jobs\.csv: line 3, column 'participants': expected an integer >= 1, got '-1'"),
+        (("workload: {csv: jobs.csv}", "workload: {csv: nojobs.csv}"), SIX_JOBS,
+         r"workload\.csv: file not found: .*nojobs\.csv"),
+        (("compute_reference: 78", "compute_reference: 0"), SIX_JOBS,
+         r"devices\.venn_client_table\.compute_reference: expected a number > 0"),
+    ],
+)
+def test_named_category_and_jobs_csv_mistakes(tmp_path, change, jobs, match):
+    six_category_files(tmp_path)
+    write(tmp_path / "jobs.csv", jobs)
+    path = write(tmp_path / "six.yaml", SIX.replace(*change))
+    with pytest.raises(SpecError, match=match) as info:
+        load_scenario_file(path)
+    assert str(info.value).startswith(str(path) + ": ")
+
+
+def test_named_category_unknown_in_a_jobs_list(tmp_path):
+    six_category_files(tmp_path)
+    path = write(tmp_path / "six.yaml", SIX.replace("workload: {csv: jobs.csv}", textwrap.dedent("""\
+        workload:
+          jobs:
+            - {arrival_s: 0, requirement: {all: [gpu, memory_rich]}, participants: 1, rounds: 1, deadline_s: 60}
+            - {arrival_s: 0, requirement: 1, participants: 1, rounds: 1, deadline_s: 60, comm_s: 1,
+               model_size_mb: 2}
+        """)))
+    problems = validate_file(path)
+    assert len(problems) == 2, problems
+    assert problems[0].endswith("workload.jobs[0].requirement.all[1]: unknown category 'memory_rich'; this "
+                                "scenario's categories are 1 general, 2 gpu, 3 big_ram, 4 high_performance, 5 npu, "
+                                "6 tablet (or any_device)")
+    assert "workload.jobs[1].comm_s: give model_size_mb or comm_s, not both" in problems[1]
+
+
+AIBENCH = """\
+device_id,model,cpu_score,ram_gb,fp16_memory_score,android_version,inference_ms
+0,Phone A,20.2,16.0,2100.0,13.0,20.0
+1,Phone B,18.4,8.0,2000.0,13.0,60.0
+2,Phone C,6.1,4.0,900.0,10.0,100.0
+3,Phone D,9.0,6.0,1200.0,11.0,63.0
+"""
+
+AIBENCH_YAML = """\
+devices:
+  csv: aibench.csv
+  columns:
+    compute_factor: {from: inference_ms, scale: 0.0159}
+    bandwidth_mbps: {value: 20}
+    ram_gb: ram_gb
+    os_version: android_version
+  synthetic_attributes: [categories]
+trace: {diurnal: {checkins_per_day: 400}}
+workload:
+  jobs:
+    - {arrival_s: 0, requirement: {attr: os_version, op: ">=", value: 13}, participants: 1, rounds: 1,
+       deadline_s: 600}
+"""
+
+
+def test_raw_device_table_in_a_scenario(tmp_path):
+    write(tmp_path / "aibench.csv", AIBENCH)
+    scenario = load_scenario_file(write(tmp_path / "ai.yaml", AIBENCH_YAML))
+    pop = scenario.population
+    np.testing.assert_allclose(pop.compute_factor, np.array([20, 60, 100, 63]) * 0.0159)
+    np.testing.assert_allclose(pop.bandwidth_mbps, 20)
+    assert sorted(pop.attributes) == ["categories", "os_version", "ram_gb"]
+    np.testing.assert_allclose(pop.attributes["os_version"], [13, 13, 10, 11])
+    median = load_scenario_file(tmp_path / "ai.yaml", devices={
+        "csv": "aibench.csv", "columns": {"compute_factor": {"from": "inference_ms", "relative_to": "median"},
+                                          "bandwidth_mbps": 20, "os_version": "android_version"}})
+    np.testing.assert_allclose(np.median(median.population.compute_factor), 1.0)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (("{value: 20}", "{value: 20, scale: 2}"), r"ai\.yaml: devices\.columns\.bandwidth_mbps: 'value' takes no other"),
+        (("ram_gb: ram_gb", "ram_gb: memory"),
+         r"ai\.yaml: devices\.csv: .*aibench\.csv: line 1 \(header\): missing column\(s\) \['memory'\].*"
+         r"columns\.ram_gb reads column 'memory'"),
+        (("    bandwidth_mbps: {value: 20}\n", ""), r"ai\.yaml: devices\.columns: missing field\(s\) \['bandwidth_mbps'\]"),
+        (("value: 13}", "value: 14}"), r"workload\.jobs\[0\]\.requirement: no device that checks in satisfies"),
+    ],
+)
+def test_raw_device_table_mistakes(tmp_path, change, match):
+    write(tmp_path / "aibench.csv", AIBENCH)
+    assert change[0] in AIBENCH_YAML
+    path = write(tmp_path / "ai.yaml", AIBENCH_YAML.replace(*change))
+    with pytest.raises(SpecError, match=match):
+        load_scenario_file(path)
+    with pytest.raises(SpecError, match=r"devices\.columns: unknown key 'columns'"):
+        load_scenario_file(path, devices={"synthetic": {"n_devices": 5}, "columns": {"compute_factor": 1}})
+
+
+def test_trace_period_boundary_in_a_scenario(tmp_path):
+    path = hand_files(tmp_path)
+    write(tmp_path / "data" / "trace.csv", TRACE_CSV + "0,3600,3700\n")
+    with pytest.raises(SpecError, match=r"trace\.csv: .*line 10, column 'start_s': start_s 3600\.0 is not inside the "
+                                        r"period \[0, 3600\) s"):
+        load_scenario_file(path)
+    scenario = load_scenario_file(path, trace={"csv": "data/trace.csv", "period_s": 3600, "drop_after_period": True})
+    assert len(scenario.trace.start) == 8
+    with pytest.raises(SpecError, match=r"trace\.drop_after_period: expected true or false, got 'yes'"):
+        load_scenario_file(path, trace={"csv": "data/trace.csv", "period_s": 3600, "drop_after_period": "yes"})
+    dump(tmp_path / "behave", {1: {"active": [0, 1800], "inactive": [100, 1900], "finish_time": 2000}})
+    dump(tmp_path / "capacity", {1: {"computation": 1.0, "communication": 1000.0}})
+    fedscale = {"fedscale_behavior": "behave", "period_s": 1800}
+    with pytest.raises(SpecError, match=r"trace\.fedscale_behavior: .*client 1: window 1 starts at 1800\.0 s"):
+        load_scenario_file(path, devices={"fedscale_capacity": "capacity"}, trace=fedscale)
+    kept = load_scenario_file(path, devices={"fedscale_capacity": "capacity", "synthetic_attributes": True},
+                              trace={**fedscale, "drop_after_period": True})
+    assert len(kept.trace.start) == 1
+
+
+def test_authors_jobs_example(registry):
+    path = EXAMPLES / "authors-jobs-v0.yaml"
+    assert validate_file(path) == []
+    scenario = load_scenario_file(path)
+    result = run_policy(scenario, make_policy("venn"))
+    assert result.finished.all()
+    assert [j.requirement for j in result.jobs] == ["general", "fast", "roomy", "flagship", "general"]
+    assert all(j.model_size_mb == pytest.approx(17.17) for j in scenario.workload.jobs)
+    assert register_scenario_file(path) == "mylab/authors-jobs-v0"

@@ -1,6 +1,6 @@
-"""Importers for the device and check-in formats of this field, returning venn_gym objects.
+"""Importers for the device, check-in and job formats of this field, returning venn_gym objects.
 
-Four formats are read:
+Six formats are read:
 
 - **FedScale availability trace** (``client_behave_trace``): a pickle of
   ``{client_id: {'active': [t, ...], 'inactive': [t, ...], 'finish_time': t,
@@ -16,13 +16,30 @@ Four formats are read:
   :func:`read_fedscale_capacity` gives a :class:`~venn_gym.devices.DevicePopulation`.
 - **The Venn authors' client table**: a pandas-written CSV (leading unnamed index
   column, then ``ID,start,end``; one row per check-in), a pickled per-device
-  eligibility list (a list of lists of category numbers 1-4) and a capacity
-  pickle as above. :func:`read_venn_client_table` maps them exactly as the
-  authors' simulator does (see there).
+  eligibility list (a list of lists of 1-based category numbers: 1-4 in the
+  authors' file, up to 63 in one of your own) and a capacity pickle as above.
+  :func:`read_venn_client_table` maps them exactly as the authors' simulator
+  does (see there).
 - **Hand-written CSV**: a trace ``device,start_s,end_s`` and a devices file
   ``device,compute_factor,bandwidth_mbps,<numeric attribute columns...>``
   (:func:`read_trace_csv`, :func:`read_devices_csv`). Lines starting with ``#``
   are comments.
+- **Raw device tables** (e.g. AI Benchmark's ``device_id,model,cpu_score,ram_gb,
+  fp16_memory_score,android_version,inference_ms``, no bandwidth): read with a
+  column mapping, ``read_devices_csv(path, columns={...})``
+  (:func:`map_device_columns`): rename columns, scale a latency column into
+  ``compute_factor`` (optionally relative to its median), give a constant where
+  the table has no column.
+- **Job lists** as CSV, one job per row (:func:`read_jobs_csv`): the fields of
+  :class:`~venn_gym.jobs.JobSpec`, a ``category`` or ``requirement`` column, and
+  ``comm_s``, the authors' per-job communication time, translated into
+  ``model_size_mb`` (formula there; :func:`~venn_gym.jobs.comm_s_to_model_size_mb`).
+
+The check-in readers share one rule at the period boundary (:data:`PERIOD_RULE`):
+a table covers ``[0, period_s)``; a row starting at or after ``period_s`` is an
+error naming it in :func:`read_trace_csv` and :func:`read_fedscale_availability`
+unless ``drop_after_period=True`` drops such rows; :func:`read_venn_client_table`
+drops them, as the authors' simulator does.
 
 Units everywhere: seconds; ``compute_factor`` multiplies a job's ``workload_s``
 (relative: 1.0 = the population's mean device for imported capacities);
@@ -43,20 +60,38 @@ import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from .devices import DevicePopulation
 from .errors import SpecError
-from .requirements import CATEGORY_ATTRIBUTE, CATEGORY_NAMES
+from .jobs import (
+    ASYNC,
+    REFERENCE_BANDWIDTH_MBPS,
+    SYNC,
+    VENN_COMPUTE_REFERENCE,
+    JobSpec,
+    Workload,
+    comm_s_to_model_size_mb,
+)
+from .requirements import CATEGORY_ATTRIBUTE, MAX_CATEGORIES, check_category_names, name_categories, normalize
 from .trace import DAY_S, TableTrace
 
 # The authors' simulator repeats its 5-day client table every 5 days (432,000 s)
 # and lengthens every online window by 80 s (its ``client['end'] + 80``).
 VENN_PERIOD_S = 5 * DAY_S
 VENN_ONLINE_EXTENSION_S = 80.0
+
+#: The rule the check-in readers share at the period boundary.
+PERIOD_RULE = (
+    "A repeating check-in table covers the half-open period [0, period_s): a check-in that starts at or after "
+    "period_s (start == period_s included) is outside it. read_trace_csv and read_fedscale_availability raise a "
+    "SpecError naming the first such row / window unless drop_after_period=True, which leaves them out. "
+    "read_venn_client_table always leaves them out (the authors' simulator does) and counts them in dropped_rows."
+)
 
 __all__ = [
     "VENN_PERIOD_S",
@@ -70,6 +105,12 @@ __all__ = [
     "read_venn_client_table",
     "read_trace_csv",
     "read_devices_csv",
+    "map_device_columns",
+    "read_jobs_csv",
+    "PERIOD_RULE",
+    "REFERENCE_BANDWIDTH_MBPS",
+    "VENN_COMPUTE_REFERENCE",
+    "comm_s_to_model_size_mb",
 ]
 
 
@@ -290,7 +331,8 @@ class FedScaleAvailability:
 
     ``models[i]`` is the client's device model name ('' where missing), or
     ``models`` is None when no client names one. ``dropped_windows`` counts
-    windows left out because they start at or after ``period_s``.
+    windows left out because they start at or after ``period_s`` (only with
+    ``drop_after_period=True``; see :data:`PERIOD_RULE`).
     """
 
     trace: TableTrace
@@ -308,7 +350,11 @@ class FedScaleAvailability:
 
 
 def read_fedscale_availability(
-    path: str | Path, *, period_s: Optional[float] = None, chunk_s: float = 3600.0
+    path: str | Path,
+    *,
+    period_s: Optional[float] = None,
+    chunk_s: float = 3600.0,
+    drop_after_period: bool = False,
 ) -> FedScaleAvailability:
     """Read a FedScale ``client_behave_trace`` pickle as a repeating check-in table.
 
@@ -318,9 +364,14 @@ def read_fedscale_availability(
     ``inactive`` has its last window closed at its ``finish_time``.
 
     The table repeats every ``period_s``: by default the trace's end,
-    ``max(finish_time, last inactive)`` over all clients. With a shorter
-    ``period_s`` the windows that start at or after it are left out (counted in
-    ``dropped_windows``). Pickles run code when loaded: load only trusted files.
+    ``max(finish_time, last inactive)`` over all clients. The period is the
+    half-open interval ``[0, period_s)`` (:data:`PERIOD_RULE`, shared with
+    :func:`read_trace_csv`): a window that starts at or after a shorter
+    ``period_s`` (``active[k] >= period_s``, including ``== period_s``) is an
+    error naming the client and window, unless ``drop_after_period=True``, which
+    leaves such windows out (counted in ``dropped_windows``; use it to simulate
+    only the first part of a longer trace). Pickles run code when loaded: load
+    only trusted files.
     """
     source = str(path)
     data = _load_client_dict(path, _BEHAVIOR_WHAT)
@@ -386,6 +437,17 @@ def read_fedscale_availability(
     period = float(period_s) if period_s is not None else trace_end
     keep = start < period
     dropped = int(len(start) - keep.sum())
+    if dropped and not drop_after_period:
+        k = int(np.flatnonzero(~keep)[0])
+        i = int(device[k])
+        window = k - int(np.searchsorted(device, i))  # devices are concatenated in order
+        raise SpecError(
+            f"window {window} starts at {float(start[k])!r} s (active[{window}]), not inside the period "
+            f"[0, {period:g}) s ({dropped} window(s) start at or after period_s); pass a longer period_s, "
+            "or drop_after_period=True (scenario files: trace.drop_after_period: true) to leave them out",
+            source=source,
+            where=f"client {ids[i]!r}",
+        )
     if not keep.any():
         raise SpecError(f"no online window starts before period_s = {period}", source=source)
     trace = TableTrace(start=start[keep], end=end[keep], device=device[keep], period_s=period,
@@ -395,7 +457,7 @@ def read_fedscale_availability(
 
 # ------------------------------------------------------------------ Venn client table
 
-_ELIGIBILITY_WHAT = "a pickled list of per-device eligibility lists (category numbers 1-4)"
+_ELIGIBILITY_WHAT = f"a pickled list of per-device eligibility lists (category numbers 1-{MAX_CATEGORIES})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -422,8 +484,8 @@ def _category_masks(eligibility: Any, source: str) -> np.ndarray:
         raise SpecError(f"holds a {type(eligibility).__name__}; expected {_ELIGIBILITY_WHAT}", source=source)
     if not eligibility:
         raise SpecError(f"holds an empty list; expected {_ELIGIBILITY_WHAT}", source=source)
-    masks = np.zeros(len(eligibility), dtype=np.uint8)
-    n_categories = len(CATEGORY_NAMES)
+    masks = np.zeros(len(eligibility), dtype=np.int64)
+    n_categories = MAX_CATEGORIES
     for k, entry in enumerate(eligibility):
         if isinstance(entry, (str, bytes)) or not isinstance(entry, (Sequence, set, frozenset, np.ndarray)):
             raise SpecError(
@@ -440,7 +502,8 @@ def _category_masks(eligibility: Any, source: str) -> np.ndarray:
                 )
             mask |= 1 << (int(category) - 1)
         masks[k] = mask
-    return masks
+    # The paper's 4 categories (and up to 8) fit a byte, as before; more need 64 bits.
+    return masks.astype(np.uint8) if masks.max() < 1 << 8 else masks
 
 
 def _authors_capacity(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
@@ -473,6 +536,7 @@ def read_venn_client_table(
     period_s: float = VENN_PERIOD_S,
     online_extension_s: float = VENN_ONLINE_EXTENSION_S,
     chunk_s: float = 3600.0,
+    compute_reference: Optional[float] = None,
 ) -> VennClientTable:
     """Read the Venn authors' client table with their mapping, one device per row.
 
@@ -487,8 +551,12 @@ def read_venn_client_table(
     - rows that start at or after ``period_s`` (5 days) are left out;
     - row ``i`` (after sorting) is device ``i``: it takes capacity entry
       ``(i mod N_capacity) + 1`` and eligibility entry ``i mod N_eligibility``
-      (category ``k`` sets bit ``k-1`` of the attribute ``categories``);
-    - ``compute_factor = computation / mean(computation)``; the means are taken
+      (category ``k`` sets bit ``k-1`` of the attribute ``categories``; ``k`` may
+      be 1-63: the authors' file has the paper's 4, yours may have more, and
+      requirements reach categories above 4 by name: a scenario's
+      ``devices.category_names`` or :func:`venn_gym.requirements.name_categories`);
+    - ``compute_factor = computation / mean(computation)`` (or ``computation /
+      compute_reference`` when that is given, e.g. the authors' 78); the means are taken
       over the capacity file (they come out at ~78 and ~13,736 for the authors'
       files, the constants their code hard-codes); ``bandwidth_mbps =
       communication / 1000`` (kbit/s to Mbit/s, i.e. the authors' relative
@@ -496,6 +564,13 @@ def read_venn_client_table(
     - each window runs from ``start`` to ``end + online_extension_s`` (the
       authors add 80 s to every window; pass 0 for the raw table);
     - the table repeats every ``period_s`` (the authors' ``start + j * 432000``).
+
+    Task times then match the authors' ``workload * computation / 78 + 2 * comm *
+    13736 / communication`` for jobs with ``workload_s = workload`` and
+    ``model_size_mb = comm * 13.736 / 8`` (:func:`read_jobs_csv`'s ``comm_s``
+    column): exactly with ``compute_reference=78`` (:data:`VENN_COMPUTE_REFERENCE`,
+    the authors' constant: ``compute_factor = computation / 78``), and to within
+    the file mean's distance from 78 (theirs comes out at ~78) by default.
 
     Pickles run code when loaded: load only trusted files.
     """
@@ -551,8 +626,11 @@ def read_venn_client_table(
     rows = np.arange(n)
     cap_index = rows % len(comp)
     compute_mean, communication_mean = float(comp.mean()), float(comm.mean())
+    if compute_reference is not None and not (_is_number(compute_reference) and np.isfinite(compute_reference)
+                                              and compute_reference > 0):
+        raise SpecError(f"compute_reference must be a number > 0, got {compute_reference!r}", source=source)
     population = DevicePopulation(
-        compute_factor=comp[cap_index] / compute_mean,
+        compute_factor=comp[cap_index] / (compute_mean if compute_reference is None else float(compute_reference)),
         bandwidth_mbps=comm[cap_index] / 1000.0,
         attributes={CATEGORY_ATTRIBUTE: masks[rows % len(masks)]},
         source=source,
@@ -584,15 +662,24 @@ def _numeric(column: pd.Series, lines: np.ndarray, source: str, name: str) -> np
 _COMMENT = re.compile(r"^\s*#")
 
 
-def _read_hand_csv(path: str | Path, expected: Sequence[str], what: str) -> tuple[pd.DataFrame, np.ndarray, str]:
+def _read_hand_csv(
+    path: str | Path,
+    expected: Sequence[str],
+    what: str,
+    *,
+    strict_fields: bool = False,
+    missing_hint: Optional[Callable[[list], str]] = None,
+) -> tuple[pd.DataFrame, np.ndarray, str]:
     """Read a small hand-written CSV as strings; returns (frame, 1-based line of each row, source).
 
     ``#`` comment lines and blank lines are skipped but still counted for line numbers.
+    A row with more fields than the header is an error; with ``strict_fields`` one
+    with fewer fields too. A leading byte-order mark (spreadsheet exports) is ignored.
     """
     path = Path(path)
     source = _check_file(path, what)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot be read as text: {exc}", source=source) from None
     lines = text.splitlines()
@@ -605,7 +692,9 @@ def _read_hand_csv(path: str | Path, expected: Sequence[str], what: str) -> tupl
     if twice:
         raise SpecError(f"column {twice[0]!r} appears twice", source=source, where=f"line {header + 1} (header)")
     for k, fields in enumerate(csv.reader(cleaned[header + 1:]), start=header + 2):
-        if fields and any(f.strip() for f in fields) and len(fields) > len(names):
+        if fields and any(f.strip() for f in fields) and (
+            len(fields) > len(names) or (strict_fields and len(fields) < len(names))
+        ):
             raise SpecError(
                 f"has {len(fields)} fields but the header names {len(names)} columns ({','.join(names)})",
                 source=source,
@@ -627,7 +716,7 @@ def _read_hand_csv(path: str | Path, expected: Sequence[str], what: str) -> tupl
     if missing:
         raise SpecError(
             f"missing column(s) {missing}; expected columns {','.join(expected)}"
-            f" (the header has {','.join(frame.columns)})",
+            f" (the header has {','.join(frame.columns)})" + (missing_hint(missing) if missing_hint else ""),
             source=source,
             where=f"line {header + 1} (header)",
         )
@@ -669,6 +758,7 @@ def read_trace_csv(
     period_s: Optional[float] = None,
     n_devices: Optional[int] = None,
     chunk_s: float = 3600.0,
+    drop_after_period: bool = False,
 ) -> TableTrace:
     """A hand-written check-in table: columns ``device,start_s,end_s``, one row per check-in.
 
@@ -676,6 +766,10 @@ def read_trace_csv(
     ``start_s`` the check-in time and ``end_s`` when the device leaves (seconds,
     ``0 <= start_s < end_s``). The table repeats every ``period_s``: by default
     the last ``end_s`` (give e.g. 86400 to repeat a day). Rows need not be sorted.
+    The period is ``[0, period_s)`` (:data:`PERIOD_RULE`, as in
+    :func:`read_fedscale_availability`): a row with ``start_s >= period_s``
+    (including ``== period_s``) is an error naming its line, unless
+    ``drop_after_period=True``, which leaves such rows out.
     """
     frame, lines, source = _read_hand_csv(path, TRACE_CSV_COLUMNS, "a trace CSV with columns device,start_s,end_s")
     extra = [c for c in frame.columns if c not in TRACE_CSV_COLUMNS]
@@ -708,21 +802,38 @@ def read_trace_csv(
         if not (_is_number(period_s) and np.isfinite(period_s) and period_s > 0):
             raise SpecError(f"period_s must be a number > 0, got {period_s!r}", source=source)
         period = float(period_s)
-        fail(start >= period, "start_s",
-             lambda k: f"start_s {float(start[k])!r} is not inside the period [0, {period:g}) s")
+        outside = start >= period
+        if drop_after_period and outside.any():
+            if outside.all():
+                raise SpecError(f"no row starts before period_s = {period:g}", source=source)
+            start, end, device = start[~outside], end[~outside], device[~outside]
+        else:
+            fail(outside, "start_s",
+                 lambda k: f"start_s {float(start[k])!r} is not inside the period [0, {period:g}) s "
+                           f"({int(outside.sum())} row(s) start at or after period_s); pass a longer period_s, "
+                           "or drop_after_period=True (scenario files: trace.drop_after_period: true) to leave "
+                           "them out")
     return TableTrace(start=start, end=end, device=device.astype(np.int64), period_s=period, chunk_s=chunk_s,
                       source=source)
 
 
-def read_devices_csv(path: str | Path) -> DevicePopulation:
-    """A hand-written device table: ``device,compute_factor,bandwidth_mbps`` plus numeric attributes.
+def read_devices_csv(path: str | Path, *, columns: Optional[Mapping[str, Any]] = None) -> DevicePopulation:
+    """A device table: ``device,compute_factor,bandwidth_mbps`` plus numeric attributes, or any table with ``columns``.
 
-    ``device`` numbers the devices 0..n-1 (each once, any order);
-    ``compute_factor`` (> 0) multiplies a job's ``workload_s`` (1.0 = a typical
-    device); ``bandwidth_mbps`` (> 0) is in Mbit/s. Every other column is a
-    numeric attribute that requirements can test (``categories`` is the paper's
-    category bit mask: bit k-1 for category k; e.g. ``ram_gb``, ``os_version``).
+    Without ``columns`` (a venn_gym devices file): ``device`` numbers the devices
+    0..n-1 (each once, any order); ``compute_factor`` (> 0) multiplies a job's
+    ``workload_s`` (1.0 = a typical device); ``bandwidth_mbps`` (> 0) is in
+    Mbit/s. Every other column is a numeric attribute that requirements can test
+    (``categories`` is the category bit mask: bit k-1 for category k, k = 1-63;
+    e.g. ``ram_gb``, ``os_version``).
+
+    With ``columns`` (a raw table such as AI Benchmark's ``device_id, model,
+    cpu_score, ram_gb, fp16_memory_score, android_version, inference_ms``), see
+    :func:`map_device_columns`: device ``i`` is the ``i``-th data row, and only the
+    mapped columns are read.
     """
+    if columns is not None:
+        return map_device_columns(path, columns)
     frame, lines, source = _read_hand_csv(
         path, DEVICES_CSV_COLUMNS, "a devices CSV with columns device,compute_factor,bandwidth_mbps,<attributes>"
     )
@@ -747,27 +858,350 @@ def read_devices_csv(path: str | Path) -> DevicePopulation:
             where=f"line {lines[bad[0]]}, column 'device'",
         )
     order = np.argsort(device, kind="stable")
-    columns = {}
+    values_of = {}
     for name in frame.columns:
         if name == "device":
             continue
         values = _column(frame, name, lines, source, integer=name == CATEGORY_ATTRIBUTE)
-        if name in ("compute_factor", "bandwidth_mbps"):
-            bad = np.flatnonzero(values <= 0)
-            if len(bad):
-                raise SpecError(f"must be > 0, got {float(values[bad[0]])!r}", source=source,
-                                where=f"line {lines[bad[0]]}, column '{name}'")
-        if name == CATEGORY_ATTRIBUTE:
-            bad = np.flatnonzero((values < 0) | (values >= 1 << len(CATEGORY_NAMES)))
-            if len(bad):
-                raise SpecError(
-                    f"is a bit mask of the {len(CATEGORY_NAMES)} categories (0-{(1 << len(CATEGORY_NAMES)) - 1}), "
-                    f"got {values[bad[0]]:g}",
-                    source=source,
-                    where=f"line {lines[bad[0]]}, column '{name}'",
-                )
-            values = values.astype(np.int64)
-        columns[name] = values[order]
-    compute = columns.pop("compute_factor")
-    bandwidth = columns.pop("bandwidth_mbps")
-    return DevicePopulation(compute_factor=compute, bandwidth_mbps=bandwidth, attributes=columns, source=source)
+        values_of[name] = _checked_device_column(name, values, lines, source, name)[order]
+    compute = values_of.pop("compute_factor")
+    bandwidth = values_of.pop("bandwidth_mbps")
+    return DevicePopulation(compute_factor=compute, bandwidth_mbps=bandwidth, attributes=values_of, source=source)
+
+
+_MAX_MASK = float(1 << MAX_CATEGORIES)
+
+
+def _checked_device_column(target: str, values: np.ndarray, lines: np.ndarray, source: str,
+                           column: str) -> np.ndarray:
+    """Range checks of compute_factor / bandwidth_mbps (> 0) and of the categories bit mask."""
+    if target in ("compute_factor", "bandwidth_mbps"):
+        bad = np.flatnonzero(values <= 0)
+        if len(bad):
+            raise SpecError(f"must be > 0, got {float(values[bad[0]])!r}"
+                            + ("" if target == column else f" (as {target})"), source=source,
+                            where=f"line {lines[bad[0]]}, column '{column}'")
+    if target == CATEGORY_ATTRIBUTE:
+        bad = np.flatnonzero((values < 0) | (values >= _MAX_MASK) | (values != np.round(values)))
+        if len(bad):
+            raise SpecError(
+                f"is a bit mask of categories 1-{MAX_CATEGORIES} (bit k-1 for category k: an integer "
+                f"0 <= mask < 2**{MAX_CATEGORIES}), got {values[bad[0]]:g}",
+                source=source,
+                where=f"line {lines[bad[0]]}, column '{column}'",
+            )
+        values = values.astype(np.int64)
+    return values
+
+
+# ---------------------------------------------------------------- raw device tables
+
+_COLUMN_FORMS = (
+    "a column name, a number (the same value for every device), {value: number}, or "
+    "{from: column, scale: number, relative_to: median|mean, default: number}"
+)
+_COLUMN_KEYS = ("from", "scale", "relative_to", "default", "value")
+
+
+def map_device_columns(path: str | Path, columns: Mapping[str, Any]) -> DevicePopulation:
+    """A device population from any CSV, by a column mapping (no conversion script needed).
+
+    ``columns`` maps each venn_gym field (the key) to where its values come from:
+
+    - ``"ram_gb"``: a column's values as they are;
+    - ``20`` or ``{value: 20}``: the same value for every device (e.g. a bandwidth
+      when the table has none);
+    - ``{from: inference_ms, scale: 0.0159, relative_to: median, default: 63}``:
+      a column, its missing cells filled with ``default`` (without ``default`` a
+      missing cell is an error), divided by the column's ``median`` or ``mean``
+      when ``relative_to`` is given (after the filling), then times ``scale``
+      (default 1).
+
+    ``compute_factor`` and ``bandwidth_mbps`` must be mapped (both > 0 for every
+    device). ``compute_factor`` multiplies a job's ``workload_s``: for a latency
+    column such as AI Benchmark's ``inference_ms``, ``relative_to: median`` makes
+    the median device 1.0 (the synthetic population's convention: its median
+    latency is 63 ms, so ``scale: 0.0159`` ~ 1/63 gives the same factors on the AI
+    Benchmark table); a per-second throughput column would need its inverse,
+    which is not offered: convert it first. Every other key becomes a device
+    attribute that requirements can test (``ram_gb``, ``os_version``,
+    ``categories``: a category bit mask, integers). Mapped columns must be
+    numeric; columns not mapped (model names, ids) are ignored. Device ``i`` is
+    the ``i``-th data row in file order; ``#`` comment lines and blank lines are
+    skipped.
+    """
+    path = Path(path)
+    source = str(path)
+    if not isinstance(columns, Mapping) or not columns:
+        raise SpecError(f"columns: expected a mapping of field -> source ({_COLUMN_FORMS}), got {columns!r}",
+                        source=source, where="columns")
+    plans: dict[str, dict] = {}
+    for target, form in columns.items():
+        where = f"columns.{target}"
+        if not isinstance(target, str) or not target.strip():
+            raise SpecError(f"expected a field name, got {target!r}", source=source, where="columns")
+        if target == "device":
+            raise SpecError("'device' is not a field: device i is the i-th data row", source=source, where=where)
+        if isinstance(form, str):
+            plans[target] = {"from": form}
+            continue
+        if _is_number(form):
+            plans[target] = {"value": form}
+            continue
+        if not isinstance(form, Mapping):
+            raise SpecError(f"expected {_COLUMN_FORMS}, got {form!r}", source=source, where=where)
+        unknown = [k for k in form if k not in _COLUMN_KEYS]
+        if unknown:
+            raise SpecError(f"unknown key {unknown[0]!r}; allowed keys: {', '.join(_COLUMN_KEYS)}", source=source,
+                            where=f"{where}.{unknown[0]}")
+        if ("value" in form) == ("from" in form):
+            raise SpecError("give exactly one of 'from' (a column) and 'value' (a constant)", source=source,
+                            where=where)
+        if "value" in form and len(form) > 1:
+            raise SpecError(f"'value' takes no other keys, got {sorted(form)}", source=source, where=where)
+        if "from" in form and (not isinstance(form["from"], str) or not form["from"].strip()):
+            raise SpecError(f"expected a column name, got {form['from']!r}", source=source, where=f"{where}.from")
+        for key in ("value", "scale", "default"):
+            if key in form and not (_is_number(form[key]) and np.isfinite(float(form[key]))):
+                raise SpecError(f"expected a number, got {form[key]!r}", source=source, where=f"{where}.{key}")
+        if "relative_to" in form and form["relative_to"] not in ("median", "mean"):
+            raise SpecError(f"expected 'median' or 'mean', got {form['relative_to']!r}", source=source,
+                            where=f"{where}.relative_to")
+        plans[target] = dict(form)
+    missing = [t for t in ("compute_factor", "bandwidth_mbps") if t not in plans]
+    if missing:
+        raise SpecError(f"missing field(s) {missing}: compute_factor and bandwidth_mbps must be mapped "
+                        f"({_COLUMN_FORMS})", source=source, where="columns")
+    needed = list(dict.fromkeys(plan["from"] for plan in plans.values() if "from" in plan))
+    wanted = {plan["from"]: target for target, plan in plans.items() if "from" in plan}
+    frame, lines, source = _read_hand_csv(
+        path, needed, f"a device table with the columns {', '.join(needed)}",
+        missing_hint=lambda absent: f" (columns.{wanted[absent[0]]} reads column {absent[0]!r})",
+    )
+    n = len(frame)
+    values_of: dict[str, np.ndarray] = {}
+    for target, plan in plans.items():
+        if "value" in plan:
+            values = np.full(n, float(plan["value"]))
+            if target in ("compute_factor", "bandwidth_mbps") and values[0] <= 0:
+                raise SpecError(f"must be > 0, got {plan['value']!r}", source=source, where=f"columns.{target}.value")
+            if target == CATEGORY_ATTRIBUTE:
+                values = _checked_device_column(target, values, lines, source, "value")
+            values_of[target] = values
+            continue
+        column = plan["from"]
+        raw = frame[column]
+        if "default" in plan:
+            raw = raw.where(raw != "", str(float(plan["default"])))
+        values = _column(frame.assign(**{column: raw}), column, lines, source,
+                         integer=target == CATEGORY_ATTRIBUTE and "scale" not in plan and "relative_to" not in plan)
+        if "relative_to" in plan:
+            reference = float(np.median(values) if plan["relative_to"] == "median" else np.mean(values))
+            if not (np.isfinite(reference) and reference > 0):
+                raise SpecError(f"the {plan['relative_to']} of column {column!r} is {reference:g}; it must be > 0 "
+                                "to divide by", source=source, where=f"columns.{target}.relative_to")
+            values = values / reference
+        if "scale" in plan:
+            values = values * float(plan["scale"])
+        values_of[target] = _checked_device_column(target, values, lines, source, column)
+    compute = values_of.pop("compute_factor")
+    bandwidth = values_of.pop("bandwidth_mbps")
+    return DevicePopulation(compute_factor=compute, bandwidth_mbps=bandwidth, attributes=values_of, source=source)
+
+
+def _bare_message(exc: SpecError) -> str:
+    """A SpecError's message without its 'source: where: ' prefix."""
+    prefix = ": ".join(p for p in (exc.source, exc.where) if p)
+    text = str(exc)
+    return text[len(prefix) + 2:] if prefix and text.startswith(prefix + ": ") else text
+
+
+# ----------------------------------------------------------------------- job lists
+
+JOBS_CSV_REQUIRED = ("arrival_s", "participants", "rounds", "deadline_s")
+JOBS_CSV_OPTIONAL = ("quorum", "workload_s", "model_size_mb", "comm_s", "mode", "buffer_size", "name")
+_JOBS_WHAT = ("a job-list CSV with columns arrival_s, requirement (or category), participants, rounds, deadline_s "
+              "[, quorum, workload_s, model_size_mb, comm_s, mode, buffer_size, name]")
+
+
+def _requirement_cell(text: str, column: str, category_names: Optional[tuple], source: str, where: str) -> Any:
+    """One requirement / category cell as a requirement spec (checked)."""
+    if text == "":
+        raise SpecError("expected a requirement, got a missing value", source=source, where=where)
+    if text.startswith("{"):
+        if column == "category":
+            raise SpecError(f"expected a category name or number, got the mapping {text!r} (mappings go in a "
+                            "'requirement' column)", source=source, where=where)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise SpecError(f"cannot read {text!r} as a YAML/JSON mapping: {problem}", source=source,
+                            where=where) from None
+    elif re.fullmatch(r"[+-]?\d+", text):
+        value = int(text)
+    else:
+        value = text
+    try:
+        if category_names is not None:
+            value = name_categories(value, category_names, where="requirement")
+        normalize(value)
+    except SpecError as exc:
+        inner = f" (at {exc.where})" if exc.where and exc.where != "requirement" else ""
+        raise SpecError(_bare_message(exc) + inner, source=source, where=where) from None
+    return value
+
+
+def _optional_numbers(frame: pd.DataFrame, name: str, lines: np.ndarray, source: str,
+                      integer: bool = False) -> np.ndarray:
+    """An optional column as floats, NaN where the cell is empty (or the column is absent)."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    raw = frame[name]
+    filled = raw.where(raw != "", "0")
+    values = _column(frame.assign(**{name: filled}), name, lines, source, integer=integer).copy()
+    values[(raw == "").to_numpy()] = np.nan
+    return values
+
+
+def _read_jobs(path: str | Path, category_names: Optional[Sequence[str]] = None
+               ) -> tuple[list[JobSpec], np.ndarray, str]:
+    """The jobs of a job-list CSV in file order, the line of each, and the source."""
+    names = check_category_names(category_names) if category_names is not None else None
+    frame, lines, source = _read_hand_csv(path, JOBS_CSV_REQUIRED, _JOBS_WHAT, strict_fields=True)
+    has = [c for c in ("requirement", "category") if c in frame.columns]
+    if len(has) != 1:
+        problem = "both a 'requirement' and a 'category' column" if has else "no 'requirement' or 'category' column"
+        raise SpecError(f"has {problem}; expected exactly one of them (the header has {','.join(frame.columns)})",
+                        source=source, where="header")
+    req_column = has[0]
+    allowed = (*JOBS_CSV_REQUIRED, req_column, *JOBS_CSV_OPTIONAL)
+    extra = [c for c in frame.columns if c not in allowed]
+    if extra:
+        raise SpecError(f"unexpected column(s) {extra}; allowed columns: {', '.join(allowed)}", source=source,
+                        where="header")
+
+    def at(k: int, column: str) -> str:
+        return f"line {lines[k]}, column '{column}'"
+
+    def check(values: np.ndarray, column: str, ok, expected: str) -> None:
+        bad = np.flatnonzero(~np.isnan(values) & ~ok(np.nan_to_num(values)))
+        if len(bad):
+            k = bad[0]
+            raise SpecError(f"expected {expected}, got {frame[column].iloc[k]!r}", source=source, where=at(k, column))
+
+    arrival = _column(frame, "arrival_s", lines, source)
+    participants = _column(frame, "participants", lines, source, integer=True)
+    rounds = _column(frame, "rounds", lines, source, integer=True)
+    deadline = _column(frame, "deadline_s", lines, source)
+    check(arrival, "arrival_s", lambda v: v >= 0, "a number of seconds >= 0")
+    check(participants, "participants", lambda v: v >= 1, "an integer >= 1")
+    check(rounds, "rounds", lambda v: v >= 1, "an integer >= 1")
+    check(deadline, "deadline_s", lambda v: v > 0, "a number of seconds > 0")
+    optional = {
+        "quorum": (_optional_numbers(frame, "quorum", lines, source), lambda v: (v > 0) & (v <= 1),
+                   "a number > 0 and <= 1"),
+        "workload_s": (_optional_numbers(frame, "workload_s", lines, source), lambda v: v >= 0,
+                       "a number of seconds >= 0"),
+        "model_size_mb": (_optional_numbers(frame, "model_size_mb", lines, source), lambda v: v >= 0,
+                          "a number of MB >= 0"),
+        "comm_s": (_optional_numbers(frame, "comm_s", lines, source), lambda v: v >= 0, "a number of seconds >= 0"),
+        "buffer_size": (_optional_numbers(frame, "buffer_size", lines, source, integer=True), lambda v: v >= 1,
+                        "an integer >= 1"),
+    }
+    for column, (values, ok, expected) in optional.items():
+        check(values, column, ok, expected)
+    both = np.flatnonzero(~np.isnan(optional["model_size_mb"][0]) & ~np.isnan(optional["comm_s"][0]))
+    if len(both):
+        raise SpecError("give model_size_mb or comm_s for a job, not both", source=source,
+                        where=at(both[0], "comm_s"))
+
+    jobs: list[JobSpec] = []
+    seen: dict[str, int] = {}
+    for k in range(len(frame)):
+        fields: dict[str, Any] = {
+            "arrival_s": float(arrival[k]),
+            "requirement": _requirement_cell(frame[req_column].iloc[k], req_column, names, source,
+                                             at(k, req_column)),
+            "participants": int(participants[k]),
+            "rounds": int(rounds[k]),
+            "deadline_s": float(deadline[k]),
+        }
+        for column in ("quorum", "workload_s", "model_size_mb"):
+            if not np.isnan(optional[column][0][k]):
+                fields[column] = float(optional[column][0][k])
+        if not np.isnan(optional["comm_s"][0][k]):
+            fields["model_size_mb"] = comm_s_to_model_size_mb(float(optional["comm_s"][0][k]))
+        if not np.isnan(optional["buffer_size"][0][k]):
+            fields["buffer_size"] = int(optional["buffer_size"][0][k])
+        mode = frame["mode"].iloc[k] if "mode" in frame.columns else ""
+        if mode:
+            if mode not in (SYNC, ASYNC):
+                raise SpecError(f"expected '{SYNC}' or '{ASYNC}', got {mode!r}", source=source, where=at(k, "mode"))
+            fields["mode"] = mode
+        name = frame["name"].iloc[k] if "name" in frame.columns else ""
+        name = name or f"job{k}"
+        if name in seen:
+            raise SpecError(f"duplicate job name {name!r} (also on line {lines[seen[name]]})", source=source,
+                            where=at(k, "name"))
+        seen[name] = k
+        try:
+            job = JobSpec(**fields, name=name)
+        except SpecError as exc:
+            field = (exc.where or "").rsplit(".", 1)[-1]
+            if field == "model_size_mb" and "comm_s" in frame.columns and "model_size_mb" not in frame.columns:
+                field = "comm_s"
+            known = (*JOBS_CSV_REQUIRED, *JOBS_CSV_OPTIONAL)
+            column = req_column if field == "requirement" else field if field in known else None
+            where = at(k, column) if column else f"line {lines[k]}"
+            raise SpecError(_bare_message(exc), source=source, where=where) from None
+        jobs.append(job)
+    return jobs, lines, source
+
+
+def read_jobs_csv(path: str | Path, *, category_names: Optional[Sequence[str]] = None,
+                  name: Optional[str] = None) -> Workload:
+    """A job list written as CSV, one job per row (e.g. exported from the Venn authors' job config).
+
+    Columns (header names, any order; ``#`` comment lines and blank lines are skipped):
+
+    - required: ``arrival_s`` (seconds >= 0), ``participants`` (integer >= 1; for an
+      async job the devices it keeps busy, the authors' ``concurrency``),
+      ``rounds`` (integer >= 1), ``deadline_s`` (seconds > 0; the authors'
+      ``Request.duration``), and exactly one of ``requirement`` or ``category``;
+    - optional, an empty cell meaning the :class:`~venn_gym.jobs.JobSpec` default:
+      ``quorum`` (0.8; the authors' ``fraction``), ``workload_s`` (30),
+      ``model_size_mb`` (5), ``comm_s``, ``mode`` (``sync`` | ``async``),
+      ``buffer_size`` (integer >= 1, required for async), ``name`` (``job<i>``,
+      ``i`` the 0-based data row; names must be unique).
+
+    ``category`` cells are a category number (1-4, the authors' eligibility
+    number: 1 general, 2 compute-rich, 3 memory-rich, 4 high-performance) or name.
+    ``requirement`` cells take that too, ``any_device``, or a requirement mapping
+    written in YAML/JSON flow style, starting with ``{`` (quote the cell:
+    ``"{attr: ram_gb, op: '>=', value: 8}"``, ``"{all: [general, {attr: os_version,
+    op: '>=', value: 12}]}"``). With ``category_names`` (category ``i`` is
+    ``category_names[i-1]``; a scenario's ``devices.category_names``) numbers
+    1..len(names) and those names are accepted, shown by their names; see
+    :func:`venn_gym.requirements.name_categories`.
+
+    ``comm_s`` is the authors' per-job ``comm``: the one-way model transfer time in
+    seconds on a device of the reference bandwidth, 13.736 Mbit/s (13,736 kbit/s,
+    the constant of the authors' simulator and the mean of FedScale's capacity
+    file). It is stored as ``model_size_mb = comm_s * 13.736 / 8`` (a row may give
+    ``comm_s`` or ``model_size_mb``, not both), so that venn_gym's task time
+    ``workload_s * compute_factor + 2 * model_size_mb * 8 / bandwidth_mbps`` is
+    ``workload_s * compute_factor + 2 * comm_s * 13.736 / bandwidth_mbps``. For a
+    device imported with :func:`read_venn_client_table` (``bandwidth_mbps =
+    communication / 1000``, ``compute_factor = computation / mean computation``)
+    that is the authors' ``workload * computation / 78 + 2 * comm * 13736 /
+    communication`` exactly when the capacity file's mean computation is 78 (the
+    authors' constant; theirs is). Their jobs (``workload = 30``, ``comm = 10``)
+    are ``workload_s: 30, comm_s: 10`` (model_size_mb 17.17).
+
+    Every malformed cell raises a :class:`SpecError` naming the file, line and
+    column. Returns a :class:`~venn_gym.jobs.Workload` named ``name`` (default:
+    the file's stem) in arrival order.
+    """
+    jobs, _, source = _read_jobs(path, category_names)
+    return Workload(tuple(jobs), name=name or Path(source).stem)

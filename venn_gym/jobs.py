@@ -18,6 +18,39 @@ SYNC, ASYNC = "sync", "async"
 DEADLINE_FROM_REQUEST, DEADLINE_FROM_DISPATCH = "request", "dispatch"
 DEADLINE_ORIGINS = (DEADLINE_FROM_REQUEST, DEADLINE_FROM_DISPATCH)
 
+# The Venn authors' simulator times a task as ``workload * computation / 78 +
+# 2 * comm * 13736 / communication`` (computation in ms per sample, communication
+# in kbit/s; 78 and 13,736 are the means of FedScale's capacity file), i.e. a job's
+# ``comm`` is the one-way transfer time in seconds on a device of 13,736 kbit/s.
+# venn_gym's importers give such a device ``bandwidth_mbps = 13.736``.
+REFERENCE_BANDWIDTH_MBPS = 13.736
+VENN_COMPUTE_REFERENCE = 78.0
+
+
+def comm_s_to_model_size_mb(comm_s: float, reference_bandwidth_mbps: float = REFERENCE_BANDWIDTH_MBPS) -> float:
+    """The ``model_size_mb`` whose transfer takes ``comm_s`` seconds each way at the reference bandwidth.
+
+    venn_gym's transfer time is ``2 * model_size_mb * 8 / bandwidth_mbps``, so
+    ``model_size_mb = comm_s * reference_bandwidth_mbps / 8`` makes it ``2 * comm_s
+    * reference_bandwidth_mbps / bandwidth_mbps``: ``2 * comm_s`` on the reference
+    device, and exactly the authors' ``2 * comm * 13736 / communication`` on a
+    device imported from their capacity file (``bandwidth_mbps = communication /
+    1000``). The authors' ``comm = 10`` is 17.17 MB.
+    """
+    if not (isinstance(comm_s, (int, float, np.integer, np.floating)) and not isinstance(comm_s, bool)
+            and math.isfinite(comm_s) and comm_s >= 0):
+        raise SpecError(f"comm_s must be a finite number of seconds >= 0, got {comm_s!r}")
+    if not (reference_bandwidth_mbps > 0 and math.isfinite(reference_bandwidth_mbps)):
+        raise SpecError(f"reference_bandwidth_mbps must be > 0, got {reference_bandwidth_mbps!r}")
+    return float(comm_s) * float(reference_bandwidth_mbps) / 8.0
+
+
+def model_size_mb_to_comm_s(
+    model_size_mb: float, reference_bandwidth_mbps: float = REFERENCE_BANDWIDTH_MBPS
+) -> float:
+    """Inverse of :func:`comm_s_to_model_size_mb`: one-way transfer seconds at the reference bandwidth."""
+    return float(model_size_mb) * 8.0 / float(reference_bandwidth_mbps)
+
 
 @dataclass(frozen=True)
 class JobSpec:

@@ -5,6 +5,13 @@ A requirement is written as plain data so that it can live in YAML or JSON:
 - a category name or number: ``"general"`` (1), ``"compute_rich"`` (2),
   ``"memory_rich"`` (3), ``"high_performance"`` (4): the paper's categories,
   read from the device attribute ``categories`` (a bit mask, bit i-1 for category i);
+- ``{"category": k, "name": "gpu"}``: category ``k`` (1-63) shown as ``gpu``.
+  This is the form :func:`name_categories` gives when a scenario names its own
+  categories (``category_names: [general, gpu, big_ram, ...]``: category ``i``
+  is the ``i``-th name); categories above 4 exist only in this named form (a
+  plain ``5`` or ``"category5"`` is an error). The name is for display only:
+  :func:`label` shows it, :func:`key` leaves it out (so ``{"category": 2,
+  "name": "gpu"}`` and ``"compute_rich"`` are the same group);
 - ``{"attr": "ram_gb", "op": ">=", "value": 8}``: a comparison on any attribute;
 - ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": ...}``: combinations;
 - ``"any_device"``: every device.
@@ -24,6 +31,8 @@ from .errors import SpecError
 
 CATEGORY_NAMES = ("general", "compute_rich", "memory_rich", "high_performance")
 CATEGORY_ATTRIBUTE = "categories"
+# Named categories may go up to 63: bit 62 is the highest bit of an int64 mask.
+MAX_CATEGORIES = 63
 
 _OPS = {
     ">=": operator.ge,
@@ -35,15 +44,93 @@ _OPS = {
 }
 
 
-def category_bit(category: int | str) -> int:
-    """Bit mask of one of the paper's categories, given its number (1-4) or name."""
+def category_bit(category: int | str, *, named: bool = False) -> int:
+    """Bit mask of a category, given its number or one of the paper's names.
+
+    Numbers are 1-4 (the paper's categories), or 1-63 with ``named=True`` (a
+    category that a scenario names itself, see :func:`name_categories`).
+    """
     if isinstance(category, str):
         if category not in CATEGORY_NAMES:
             raise SpecError(f"unknown category {category!r}; expected one of {CATEGORY_NAMES}")
         return 1 << CATEGORY_NAMES.index(category)
-    if isinstance(category, (int, np.integer)) and 1 <= int(category) <= len(CATEGORY_NAMES):
+    top = MAX_CATEGORIES if named else len(CATEGORY_NAMES)
+    if isinstance(category, (int, np.integer)) and not isinstance(category, bool) and 1 <= int(category) <= top:
         return 1 << (int(category) - 1)
-    raise SpecError(f"category must be 1-4 or one of {CATEGORY_NAMES}, got {category!r}")
+    if named:
+        raise SpecError(f"category must be 1-{MAX_CATEGORIES} or one of {CATEGORY_NAMES}, got {category!r}")
+    raise SpecError(f"category must be 1-4 or one of {CATEGORY_NAMES}, got {category!r} (categories above 4 "
+                    "need names: a scenario's devices.category_names, or requirements.name_categories)")
+
+
+def _canonical_category(bit: int) -> Any:
+    """The paper's name for categories 1-4, the number above."""
+    number = bit.bit_length()
+    return CATEGORY_NAMES[number - 1] if number <= len(CATEGORY_NAMES) else number
+
+
+def category_number(category: int | str) -> int:
+    """1-based number of a category given as a number or one of the paper's names."""
+    return category_bit(category, named=True).bit_length()
+
+
+def check_category_names(names: Any, where: str = "category_names") -> tuple[str, ...]:
+    """A list of category names as a tuple (category ``i`` is ``names[i-1]``), or a SpecError."""
+    if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)) or not names:
+        raise SpecError(f"expected a non-empty list of category names, got {names!r}", where=where)
+    if len(names) > MAX_CATEGORIES:
+        raise SpecError(f"at most {MAX_CATEGORIES} categories can be named, got {len(names)}", where=where)
+    out: list[str] = []
+    for k, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise SpecError(f"expected a non-empty name without surrounding spaces, got {name!r}",
+                            where=f"{where}[{k}]")
+        if name == "any_device":
+            raise SpecError("'any_device' is reserved (every device)", where=f"{where}[{k}]")
+        if name in out:
+            raise SpecError(f"name {name!r} appears twice (also category {out.index(name) + 1})",
+                            where=f"{where}[{k}]")
+        out.append(name)
+    return tuple(out)
+
+
+def name_categories(spec: Any, names: Any, where: str = "requirement") -> Any:
+    """``spec`` with every category written by its number or by one of ``names`` in named form.
+
+    Category ``i`` is ``names[i-1]``: ``"gpu"`` (or ``2``) becomes ``{"category":
+    2, "name": "gpu"}``, which :func:`label` shows as ``gpu``. Once a scenario
+    names its categories only those names (and numbers 1..len(names)) are
+    accepted; the paper's names are valid only where they are in ``names``.
+    Attribute tests, ``any_device`` and already-named categories are unchanged.
+    """
+    names = check_category_names(names)
+
+    def lookup(value: Any, at: str) -> dict:
+        if isinstance(value, str) and value in names:
+            number = names.index(value) + 1
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= int(value) <= len(names):
+            number = int(value)
+        else:
+            raise SpecError(f"unknown category {value!r}; this scenario's categories are "
+                            f"{', '.join(f'{i + 1} {n}' for i, n in enumerate(names))} (or any_device)", where=at)
+        return {"category": number, "name": names[number - 1]}
+
+    def walk(node: Any, at: str) -> Any:
+        if node == "any_device":
+            return node
+        if isinstance(node, (str, int, np.integer)) and not isinstance(node, bool):
+            return lookup(node, at)
+        if isinstance(node, Mapping):
+            if "category" in node and "name" not in node and len(node) == 1:
+                return lookup(node["category"], at)
+            for key in ("all", "any"):
+                if key in node and len(node) == 1 and isinstance(node[key], (list, tuple)):
+                    return {key: [walk(p, f"{at}.{key}[{i}]") for i, p in enumerate(node[key])]}
+            if "not" in node and len(node) == 1:
+                return {"not": walk(node["not"], f"{at}.not")}
+        return node  # attribute tests, named categories, and malformed specs (normalize names their fault)
+
+    return walk(spec, where)
 
 
 def normalize(spec: Any, where: str = "requirement") -> Any:
@@ -51,12 +138,18 @@ def normalize(spec: Any, where: str = "requirement") -> Any:
     if spec == "any_device":
         return "any_device"
     if isinstance(spec, (str, int, np.integer)) and not isinstance(spec, bool):
-        return {"category": CATEGORY_NAMES[category_bit(spec).bit_length() - 1]}
+        return {"category": CATEGORY_NAMES[_bit(spec, where).bit_length() - 1]}
     if not isinstance(spec, Mapping) or len(spec) == 0:
         raise SpecError(f"expected a category name, 'any_device' or a mapping, got {spec!r}", where=where)
     if "category" in spec:
+        if "name" in spec:
+            _only_keys(spec, {"category", "name"}, where)
+            name = spec["name"]
+            if not isinstance(name, str) or not name.strip() or name == "any_device":
+                raise SpecError(f"a category's 'name' must be a non-empty string, got {name!r}", where=where)
+            return {"category": _canonical_category(_bit(spec["category"], where, named=True)), "name": name}
         _only_keys(spec, {"category"}, where)
-        return {"category": CATEGORY_NAMES[category_bit(spec["category"]).bit_length() - 1]}
+        return {"category": CATEGORY_NAMES[_bit(spec["category"], where).bit_length() - 1]}
     if "attr" in spec:
         _only_keys(spec, {"attr", "op", "value"}, where)
         if spec.get("op") not in _OPS:
@@ -78,9 +171,32 @@ def normalize(spec: Any, where: str = "requirement") -> Any:
     raise SpecError(f"unknown requirement form {dict(spec)!r}", where=where)
 
 
+def _bit(category: Any, where: str, named: bool = False) -> int:
+    try:
+        return category_bit(category, named=named)
+    except SpecError as exc:
+        raise SpecError(str(exc), where=where) from None
+
+
+def _without_names(spec: Any) -> Any:
+    if not isinstance(spec, dict):
+        return spec
+    if "category" in spec:
+        return {"category": spec["category"]}
+    if "not" in spec:
+        return {"not": _without_names(spec["not"])}
+    for k in ("all", "any"):
+        if k in spec:
+            return {k: [_without_names(p) for p in spec[k]]}
+    return spec
+
+
 def key(spec: Any) -> str:
-    """A stable string for a requirement; jobs with equal keys form one group."""
-    return json.dumps(normalize(spec), sort_keys=True)
+    """A stable string for a requirement; jobs with equal keys form one group.
+
+    Display names of categories are left out: equal categories are one group.
+    """
+    return json.dumps(_without_names(normalize(spec)), sort_keys=True)
 
 
 def label(spec: Any) -> str:
@@ -89,7 +205,7 @@ def label(spec: Any) -> str:
     if spec == "any_device":
         return "any_device"
     if "category" in spec:
-        return spec["category"]
+        return spec.get("name", spec["category"])
     if "attr" in spec:
         return f"{spec['attr']}{spec['op']}{spec['value']:g}"
     if "not" in spec:
@@ -107,7 +223,8 @@ def evaluate(spec: Any, attributes: Mapping[str, np.ndarray], n_devices: int) ->
     if "category" in spec:
         if CATEGORY_ATTRIBUTE not in attributes:
             raise SpecError(f"requirement {spec} needs the device attribute '{CATEGORY_ATTRIBUTE}'")
-        return (np.asarray(attributes[CATEGORY_ATTRIBUTE]).astype(np.int64) & category_bit(spec["category"])) != 0
+        bit = category_bit(spec["category"], named=True)
+        return (np.asarray(attributes[CATEGORY_ATTRIBUTE]).astype(np.int64) & bit) != 0
     if "attr" in spec:
         if spec["attr"] not in attributes:
             raise SpecError(

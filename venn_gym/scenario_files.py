@@ -6,24 +6,31 @@ A scenario file (``.yaml``, ``.yml`` or ``.json``) is one mapping::
     description: a campus pool       # optional
     devices:                         # required: exactly one source
       synthetic: {n_devices: 2000}   #   the calibrated synthetic population, or
-      # csv: devices.csv             #   device,compute_factor,bandwidth_mbps,<attributes>, or
+      # csv: devices.csv             #   device,compute_factor,bandwidth_mbps,<attributes>, or any
+      #                              #   table with a column mapping (+ columns: see below), or
       # fedscale_capacity: cap.pkl   #   FedScale client_device_capacity (+ match: order|client_id), or
       # venn_client_table: {table: clients.csv, eligibility: elig.pkl, capacity: cap.pkl,
-      #                     period_s: 432000, online_extension_s: 80}   # devices AND trace
+      #                     period_s: 432000, online_extension_s: 80,
+      #                     compute_reference: 78}   # devices AND trace
       # synthetic_attributes: true   # optional: add the synthetic categories / ram_gb /
       #                              # os_version / cpu_score a file lacks (or a list of names)
+      # category_names: [general, gpu, big_ram, high_performance, npu]   # optional: name the
+      #                              # categories (category i = i-th name; see below)
     trace:                           # optional (see below): exactly one source
       diurnal: {checkins_per_day: 6000, amplitude: 0.5}
       # csv: trace.csv               #   device,start_s,end_s  (+ period_s: 86400), or
       # fedscale_behavior: trace.pkl #   FedScale client_behave_trace (+ period_s)
+      # drop_after_period: false     #   csv / fedscale_behavior: drop rows starting at or
+      #                              #   after period_s instead of rejecting them
       # chunk_s: 3600                #   optional, any source
-    workload:                        # required: exactly one of jobs / paper / file
+    workload:                        # required: exactly one of jobs / paper / csv / file
       jobs:
         - {arrival_s: 0, requirement: general, participants: 20, rounds: 10, deadline_s: 600,
            quorum: 0.8, workload_s: 30, model_size_mb: 5}
         - {arrival_s: 600, requirement: {attr: ram_gb, op: ">=", value: 8},
            participants: 10, rounds: 5, deadline_s: 300}
       # paper: {mix: even, n_jobs: 10, scale: 0.05, mean_gap_s: 1800, model_size_mb: 5}
+      # csv: jobs.csv                #   a job-list CSV, one job per row (below)
       # file: jobs.yaml              #   a workload file (below)
     speed_tiers: 4                   # optional settings, with their defaults
     task_noise_log_sd: 0.5
@@ -40,10 +47,52 @@ Details:
   as numbers (plain YAML 1.1 would read them as strings).
 - **Jobs** take ``arrival_s``, ``requirement``, ``participants``, ``rounds``,
   ``deadline_s`` (required) and ``quorum`` (0.8), ``workload_s`` (30),
-  ``model_size_mb`` (5), ``mode`` (sync | async), ``buffer_size`` (async only),
-  ``name`` (``job<i>``). Requirements are written as in
-  :mod:`venn_gym.requirements`: a category name or number, ``any_device``,
+  ``model_size_mb`` (5), ``comm_s`` (instead of ``model_size_mb``: the Venn
+  authors' ``comm``, one-way transfer seconds at 13.736 Mbit/s, stored as
+  ``model_size_mb = comm_s * 13.736 / 8``; see
+  :func:`venn_gym.importers.read_jobs_csv`), ``mode`` (sync | async),
+  ``buffer_size`` (async only), ``name`` (``job<i>``). Requirements are written
+  as in :mod:`venn_gym.requirements`: a category name or number, ``any_device``,
   ``{attr, op, value}``, ``{all: [...]}``, ``{any: [...]}``, ``{not: ...}``.
+- **csv** (workload): a job-list CSV with columns ``arrival_s, requirement`` (or
+  ``category``) ``, participants, rounds, deadline_s`` and optionally ``quorum,
+  workload_s, model_size_mb, comm_s, mode, buffer_size, name`` (empty cell =
+  default); a ``requirement`` cell may hold a quoted YAML/JSON mapping
+  (``"{attr: ram_gb, op: '>=', value: 8}"``). Format and errors:
+  :func:`venn_gym.importers.read_jobs_csv`.
+- **category_names** (devices, any source): names for the bits of the devices'
+  ``categories`` mask, category ``i`` (bit ``i-1``) being the ``i``-th name, up
+  to 63 (e.g. an eligibility pickle with more than the paper's 4 categories).
+  Every requirement of the workload (jobs, csv, file) then names categories by
+  these names or by numbers 1..N (the paper's names only where listed), and
+  results show these names (``{"category": 2, "name": "gpu"}``, see
+  :func:`venn_gym.requirements.name_categories`). Without it, the paper's four
+  names and numbers 1-4 are used. It must name every category the devices
+  carry.
+- **columns** (devices ``csv``): read any table (e.g. AI Benchmark's
+  ``device_id,model,cpu_score,ram_gb,fp16_memory_score,android_version,
+  inference_ms``) by mapping venn_gym fields to its columns; device ``i`` is the
+  ``i``-th row, unmapped columns are ignored::
+
+      devices:
+        csv: aibench.csv
+        columns:
+          compute_factor: {from: inference_ms, relative_to: median}  # median device = 1.0
+          # or {from: inference_ms, scale: 0.0159} (1/63 ms, the synthetic pool's median)
+          bandwidth_mbps: 20                 # or {value: 20}: the same for every device
+          ram_gb: ram_gb                     # a column as it is: a device attribute
+          os_version: android_version        # renamed
+          cpu: {from: cpu_score, default: 5} # missing cells filled (else an error)
+
+  ``compute_factor`` and ``bandwidth_mbps`` are required; every other field is a
+  numeric device attribute that requirements can test. Forms:
+  :func:`venn_gym.importers.map_device_columns`.
+- **period boundary** (trace ``csv`` and ``fedscale_behavior`` with
+  ``period_s``): the table covers ``[0, period_s)``; a row starting at or after
+  ``period_s`` is an error naming it, unless ``drop_after_period: true`` (then it
+  is left out). ``venn_client_table`` leaves such rows out, as the authors do.
+- **venn_client_table** ``compute_reference``: divide the capacity file's
+  ``computation`` by this (the authors' constant is 78) instead of by its mean.
 - **paper** draws jobs from the paper's templates (:func:`venn_gym.jobs.generate_paper_workload`)
   with the scenario's seed. Unlike the registered ``paper/*`` scenarios it does
   not resize the device pool: ``scale`` shrinks only the jobs.
@@ -58,12 +107,14 @@ Details:
 - The **seed** draws the synthetic population, synthetic attributes, paper
   workloads and every random stream of the run.
 
-A workload file holds ``jobs``, ``paper`` or nothing else but an optional
-``name``, as in a scenario's ``workload`` section.
+A workload file holds ``jobs``, ``paper`` or ``csv`` and nothing else but an
+optional ``name``, as in a scenario's ``workload`` section (its csv path is
+relative to the workload file).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -77,6 +128,7 @@ import yaml
 from . import requirements
 from .devices import DevicePopulation, synthetic_population
 from .errors import SpecError
+from .importers import _read_jobs  # the job-list reader, with the line of each job
 from .importers import (
     VENN_ONLINE_EXTENSION_S,
     VENN_PERIOD_S,
@@ -86,7 +138,16 @@ from .importers import (
     read_trace_csv,
     read_venn_client_table,
 )
-from .jobs import ASYNC, DEADLINE_ORIGINS, SYNC, JobSpec, Workload, generate_paper_workload, paper_mixes
+from .jobs import (
+    ASYNC,
+    DEADLINE_ORIGINS,
+    SYNC,
+    JobSpec,
+    Workload,
+    comm_s_to_model_size_mb,
+    generate_paper_workload,
+    paper_mixes,
+)
 from .scenario import Scenario, register_scenario
 from .trace import CheckinTrace, DiurnalTrace, TableTrace
 
@@ -105,24 +166,24 @@ SCENARIO_KEYS = (
 )
 _DEVICE_SOURCES = {
     "synthetic": (),
-    "csv": (),
+    "csv": ("columns",),
     "fedscale_capacity": ("match",),
     "venn_client_table": (),
 }
-_DEVICE_COMMON = ("synthetic_attributes",)
+_DEVICE_COMMON = ("synthetic_attributes", "category_names")
 _SYNTHETIC_KEYS = ("n_devices",)
-_VENN_TABLE_KEYS = ("table", "eligibility", "capacity", "period_s", "online_extension_s")
+_VENN_TABLE_KEYS = ("table", "eligibility", "capacity", "period_s", "online_extension_s", "compute_reference")
 _TRACE_SOURCES = {
     "diurnal": (),
-    "csv": ("period_s",),
-    "fedscale_behavior": ("period_s",),
+    "csv": ("period_s", "drop_after_period"),
+    "fedscale_behavior": ("period_s", "drop_after_period"),
 }
 _TRACE_COMMON = ("chunk_s",)
 _DIURNAL_KEYS = ("checkins_per_day", "amplitude", "peak_hour", "window_median_s", "window_log_sd")
-_WORKLOAD_SOURCES = ("jobs", "paper", "file")
+_WORKLOAD_SOURCES = ("jobs", "paper", "csv", "file")
 _PAPER_KEYS = ("mix", "n_jobs", "scale", "mean_gap_s", "model_size_mb")
 _JOB_REQUIRED = ("arrival_s", "requirement", "participants", "rounds", "deadline_s")
-_JOB_OPTIONAL = ("quorum", "workload_s", "model_size_mb", "mode", "buffer_size", "name")
+_JOB_OPTIONAL = ("quorum", "workload_s", "model_size_mb", "comm_s", "mode", "buffer_size", "name")
 _SYNTHETIC_ATTRIBUTES = ("categories", "ram_gb", "os_version", "cpu_score")
 # Density of the full-scale paper scenarios: 300 k check-ins a day from 100 k devices.
 DEFAULT_CHECKINS_PER_DEVICE_PER_DAY = 3.0
@@ -348,9 +409,21 @@ class _Issues:
 # ----------------------------------------------------------------------- workload
 
 
-def _parse_job(ctx: _Context, value: Any, where: str, index: int) -> JobSpec:
+def _named_requirement(ctx: _Context, value: Any, where: str, names: Optional[tuple]) -> Any:
+    """A job's requirement with the scenario's category names applied (unchanged without names)."""
+    if names is None:
+        return value
+    try:
+        return requirements.name_categories(value, names, where="requirement")
+    except SpecError as exc:
+        inner = exc.where[len("requirement"):] if exc.where and exc.where.startswith("requirement") else ""
+        raise ctx.error(f"{where}{inner}", _bare(exc)) from None
+
+
+def _parse_job(ctx: _Context, value: Any, where: str, index: int, names: Optional[tuple] = None) -> JobSpec:
     spec = ctx.mapping(value, where, (*_JOB_REQUIRED, *_JOB_OPTIONAL), _JOB_REQUIRED)
-    fields: dict[str, Any] = {"requirement": spec["requirement"]}
+    fields: dict[str, Any] = {"requirement": _named_requirement(ctx, spec["requirement"], f"{where}.requirement",
+                                                                 names)}
     fields["arrival_s"] = ctx.number(spec["arrival_s"], f"{where}.arrival_s", minimum=0)
     fields["participants"] = ctx.number(spec["participants"], f"{where}.participants", minimum=1, integer=True)
     fields["rounds"] = ctx.number(spec["rounds"], f"{where}.rounds", minimum=1, integer=True)
@@ -360,6 +433,10 @@ def _parse_job(ctx: _Context, value: Any, where: str, index: int) -> JobSpec:
     for key in ("workload_s", "model_size_mb"):
         if key in spec:
             fields[key] = ctx.number(spec[key], f"{where}.{key}", minimum=0)
+    if "comm_s" in spec:
+        if "model_size_mb" in spec:
+            raise ctx.error(f"{where}.comm_s", "give model_size_mb or comm_s, not both")
+        fields["model_size_mb"] = comm_s_to_model_size_mb(ctx.number(spec["comm_s"], f"{where}.comm_s", minimum=0))
     if "mode" in spec:
         if spec["mode"] not in (SYNC, ASYNC):
             raise ctx.error(f"{where}.mode", f"expected '{SYNC}' or '{ASYNC}', got {_show(spec['mode'])}")
@@ -378,20 +455,37 @@ def _parse_job(ctx: _Context, value: Any, where: str, index: int) -> JobSpec:
 
 
 def _parse_workload(
-    ctx: _Context, value: Any, where: str, seed: int, issues: _Issues, *, allow_file: bool = True
+    ctx: _Context, value: Any, where: str, seed: int, issues: _Issues, *, allow_file: bool = True,
+    names: Optional[tuple] = None,
 ) -> tuple[Optional[Workload], list[tuple[str, JobSpec]]]:
-    """A workload section; returns the workload and (field path, job) of every job."""
-    sources = _WORKLOAD_SOURCES if allow_file else _WORKLOAD_SOURCES[:2]
+    """A workload section; returns the workload and (field path, job) of every job.
+
+    ``names``: the scenario's category names (devices.category_names), applied to
+    every requirement.
+    """
+    sources = _WORKLOAD_SOURCES if allow_file else tuple(s for s in _WORKLOAD_SOURCES if s != "file")
     kind, spec = ctx.source_of(value, where, {s: () for s in sources}, ("name",))
     name = ctx.text(spec["name"], f"{where}.name") if "name" in spec else None
     if kind == "file":
         path = ctx.file(spec["file"], f"{where}.file")
         doc, sub = _read_document(path)
-        workload, jobs = _parse_workload(sub, doc, "", seed, issues, allow_file=False)
+        workload, jobs = _parse_workload(sub, doc, "", seed, issues, allow_file=False, names=names)
         if workload is not None and name:
             workload = Workload(workload.jobs, name=name)
         return workload, jobs
+    if kind == "csv":
+        csv_where = _path(where, "csv")
+        path = ctx.file(spec["csv"], csv_where)
+        try:
+            jobs_read, lines, _ = _read_jobs(path, names)
+        except SpecError as exc:
+            raise ctx.rewrap(exc, csv_where) from None
+        workload = Workload(tuple(jobs_read), name=name or path.stem)
+        return workload, [(f"{csv_where}[line {line}]", job) for job, line in zip(jobs_read, lines)]
     if kind == "paper":
+        if names is not None and len(names) < len(requirements.CATEGORY_NAMES):
+            raise ctx.error(f"{where}.paper", f"the paper's workloads use categories 1-4, but devices.category_names "
+                                              f"names only {len(names)}")
         paper = ctx.mapping(spec["paper"], f"{where}.paper", _PAPER_KEYS, ("mix",))
         mixes = paper_mixes()
         if paper["mix"] not in mixes:
@@ -408,6 +502,12 @@ def _parse_workload(
             options["model_size_mb"] = ctx.number(paper["model_size_mb"], f"{where}.paper.model_size_mb", minimum=0)
         rng = np.random.default_rng([seed, _WORKLOAD_STREAM])
         workload = generate_paper_workload(mixes[paper["mix"]], rng, **options)
+        if names is not None:  # the paper's category k is shown by the scenario's k-th name
+            workload = Workload(tuple(
+                dataclasses.replace(job, requirement={
+                    "category": requirements.category_number(job.requirement),
+                    "name": names[requirements.category_number(job.requirement) - 1]})
+                for job in workload.jobs), name=workload.name)
         if name:
             workload = Workload(workload.jobs, name=name)
         return workload, [(f"{where}.paper", job) for job in workload.jobs]
@@ -418,7 +518,7 @@ def _parse_workload(
     jobs: list[tuple[str, JobSpec]] = []
     failed = False
     for i, item in enumerate(items):
-        job = issues.run(_parse_job, ctx, item, f"{jobs_where}[{i}]", i)
+        job = issues.run(_parse_job, ctx, item, f"{jobs_where}[{i}]", i, names)
         if job is _FAILED:
             failed = True
         else:
@@ -473,10 +573,14 @@ def _read_file_trace(ctx, kind: str, spec: dict, n_devices: Optional[int]):
     path = ctx.file(spec[kind], where)
     period = ctx.number(spec["period_s"], "trace.period_s", above=0) if "period_s" in spec else None
     chunk = ctx.number(spec["chunk_s"], "trace.chunk_s", above=0) if "chunk_s" in spec else 3600.0
+    drop = spec.get("drop_after_period", False)
+    if not isinstance(drop, bool):
+        raise ctx.error("trace.drop_after_period", f"expected true or false, got {_show(drop)}")
     try:
         if kind == "csv":
-            return read_trace_csv(path, period_s=period, n_devices=n_devices, chunk_s=chunk), None
-        imported = read_fedscale_availability(path, period_s=period, chunk_s=chunk)
+            return read_trace_csv(path, period_s=period, n_devices=n_devices, chunk_s=chunk,
+                                  drop_after_period=drop), None
+        imported = read_fedscale_availability(path, period_s=period, chunk_s=chunk, drop_after_period=drop)
         return imported.trace, imported.client_ids
     except SpecError as exc:
         raise ctx.rewrap(exc, where) from None
@@ -504,7 +608,30 @@ def _diurnal_trace(ctx, spec: dict, n_devices: int) -> DiurnalTrace:
         raise ctx.rewrap(exc, "trace.diurnal") from None
 
 
-def _build_pool(ctx: _Context, doc: dict, seed: int) -> tuple[DevicePopulation, CheckinTrace]:
+def _category_names(ctx: _Context, doc: dict) -> Optional[tuple]:
+    """``devices.category_names``, checked (None when absent or when devices is not a mapping)."""
+    devices = doc.get("devices")
+    if not isinstance(devices, dict) or "category_names" not in devices:
+        return None
+    try:
+        return requirements.check_category_names(devices["category_names"], where="devices.category_names")
+    except SpecError as exc:
+        raise ctx.error(exc.where, _bare(exc)) from None
+
+
+def _check_names_cover(ctx: _Context, names: tuple, population: DevicePopulation) -> None:
+    masks = population.attributes.get(requirements.CATEGORY_ATTRIBUTE)
+    if masks is None or len(masks) == 0:
+        return
+    highest = int(np.bitwise_or.reduce(np.asarray(masks).astype(np.int64))).bit_length()
+    if highest > len(names):
+        raise ctx.error("devices.category_names",
+                        f"names {len(names)} categories, but the devices carry category {highest}; name every "
+                        f"category 1-{highest}")
+
+
+def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = None
+                ) -> tuple[DevicePopulation, CheckinTrace]:
     """The devices and trace sections."""
     if "devices" not in doc:
         raise ctx.error(None, "missing key 'devices' (the device population)")
@@ -525,9 +652,12 @@ def _build_pool(ctx: _Context, doc: dict, seed: int) -> tuple[DevicePopulation, 
         period = ctx.number(table.get("period_s", VENN_PERIOD_S), f"{where}.period_s", above=0)
         extension = ctx.number(table.get("online_extension_s", VENN_ONLINE_EXTENSION_S),
                                f"{where}.online_extension_s", minimum=0)
+        reference = ctx.number(table["compute_reference"], f"{where}.compute_reference", above=0) \
+            if "compute_reference" in table else None
         try:
             imported = read_venn_client_table(files["table"], files["eligibility"], files["capacity"],
-                                              period_s=period, online_extension_s=extension)
+                                              period_s=period, online_extension_s=extension,
+                                              compute_reference=reference)
         except SpecError as exc:
             raise ctx.rewrap(exc, where) from None
         population, trace = imported.population, imported.trace
@@ -539,8 +669,11 @@ def _build_pool(ctx: _Context, doc: dict, seed: int) -> tuple[DevicePopulation, 
         else:
             path = ctx.file(spec[kind], where)
             try:
-                population = read_devices_csv(path)
+                population = read_devices_csv(path, columns=spec["columns"]) if "columns" in spec \
+                    else read_devices_csv(path)
             except SpecError as exc:
+                if exc.where and exc.where.startswith("columns") and exc.source == str(path):
+                    raise ctx.error(f"devices.{exc.where}", _bare(exc)) from None  # a mistake in the mapping
                 raise ctx.rewrap(exc, where) from None
         if trace_kind in ("csv", "fedscale_behavior"):
             trace, _ = _read_file_trace(ctx, trace_kind, trace_spec, len(population))
@@ -568,6 +701,8 @@ def _build_pool(ctx: _Context, doc: dict, seed: int) -> tuple[DevicePopulation, 
     if "synthetic_attributes" in spec:
         population = _synthetic_attributes(ctx, spec["synthetic_attributes"], "devices.synthetic_attributes",
                                            population, seed)
+    if names is not None:
+        _check_names_cover(ctx, names, population)
     if trace is None:
         trace = _diurnal_trace(ctx, trace_spec or {"diurnal": {}}, len(population))
     if isinstance(trace, TableTrace) and trace.n_devices > len(population):
@@ -649,11 +784,13 @@ def _build(path: str | Path, seed: int, options: Mapping[str, Any], issues: _Iss
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ctx.error(None, f"seed must be an integer, got {seed!r}")
     settings = issues.run(_parse_settings, ctx, doc)
+    names = issues.run(_category_names, ctx, doc)
+    names = None if names is _FAILED else names
     if "workload" in doc:
-        parsed = issues.run(_parse_workload, ctx, doc["workload"], "workload", int(seed), issues)
+        parsed = issues.run(_parse_workload, ctx, doc["workload"], "workload", int(seed), issues, names=names)
     else:
         parsed = issues.run(_raise, ctx.error(None, "missing key 'workload' (the jobs)"))
-    pool = issues.run(_build_pool, ctx, doc, int(seed))
+    pool = issues.run(_build_pool, ctx, doc, int(seed), names)
     if issues.items:
         return None
     workload, jobs = parsed
@@ -679,13 +816,15 @@ def load_scenario_file(path: str | Path, seed: int = 0, **options: Any) -> Scena
     return _build(path, seed, options, _Issues(collect=False))
 
 
-def load_workload_file(path: str | Path, seed: int = 0) -> Workload:
-    """A workload file: ``jobs: [...]`` or ``paper: {...}``, with an optional ``name``.
+def load_workload_file(path: str | Path, seed: int = 0, *, category_names: Optional[Any] = None) -> Workload:
+    """A workload file: ``jobs: [...]``, ``paper: {...}`` or ``csv: jobs.csv``, with an optional ``name``.
 
     ``seed`` draws the jobs of a ``paper`` workload (explicit job lists ignore it).
+    ``category_names`` names the categories as a scenario's ``devices.category_names``.
     """
     doc, ctx = _read_document(path)
-    workload, _ = _parse_workload(ctx, doc, "", seed, _Issues(collect=False), allow_file=False)
+    names = requirements.check_category_names(category_names) if category_names is not None else None
+    workload, _ = _parse_workload(ctx, doc, "", seed, _Issues(collect=False), allow_file=False, names=names)
     return workload
 
 
@@ -704,7 +843,7 @@ def validate_file(path: str | Path) -> list[str]:
         return [str(exc)]
     issues = _Issues(collect=True)
     try:
-        if set(doc) <= {"jobs", "paper", "name"} and set(doc) & {"jobs", "paper"}:
+        if set(doc) <= {"jobs", "paper", "csv", "name"} and set(doc) & {"jobs", "paper", "csv"}:
             _parse_workload(ctx, doc, "", 0, issues, allow_file=False)
         else:
             _build(path, 0, {}, issues)

@@ -11,12 +11,13 @@ from venn_gym.policy import Policy
 
 from .fifo import FifoPolicy
 from .las import LasPolicy
-from .random_policy import RandomPolicy
+from .random_policy import RandomOrderPolicy, RandomPolicy
 from .srsf import SrsfPolicy
 from .venn import VennPolicy
 
 POLICIES = {
     "random": RandomPolicy,
+    "random-order": RandomOrderPolicy,
     "fifo": FifoPolicy,
     "srsf": SrsfPolicy,
     "las": LasPolicy,
@@ -49,4 +50,4 @@ def make_policy(spec: str) -> Policy:
     return POLICIES[name](**kwargs)
 
 
-__all__ = ["POLICIES", "make_policy", "FifoPolicy", "LasPolicy", "RandomPolicy", "SrsfPolicy", "VennPolicy"]
+__all__ = ["POLICIES", "make_policy", "FifoPolicy", "LasPolicy", "RandomOrderPolicy", "RandomPolicy", "SrsfPolicy", "VennPolicy"]

@@ -88,11 +88,20 @@ def test_paper_table_small(tmp_path):
     assert "| low |" in table and "1.88x" in table  # paper's Venn figure for Low beside ours
     assert "Ablation" in table
     rows = pd.read_csv(tmp_path / "table1.csv", comment="#")
-    assert set(rows.policy) >= {"fifo", "srsf", "venn", "venn-no-sched", "venn-no-match"}
-    assert (tmp_path / "paper" / "low" / "summary.json").exists()
+    assert set(rows.policy) >= {"fifo", "srsf", "venn", "venn-ref", "venn-no-sched", "venn-no-match", "random-order"}
+    assert set(rows.reference) == {"random", "random-order"}
+    assert set(rows.version) == {1}
+    assert "Failed rounds and wasted work" in table and "Venn-ref" in table
+    assert (tmp_path / "paper-v1" / "low" / "summary.json").exists()
     (tmp_path / "table1.md").unlink()
     assert main(["paper-table", "--tables-only", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "table1.md").read_text() == table
+    # A second version's record joins the same tables: its speed-ups stand beside the first's.
+    assert main(["paper-table", "--workloads", "low", "--seeds", "2", "--scale", "0.02", "--workers", "2",
+                 "--version", "0", "--out", str(tmp_path)]) == 0
+    both = (tmp_path / "table1.md").read_text()
+    assert "v1 / v0 / paper" in both
+    assert set(pd.read_csv(tmp_path / "table1.csv", comment="#").version) == {0, 1}
 
 
 def test_rounds_csv_has_every_round_attempt(tmp_path):

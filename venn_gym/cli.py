@@ -61,8 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--scale", type=float, default=1.0)
     table.add_argument("--workers", type=int, default=None)
     table.add_argument("--out", type=Path, default=Path("results"))
+    table.add_argument("--version", type=int, default=1,
+                       help="version of the paper scenarios to simulate (paper/<workload>-v<N>); default 1")
     table.add_argument("--tables-only", action="store_true",
-                       help="re-render table1.md/.csv from OUT/table1.json without simulating again")
+                       help="re-render table1.md/.csv from OUT/table1-v<N>.json without simulating again")
     table.set_defaults(handler=_paper_table)
 
     train = sub.add_parser("train", help="train an SB3 agent (hyperparameters: agents/hyperparams/<algo>.yml)")
@@ -215,6 +217,7 @@ def _paper_table(args) -> int:
         workers=args.workers or os.cpu_count() or 1,
         out=args.out,
         command=_command_line(),
+        version=args.version,
     )
     return 0
 

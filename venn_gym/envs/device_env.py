@@ -71,7 +71,9 @@ class DeviceAssignEnv(VennEnvBase):
     ...})`` switches scenario (kept for later resets). If more jobs are in the
     system than ``max_jobs``, :class:`TooManyJobsError` is raised.
 
-    **Versions.** v0: first version.
+    **Versions.** v0: first version. Its default ``scenario`` is
+    ``venn_gym.DEFAULT_SCENARIO``: ``paper/even-v1`` (request-timed rounds) since
+    scenario v1 exists, ``paper/even-v0`` before; pass ``scenario=`` to pin one.
     """
 
     _device_env = True

@@ -36,7 +36,9 @@ class JobPriorityEnv(VennEnvBase):
     ``events`` (this batch), ``job_of_slot``, ``scenario_seed``, ``episode_step``,
     ``reward_scale``, ``time_s``.
 
-    **Versions.** v0: first version.
+    **Versions.** v0: first version. Its default ``scenario`` is
+    ``venn_gym.DEFAULT_SCENARIO``: ``paper/even-v1`` (request-timed rounds) since
+    scenario v1 exists, ``paper/even-v0`` before; pass ``scenario=`` to pin one.
     """
 
     _name = "JobPriority-v0"

@@ -6,7 +6,9 @@ The agent runs in its own env (rebuilt from the ``venn_gym_meta`` stored in the
 model), the baselines natively through :func:`venn_gym.compare.run_many` (identical
 to running them in the env; tested in tests/test_envs.py). Output (``--out``):
 ``summary.json`` in the schema of ``venn-gym compare`` (each agent is one more
-policy) plus 95 % t-intervals over seeds (``mean_jct_s_ci95``, ``speedup_vs_random_ci95``),
+policy) plus 95 % t-intervals over seeds (``mean_jct_s_ci95``, ``speedup_vs_random_ci95``; JCTs here
+are censored at the scenario's horizon, so that a policy that leaves jobs unfinished is not
+credited with the short JCTs of the jobs it did finish),
 the ratio paired against Venn on the same seeds (``paired_vs_venn``: mean over seeds of Venn's
 mean JCT / the policy's, > 1: faster than Venn; with ``paired_vs_venn_ci95``; when Venn runs)
 and the per-job-size / per-eligibility-category breakdown; ``summary.csv``,
@@ -117,11 +119,17 @@ def run_agents(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequ
         return runs
 
 
+def censored_jct(figures: dict) -> float:
+    """Mean JCT censored at the horizon (an unfinished job counted as ending there; the plain mean
+    when every job finished, and in summaries written before censoring was recorded)."""
+    return figures.get("mean_jct_censored_s", figures["mean_jct_s"])
+
+
 def paired_vs_venn(policies: dict) -> dict[str, tuple[float, float, float]]:
     """Per policy of a summary's ``policies``: (mean, 95 % t-interval) over the seeds both ran of
     Venn's mean JCT / the policy's. Pairing removes the seed-to-seed variance of the workload,
     which is larger than the differences between good policies. Empty when Venn did not run."""
-    per_seed = {name: {s["seed"]: s["mean_jct_s"] for s in p["per_seed"]} for name, p in policies.items()}
+    per_seed = {name: {s["seed"]: censored_jct(s) for s in p["per_seed"]} for name, p in policies.items()}
     venn = per_seed.get("venn")
     if venn is None:
         return {}
@@ -137,8 +145,9 @@ def add_intervals(summary: dict) -> dict:
     """95 % t-intervals over seeds of the mean JCT and of the speed-up over Random, and the
     ratio paired against Venn (in place)."""
     for p in summary["policies"].values():
-        p["mean_jct_s_ci95"] = ci95([s["mean_jct_s"] for s in p["per_seed"]])
-        p["speedup_vs_random_ci95"] = ci95([s["speedup_vs_random"] for s in p["per_seed"]])
+        p["mean_jct_s_ci95"] = ci95([censored_jct(s) for s in p["per_seed"]])
+        p["speedup_vs_random_ci95"] = ci95([s.get("speedup_vs_random_censored", s["speedup_vs_random"])
+                                            for s in p["per_seed"]])
     for name, (mean, lo, hi) in paired_vs_venn(summary["policies"]).items():
         summary["policies"][name].update(paired_vs_venn=mean, paired_vs_venn_ci95=(lo, hi))
     summary["interval"] = "95% Student-t interval over seeds"
@@ -177,8 +186,9 @@ def summary_rows(summary: dict) -> list[dict]:
         slo, shi = p["speedup_vs_random_ci95"]
         vs_venn, vlo, vhi = paired.get(name, (None, None, None))
         rows.append({"scenario": summary["scenario"], "policy": name, "seeds": len(p["per_seed"]),
-                     "mean_jct_h": p["mean_jct_s"] / 3600, "mean_jct_h_ci95_lo": lo / 3600,
-                     "mean_jct_h_ci95_hi": hi / 3600, "speedup_vs_random": p["speedup_vs_random"],
+                     "mean_jct_h": censored_jct(p) / 3600, "mean_jct_h_ci95_lo": lo / 3600,
+                     "mean_jct_h_ci95_hi": hi / 3600,
+                     "speedup_vs_random": p.get("speedup_vs_random_censored", p["speedup_vs_random"]),
                      "speedup_ci95_lo": slo, "speedup_ci95_hi": shi, "paired_vs_venn": vs_venn,
                      "paired_vs_venn_ci95_lo": vlo, "paired_vs_venn_ci95_hi": vhi,
                      "unfinished_jobs": p["unfinished_jobs"]})

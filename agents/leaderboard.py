@@ -19,7 +19,7 @@ from venn_gym.compare import machine_description
 from .evaluate import BASELINES, agent_name, evaluate, paired_vs_venn, summary_rows
 
 MODELS_DIR = Path(__file__).parent / "models"
-DEFAULT_SCENARIOS = ("paper/even-v0", "paper/low-v0", "paper/high-v0", "paper/res_intensive-v0")
+DEFAULT_SCENARIOS = ("paper/even-v1", "paper/low-v1", "paper/high-v1", "paper/res_intensive-v1")
 
 
 def shipped_models(models: Path | None = None) -> list[Path]:
@@ -100,7 +100,8 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
         f"{meta['workers']} worker processes). Scenarios at scale {meta['scale']}; held-out seeds {meta['seeds']} "
         f"(agents train on seeds >= 10000; training workloads: {trained_on or 'none'}; every other column is "
         "a held-out workload too). Cell: mean over seeds of the per-seed speed-up (Random's "
-        "mean JCT / the policy's) [95 % Student-t interval over seeds]. Details per scenario "
+        "mean JCT / the policy's, JCTs censored at the scenario's horizon: an unfinished job counts as ending "
+        "there) [95 % Student-t interval over seeds]. Details per scenario "
         "(summary.json in the `venn-gym compare` schema, jobs.csv, breakdown.csv): `leaderboard/<scenario>/`.",
         "",
         "| policy | " + " | ".join(short) + " |",

@@ -27,6 +27,25 @@ def test_v0_results_are_unchanged(mix, policy):
     assert (summary["mean_jct_s"], summary["failed_rounds"], summary["tasks"]) == V0_PINNED[mix, policy]
 
 
+# Censored mean JCT (s), failed rounds and tasks of paper/<mix>-v1, seed 3, scale 0.02, as first
+# published: a faster or restructured simulator must reproduce them exactly.
+V1_PINNED = {
+    ("even", "random-order"): (164216.2045997526, 11150, 14678),
+    ("even", "srsf"): (83649.95680028605, 3745, 13377),
+    ("even", "venn"): (77467.87133721424, 3935, 13183),
+    ("even", "venn-ref"): (84121.13112157462, 4063, 13144),
+    ("low", "random"): (59816.97038151594, 7042, 6542),
+    ("low", "venn-ref:admission=0.5"): (17577.367118349226, 1566, 3160),
+}
+
+
+@pytest.mark.parametrize("mix, policy", sorted(V1_PINNED))
+def test_v1_results_are_pinned(mix, policy):
+    summary = venn_gym.run_policy(venn_gym.make_scenario(f"paper/{mix}-v1", seed=3, scale=0.02),
+                                  make_policy(policy)).summary()
+    assert (summary["mean_jct_censored_s"], summary["failed_rounds"], summary["tasks"]) == V1_PINNED[mix, policy]
+
+
 def test_every_paper_workload_has_both_versions():
     names = venn_gym.registered_scenarios()
     for mix in paper_mixes():

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from venn_gym.compare import RunSpec, TimedRun, run_many, summarise, write_outputs
+from venn_gym.compare import RunSpec, TimedRun, censored_jct, run_many, summarise, write_outputs
 from venn_gym.errors import SpecError
 
 from .config import TRAIN_SEED_MIN, algorithm_class, make_env
@@ -117,12 +117,6 @@ def run_agents(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequ
             if on_done:
                 on_done(run)
         return runs
-
-
-def censored_jct(figures: dict) -> float:
-    """Mean JCT censored at the horizon (an unfinished job counted as ending there; the plain mean
-    when every job finished, and in summaries written before censoring was recorded)."""
-    return figures.get("mean_jct_censored_s", figures["mean_jct_s"])
 
 
 def paired_vs_venn(policies: dict) -> dict[str, tuple[float, float, float]]:

@@ -119,6 +119,13 @@ def summarise(runs: Sequence[TimedRun]) -> dict:
     }
 
 
+def censored_jct(figures: dict) -> float:
+    """Mean JCT censored at the horizon from a summary (or one seed's figures): an unfinished job
+    counted as ending there; the plain mean in summaries written before censoring was recorded
+    (every job finished in those)."""
+    return figures.get("mean_jct_censored_s", figures["mean_jct_s"])
+
+
 def machine_description() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
 

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from .compare import RunSpec, machine_description, run_many, summarise, write_outputs
+from .compare import RunSpec, censored_jct, machine_description, run_many, summarise, write_outputs
 
 # Liu et al., MLSys 2025: Table 1 (average JCT speed-up over Random) and Fig. 11 (ablation).
 PAPER_TABLE1 = {
@@ -129,9 +129,8 @@ def _speedup(record: Optional[dict], workload: str, policy: str, reference: str)
     policies = (record or {}).get("summaries", {}).get(workload, {}).get("policies", {})
     if policy not in policies or reference not in policies:
         return None
-    mean = lambda s: s.get("mean_jct_censored_s", s["mean_jct_s"])  # noqa: E731
-    base = {s["seed"]: mean(s) for s in policies[reference]["per_seed"]}
-    ratios = np.array([base[s["seed"]] / mean(s) for s in policies[policy]["per_seed"] if s["seed"] in base])
+    base = {s["seed"]: censored_jct(s) for s in policies[reference]["per_seed"]}
+    ratios = np.array([base[s["seed"]] / censored_jct(s) for s in policies[policy]["per_seed"] if s["seed"] in base])
     return float(ratios.mean()), float(ratios.std(ddof=1)) if len(ratios) > 1 else 0.0
 
 
@@ -190,7 +189,7 @@ def _write_tables(records: dict[int, dict], out: Path) -> None:
                     csv_rows.append(",".join(str(x) for x in (
                         record["version"], workload, policy, reference, f"{value[0]:.4f}", f"{value[1]:.4f}",
                         paper.get(policy, "") if reference == "random" else "", f"{p['mean_jct_s'] / 3600:.2f}",
-                        f"{p.get('mean_jct_censored_s', p['mean_jct_s']) / 3600:.2f}", p.get("unfinished_jobs", ""),
+                        f"{censored_jct(p) / 3600:.2f}", p.get("unfinished_jobs", ""),
                         p.get("failed_rounds", ""), f"{p['wasted_task_share']:.4f}" if "wasted_task_share" in p else "")))
     _write_atomically(out / "table1.md", "\n".join(lines))
     _write_atomically(out / "table1.csv",
@@ -225,7 +224,7 @@ def _unfinished(record: dict, workload: str, policy: str) -> str:
         return "-"
     seeds = len(p["per_seed"])
     return (f"{p['unfinished_jobs'] / seeds:.0f} of {p['per_seed'][0]['jobs']}, "
-            f"{p.get('mean_jct_censored_s', p['mean_jct_s']) / 3600:,.0f} h")
+            f"{censored_jct(p) / 3600:,.0f} h")
 
 
 def _recorded(summary: dict, policies, field: str) -> bool:

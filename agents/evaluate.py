@@ -30,7 +30,7 @@ from venn_gym.errors import SpecError
 
 from .config import TRAIN_SEED_MIN, algorithm_class, make_env
 
-BASELINES = ("random", "fifo", "srsf", "las", "venn", "venn-no-match")
+BASELINES = ("random", "random-order", "fifo", "srsf", "las", "venn", "venn-ref", "venn-no-match")
 # two-sided 95 % Student-t quantiles by degrees of freedom (scipy is not a dependency)
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
         12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}

@@ -4,9 +4,10 @@ Time is continuous (seconds). The event heap holds only job events (arrival,
 round close, round deadline, async task end); device check-ins are never put
 on it. Between two scheduling events the allocation (a score per device class
 and job) does not change, so the check-ins of that interval are matched in bulk
-with array operations: each check-in goes to the highest-scoring eligible job
-with open demand, ties broken uniformly at random, and a segment of check-ins
-stops at the first one that fills a request or completes a quorum.
+by the compiled matcher (:mod:`venn_gym.matching`): each check-in goes to the
+highest-scoring eligible job with open demand, ties broken uniformly at random,
+and a segment of check-ins stops at the first one that fills a request or
+completes a quorum.
 
 Exogenous randomness (check-ins, the noise on task times, the tie-breaking
 draws) comes from streams keyed by (scenario seed, chunk), so every policy
@@ -15,7 +16,6 @@ sees the same devices, jobs and task times.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections import deque
@@ -23,18 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import requirements
+from . import matching, requirements
 from .errors import IllegalActionError, VennGymError
 from .jobs import ASYNC, DEADLINE_FROM_REQUEST
+from .matching import ARRIVAL, CLOSE, DEADLINE, HORIZON, RESPONSE_SAMPLE, TASK_END
 from .metrics import JobRecord, RoundRecord, RunResult
 from .scenario import Scenario
 from .view import SchedulerView, StaticInfo
 
-# Event kinds, in the order they are handled when they fall at the same time.
-_CLOSE, _DEADLINE, _TASK_END, _ARRIVAL, _HORIZON = range(5)
-_SEGMENT = 4096  # check-ins per matching step
 _SUPPLY_WINDOW_CHUNKS = 24  # chunks of the trace (1 h by default) in the supply estimate
-_RESPONSE_SAMPLE = 8192  # recent task times kept (with their tier) for g_u
 
 
 @dataclass(frozen=True)
@@ -117,6 +114,9 @@ class Simulation:
         self._is_async = np.array([j.mode == ASYNC for j in jobs])
         self._buffer = np.array([j.buffer_size for j in jobs], dtype=np.int64)
         self._deadline_at_request = scenario.round_deadline_from == DEADLINE_FROM_REQUEST
+        # Each job's round keeps its quorum's smallest finishes in a slice of one array.
+        self._kept_off = np.concatenate([[0], np.cumsum(self._quorum)[:-1]]).astype(np.int64)
+        self._kept_vals = np.empty(int(self._quorum.sum()))
         self._reset_state()
 
     # ------------------------------------------------------------------ state
@@ -128,9 +128,9 @@ class Simulation:
         self._heap: list[tuple] = []
         self._seq = 0
         for j, job in enumerate(jobs):
-            self._push(job.arrival_s, _ARRIVAL, j, 0)
+            self._push(job.arrival_s, ARRIVAL, j, 0)
         if self.scenario.horizon_s is not None:
-            self._push(self.scenario.horizon_s, _HORIZON, -1, 0)
+            self._push(self.scenario.horizon_s, HORIZON, -1, 0)
         self._active = np.zeros(n_jobs, dtype=bool)
         self._ended = np.zeros(n_jobs, dtype=bool)
         self._end_time = np.full(n_jobs, np.nan)
@@ -143,9 +143,8 @@ class Simulation:
         self._quorum_dispatch = np.full(n_jobs, np.nan)
         self._last_assign = np.zeros(n_jobs)
         self._close_candidate = np.full(n_jobs, np.inf)
-        self._success_parts: list[list[np.ndarray]] = [[] for _ in range(n_jobs)]
         self._success_count = np.zeros(n_jobs, dtype=np.int64)
-        self._quorum_times: list[np.ndarray | None] = [None] * n_jobs
+        self._kept_size = np.zeros(n_jobs, dtype=np.int64)
         self._attained = np.zeros(n_jobs, dtype=np.int64)
         self._failed_rounds = np.zeros(n_jobs, dtype=np.int64)
         self._tasks = np.zeros(n_jobs, dtype=np.int64)
@@ -170,15 +169,23 @@ class Simulation:
         self._pos = 0
         self._pending = -1
         self._stop_choices: int | None = None
-        self._targets_version = 0
-        self._contested_key: tuple | None = None
-        self._contested: list[int] = []
         self._chunk_len = 0
         self._supply_counts: deque[np.ndarray] = deque(maxlen=_SUPPLY_WINDOW_CHUNKS)
         self._supply_cache: np.ndarray | None = None
-        self._response_time = np.zeros(_RESPONSE_SAMPLE)
-        self._response_tier = np.full(_RESPONSE_SAMPLE, -1)
-        self._response_next = 0
+        self._response_time = np.zeros(RESPONSE_SAMPLE)
+        self._response_tier = np.full(RESPONSE_SAMPLE, -1, dtype=np.int64)
+        self._response_next = np.zeros(1, dtype=np.int64)
+        # The matcher's view of the state: tuples of the arrays above, updated in place.
+        self._m_devices = (self._busy_until, self._compute, self._bandwidth, self._device_tier)
+        self._m_jobs = (self._open, self._assigned, self._tasks, self._dropped, self._success_count,
+                        self._last_assign, self._quorum_dispatch, self._dispatch_time, self._quorum, self._is_async,
+                        self.static.job_deadline_s, self._attempt, self._workload, self._transfer)
+        self._m_kept = (self._close_candidate, self._kept_vals, self._kept_off, self._kept_size)
+        self._m_response = (self._response_time, self._response_tier, self._response_next)
+        self._m_events = matching.event_buffer(n_jobs)
+        self._m_records = matching.record_buffer()
+        self._device_first = np.full(len(self.scenario.population), -1, dtype=np.int64)
+        self._job_seen = np.zeros(n_jobs, dtype=np.int64)
         self._tier_p95 = np.full(self.static.speed_tiers, np.nan)
         self._all_p95 = math.nan
         self.checkins_seen = 0
@@ -211,6 +218,7 @@ class Simulation:
         sd = self.scenario.task_noise_log_sd
         self._c_noise = rng.lognormal(0.0, sd, n) if sd > 0 else np.ones(n)
         self._c_tie = rng.random(n)
+        self._m_ck = (self._c_time, self._c_device, self._c_end, self._c_class, self._c_noise, self._c_tie)
         self._chunk_index = index
         self._chunk_end_time = (index + 1) * trace.chunk_s
         self._pos = 0
@@ -246,32 +254,20 @@ class Simulation:
         eligible for and that has open demand; ``-inf`` means never; equal
         scores are broken uniformly at random per device.
         """
-        scores = np.asarray(scores, dtype=float)
+        scores = np.array(scores, dtype=float)  # a copy: the caller may change its array
         shape = (self.static.n_classes, self.static.n_jobs)
         if scores.shape == (self.static.n_jobs,):
-            scores = np.broadcast_to(scores, shape)
-        if scores.shape != shape:
+            scores = scores.reshape(1, -1)
+        elif scores.shape != shape:
             raise IllegalActionError(f"scores must have shape {shape} or ({shape[1]},), got {scores.shape}")
-        if np.isnan(scores).any() or np.isposinf(scores).any():
+        if not (scores < np.inf).all():
             raise IllegalActionError("scores must not be NaN or +inf")
-        self._scores = np.array(scores)
+        self._scores = scores
         self._targets_dirty = True
 
     def _refresh_targets(self) -> None:
-        allowed = self._job_eligible & (self._open > 0)[None, :] & np.isfinite(self._scores)
-        masked = np.where(allowed, self._scores, -np.inf)
-        best = masked.max(axis=1)
-        tied = allowed & (masked == best[:, None])
-        self._target_count = tied.sum(axis=1)
-        width = int(self._target_count.max(initial=0))
-        if width <= 1:  # no ties: one target per class (or none)
-            table = np.where(self._target_count > 0, masked.argmax(axis=1), -1)[:, None]
-        else:
-            order = np.argsort(~tied, axis=1, kind="stable")[:, :width]
-            table = np.where(np.arange(width)[None, :] < self._target_count[:, None], order, -1)
-        self._target_table = table
+        self._target_table, self._target_count = matching.target_table(self._scores, self._job_eligible, self._open)
         self._targets_dirty = False
-        self._targets_version += 1
 
     # --------------------------------------------------------------- matching
     def _next_event_time(self) -> float:
@@ -291,264 +287,50 @@ class Simulation:
                     )
                 self._load_chunk(self._chunk_index + 1)
                 continue
-            a = self._pos
-            b = min(self._chunk_len, a + _SEGMENT)
-            stop = -1
-            if self._stop_choices is not None and self._open.any():
-                # Device-level control: the first contested check-in before t_end goes to
-                # the caller; the segment ends there.
-                if self._targets_dirty:
-                    self._refresh_targets()
-                stop = self._next_contested(a, b)
-                if stop >= 0 and self._c_time[stop] < t_end:
-                    if stop == a:
-                        self._pending = a
-                        return
-                    b = stop
-                else:
-                    stop = -1
-            if self._c_time[b - 1] >= t_end:
-                b = int(self._c_time.searchsorted(t_end))
-                if b <= a:
-                    return
-            self._match_segment(a, b, stop)
+            if self._targets_dirty:
+                self._refresh_targets()
+            why, self._pos, self._pending, n_events, n_records = matching.match_checkins(
+                self._pos, self._chunk_len, t_end, self._stop_choices or 0, not self._deadline_at_request,
+                self.record_assignments, self._target_table, self._target_count, self._device_first,
+                self._job_seen, self._m_ck, self._m_devices, self._m_jobs, self._m_kept, self._m_response,
+                self._m_events, self._m_records)
+            self._replay_events(n_events)
+            if n_records:
+                idx, jobs = self._m_records[0][:n_records].copy(), self._m_records[1][:n_records].copy()
+                self._record_assignments(idx, jobs, self._m_records[2][:n_records].copy(),
+                                         self._m_records[3][:n_records].copy())
+            if why == matching.TARGETS_CHANGED:
+                self._targets_dirty = True
+            elif why == matching.REACHED_END:
+                return
 
-    def _match_segment(self, a: int, b: int, stop: int) -> None:
-        """Match check-ins [a, b); ``stop`` (if >= 0, equal to b) is a contested check-in
-        to hand over after them."""
-        if not self._open.any():  # open demands are never negative
-            self._pos = b
+    def _replay_events(self, n: int) -> None:
+        """Push the events the matcher wrote, in its order (the heap breaks ties by order)."""
+        if n == 0:
             return
-        if self._targets_dirty:
-            self._refresh_targets()
-        cls = self._c_class[a:b]
-        pick = (self._c_tie[a:b] * self._target_count[cls]).astype(np.int64)
-        np.minimum(pick, self._target_table.shape[1] - 1, out=pick)
-        target = self._target_table[cls, pick]
-        device = self._c_device[a:b]
-        busy = self._busy_until[device] > self._c_time[a:b]
-        target[busy] = -1
-        pos = np.flatnonzero(target >= 0)
-        if len(pos) == 0:
-            self._pos = b
-            if b == stop:
-                self._pending = stop
-            return
-        end = b
-        # A device checking in again while its first (tentatively assigned) window is
-        # still open is busy; one checking in after it ended is settled in the next segment.
-        if len(pos) > 1:
-            devices = device[pos]
-            ordered = np.sort(devices)
-            if (ordered[1:] == ordered[:-1]).any():
-                _, first, inverse = np.unique(devices, return_index=True, return_inverse=True)
-                first_at = first[inverse]
-                later = first_at != np.arange(len(pos))
-                busy_again = later & (self._c_time[a + pos] < self._c_end[a + pos[first_at]])
-                free_again = np.flatnonzero(later & ~busy_again)
-                if len(free_again):
-                    end = a + int(pos[free_again[0]])
-                    busy_again[free_again[0]:] = True
-                pos = pos[~busy_again]
-        jobs_at = target[pos]
-        take = len(pos)
-        n_jobs = self.static.n_jobs
-        # Stop at the check-in that fills a request.
-        counts = np.bincount(jobs_at, minlength=n_jobs)
-        filled = np.flatnonzero((counts >= self._open) & (self._open > 0))
-        if len(filled):
-            by_job = np.argsort(jobs_at, kind="stable")
-            first_of_job = np.cumsum(counts) - counts
-            kth = int(by_job[first_of_job[filled] + self._open[filled] - 1].min())
-            if kth + 1 < take:
-                take, end = kth + 1, a + int(pos[kth]) + 1
-        # Task outcomes of the tentative assignments.
-        idx = a + pos[:take]
-        jobs_at = jobs_at[:take]
-        dev, duration, finish, ok = self._task_outcomes(idx, jobs_at)
-        # A quorum that forms inside the segment ends it: later check-ins must not join that round.
-        new_results = np.bincount(jobs_at[ok], minlength=n_jobs)
-        ready = (new_results > 0) & (self._success_count + new_results >= self._quorum) & ~self._is_async
-        quorum_at = math.inf
-        for j in np.flatnonzero(ready):
-            quorum_at = min(quorum_at, self._quorum_time(j, finish[ok & (jobs_at == j)]))
-        if take and quorum_at <= self._c_time[idx[-1]]:
-            # Events come before check-ins at the same instant, so a check-in at the quorum's
-            # instant goes to the next round. Tasks take time, so the quorum's own tasks stay.
-            keep = int(np.searchsorted(self._c_time[idx], quorum_at, side="left"))
-            take, end = keep, int(idx[keep])
-            idx, jobs_at, dev, duration, finish, ok = (x[:keep] for x in (idx, jobs_at, dev, duration, finish, ok))
-        self._pos = end
-        if take:
-            self._assign(idx, jobs_at, dev, duration, finish, ok)
-        # The contested check-in's candidates were read before this segment's assignments:
-        # hand it over only if none of them filled a request and no event (a quorum) now
-        # comes before it; otherwise the next segment looks at it again.
-        if (end == stop and not self._targets_dirty and self._next_event_time() > self._c_time[stop]
-                and self._busy_until[self._c_device[stop]] <= self._c_time[stop]):
-            self._pending = stop
+        times, kinds, jobs, tags, good = (x[:n].tolist() for x in self._m_events)
+        for time, kind, j, tag, ok in zip(times, kinds, jobs, tags, good):
+            if kind == TASK_END:
+                heapq.heappush(self._async_ends[j], (time, ok))
+            self._push(time, kind, j, tag)
 
-    def _next_contested(self, a: int, b: int) -> int:
-        """The first check-in in [a, b) whose device is free and could go to at least
-        ``stop_choices`` jobs (per the current targets), or -1."""
-        key = (self._targets_version, self._chunk_index, self._stop_choices)
-        if self._contested_key != key:
-            # Once per target change: a scan per step would cost more than the step itself.
-            counts = self._target_count[self._c_class[a:self._chunk_len]]
-            self._contested = (np.flatnonzero(counts >= self._stop_choices) + a).tolist()
-            self._contested_key = key
-        contested = self._contested
-        i = bisect.bisect_left(contested, a)
-        busy_until, time, device = self._busy_until, self._c_time, self._c_device
-        while i < len(contested) and contested[i] < b:
-            k = contested[i]
-            if busy_until[device[k]] <= time[k]:
-                return k
-            i += 1
-        return -1
-
-    def _task_outcomes(self, idx: np.ndarray, jobs_at: np.ndarray):
-        """Device, task time, finish time and success of check-ins ``idx`` serving ``jobs_at``."""
-        dev = self._c_device[idx]
-        work = self._workload[jobs_at] * self._compute[dev] + self._transfer[jobs_at] / self._bandwidth[dev]
-        duration = work * self._c_noise[idx]
-        finish = self._c_time[idx] + duration
-        return dev, duration, finish, finish <= self._c_end[idx]
-
-    def _quorum_time(self, j: int, new_finish: np.ndarray) -> float:
-        """Time the Q-th result of job j's round arrives, given extra results."""
-        need = self._quorum[j]
-        if self._success_count[j] + len(new_finish) < need:
-            return math.inf
-        current = self._close_candidate[j]
-        if current < math.inf and not (new_finish < current).any():
-            return current
-        parts = [new_finish] if self._quorum_times[j] is None else [self._quorum_times[j], new_finish]
-        if self._quorum_times[j] is None:
-            parts += self._success_parts[j]
-        merged = np.concatenate(parts)
-        return float(np.partition(merged, need - 1)[need - 1])
-
-    def _assign(self, idx, jobs_at, dev, duration, finish, ok) -> None:
-        if self.record_assignments:
-            self._assignment_parts.append(
-                {"time_s": self._c_time[idx], "device": dev, "job": jobs_at, "attempt": self._attempt[jobs_at],
-                 "window_end_s": self._c_end[idx], "finish_s": finish, "success": ok}
-            )
-        self._busy_until[dev] = self._c_end[idx]
-        self._record_response(self._device_tier[dev[ok]], duration[ok])
-        times, ends = self._c_time[idx], self._c_end[idx]
-        if jobs_at[0] == jobs_at[-1] and (jobs_at == jobs_at[0]).all():  # the common case: one job
-            jobs, starts, stops = jobs_at[:1], np.array([0]), np.array([len(idx)])
-            successes = np.array([np.count_nonzero(ok)])
-        else:
-            by_job = np.argsort(jobs_at, kind="stable")
-            sorted_jobs = jobs_at[by_job]
-            new_job = np.empty(len(sorted_jobs), dtype=bool)
-            new_job[0] = True
-            np.not_equal(sorted_jobs[1:], sorted_jobs[:-1], out=new_job[1:])
-            starts = np.flatnonzero(new_job)
-            stops = np.empty_like(starts)
-            stops[:-1] = starts[1:]
-            stops[-1] = len(sorted_jobs)
-            jobs = sorted_jobs[starts]
-            successes = np.add.reduceat(ok[by_job], starts)
-            times, finish, ok, ends = times[by_job], finish[by_job], ok[by_job], ends[by_job]
-        n = stops - starts
-        quorum_in = ~self._is_async[jobs] & (self._assigned[jobs] < self._quorum[jobs]) & (
-            self._assigned[jobs] + n >= self._quorum[jobs])
-        if quorum_in.any():  # the quorum-th device of a round was dispatched in this batch
-            self._quorum_dispatch[jobs[quorum_in]] = times[
-                starts[quorum_in] + self._quorum[jobs[quorum_in]] - self._assigned[jobs[quorum_in]] - 1]
-        self._tasks[jobs] += n
-        self._dropped[jobs] += n - successes
-        self._assigned[jobs] += n
-        self._open[jobs] -= n
-        self._last_assign[jobs] = times[stops - 1]
-        self._success_count[jobs] += successes
-        filled = self._open[jobs] == 0
-        if filled.any():
-            self._targets_dirty = True
-        for j, lo, hi, got, full in zip(jobs.tolist(), starts.tolist(), stops.tolist(), successes.tolist(),
-                                        filled.tolist()):
-            if self._is_async[j]:
-                for t_done, good in zip(np.where(ok[lo:hi], finish[lo:hi], ends[lo:hi]).tolist(), ok[lo:hi].tolist()):
-                    heapq.heappush(self._async_ends[j], (t_done, good))
-                    self._push(t_done, _TASK_END, j, int(self._attempt[j]))
-                continue
-            if got:
-                self._add_results(j, finish[lo:hi][ok[lo:hi]])
-            if full:
-                self._dispatch_time[j] = self._last_assign[j]
-                if not self._deadline_at_request:
-                    self._push(self._dispatch_time[j] + self.static.job_deadline_s[j], _DEADLINE, j,
-                               int(self._attempt[j]))
+    def _record_assignments(self, idx: np.ndarray, jobs: np.ndarray, finish: np.ndarray, ok: np.ndarray) -> None:
+        self._assignment_parts.append(
+            {"time_s": self._c_time[idx], "device": self._c_device[idx], "job": jobs, "attempt": self._attempt[jobs],
+             "window_end_s": self._c_end[idx], "finish_s": finish, "success": ok}
+        )
 
     def _assign_one(self, k: int, j: int) -> None:
-        """:meth:`_assign` for one check-in, in scalars (the device env's hot path; same arithmetic)."""
-        if self.record_assignments or self._is_async[j]:
-            idx, jobs_at = np.array([k]), np.array([j])
-            self._assign(idx, jobs_at, *self._task_outcomes(idx, jobs_at))
-            return
-        dev = int(self._c_device[k])
-        time, end = float(self._c_time[k]), float(self._c_end[k])
-        work = self._workload[j] * self._compute[dev] + self._transfer[j] / self._bandwidth[dev]
-        duration = float(work * self._c_noise[k])
-        finish = time + duration
-        ok = finish <= end
-        self._busy_until[dev] = end
-        if ok:
-            self._record_one_response(int(self._device_tier[dev]), duration)
-        self._tasks[j] += 1
-        self._assigned[j] += 1
-        if self._assigned[j] == self._quorum[j]:
-            self._quorum_dispatch[j] = time
-        self._last_assign[j] = time
-        if ok:
-            self._success_count[j] += 1
-            self._add_results(j, np.array([finish]))
-        else:
-            self._dropped[j] += 1
-        self._open[j] -= 1
-        if self._open[j] == 0:
+        """Give check-in k's device to job j (a device-level decision)."""
+        idx, jobs = np.array([k], dtype=np.int64), np.array([j], dtype=np.int64)
+        n_events, filled, finish, ok = matching.assign(
+            idx, jobs, 1, self._m_ck, self._m_devices, self._m_jobs, self._m_kept, self._m_response,
+            not self._deadline_at_request, self._m_events, 0)
+        if self.record_assignments:
+            self._record_assignments(idx, jobs, finish, ok)
+        self._replay_events(n_events)
+        if filled:
             self._targets_dirty = True
-            self._dispatch_time[j] = time
-            if not self._deadline_at_request:
-                self._push(time + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
-
-    def _record_one_response(self, tier: int, duration: float) -> None:
-        start = self._response_next if self._response_next < _RESPONSE_SAMPLE else 0
-        self._response_time[start] = duration
-        self._response_tier[start] = tier
-        self._response_next = start + 1
-
-    def _record_response(self, tiers: np.ndarray, duration: np.ndarray) -> None:
-        """Keep the most recent task times (with their device tier) for the tiers' percentiles."""
-        n = min(len(duration), _RESPONSE_SAMPLE)
-        start = self._response_next if self._response_next + n <= _RESPONSE_SAMPLE else 0
-        self._response_time[start:start + n] = duration[len(duration) - n:]
-        self._response_tier[start:start + n] = tiers[len(tiers) - n:]
-        self._response_next = start + n
-
-    def _add_results(self, j: int, good: np.ndarray) -> None:
-        """Job j's round got the successful results ``good`` (already counted); track its quorum time."""
-        need = self._quorum[j]
-        if self._quorum_times[j] is None:
-            self._success_parts[j].append(good)
-            if self._success_count[j] < need:
-                return
-            merged = np.concatenate(self._success_parts[j])
-            self._success_parts[j] = []
-        else:
-            if not (good < self._close_candidate[j]).any():
-                return
-            merged = np.concatenate([self._quorum_times[j], good])
-        smallest = np.partition(merged, need - 1)[:need]
-        self._quorum_times[j] = smallest
-        tau = float(smallest.max())
-        if tau < self._close_candidate[j]:
-            self._close_candidate[j] = tau
-            self._push(tau, _CLOSE, j, int(self._attempt[j]))
 
     # ------------------------------------------------------------------ events
     def advance(self, stop_at_choices: int | None = None) -> list[SchedulingEvent]:
@@ -584,19 +366,19 @@ class Simulation:
         return []
 
     def _handle(self, kind: int, j: int, tag: int, time: float) -> list[SchedulingEvent]:
-        if kind == _ARRIVAL:
+        if kind == ARRIVAL:
             self._active[j] = True
             return [SchedulingEvent(time, "arrival", j), *self._request(j, time)]
-        if kind == _HORIZON:
+        if kind == HORIZON:
             self.done = True
             return [SchedulingEvent(time, "horizon")]
         if not self._active[j] or tag != self._attempt[j]:
             return []  # stale: that round has already ended
-        if kind == _CLOSE and time == self._close_candidate[j]:
+        if kind == CLOSE and time == self._close_candidate[j]:
             return self._end_round(j, time, success=True)
-        if kind == _DEADLINE:
+        if kind == DEADLINE:
             return self._end_round(j, time, success=False)
-        if kind == _TASK_END:
+        if kind == TASK_END:
             return self._async_task_end(j, time)
         return []
 
@@ -608,19 +390,21 @@ class Simulation:
         self._quorum_dispatch[j] = np.nan
         self._last_assign[j] = time
         self._close_candidate[j] = math.inf
-        self._success_parts[j] = []
         self._success_count[j] = 0
-        self._quorum_times[j] = None
+        self._kept_size[j] = 0
         self._targets_dirty = True
         if self._deadline_at_request and not self._is_async[j]:
-            self._push(time + self.static.job_deadline_s[j], _DEADLINE, j, int(self._attempt[j]))
+            self._push(time + self.static.job_deadline_s[j], DEADLINE, j, int(self._attempt[j]))
         return [SchedulingEvent(time, "request", j)]
 
     def _end_round(self, j: int, time: float, success: bool) -> list[SchedulingEvent]:
-        request = self._round_request[j]
+        # Python floats: numpy scalar arithmetic would cost more than the rest of this method.
+        request = float(self._round_request[j])
         # A round whose quorum formed before its last device was found ends its
         # scheduling phase at its last assignment.
-        dispatch = self._dispatch_time[j] if not np.isnan(self._dispatch_time[j]) else self._last_assign[j]
+        dispatch = float(self._dispatch_time[j])
+        if math.isnan(dispatch):
+            dispatch = float(self._last_assign[j])
         dispatch = min(max(dispatch, request), time)
         self._last_sched[j] = dispatch - request
         self._last_response[j] = time - dispatch
@@ -628,7 +412,9 @@ class Simulation:
         self._response_total[j] += time - dispatch
         # Queuing delay (the authors' measure): request to the dispatch of the quorum-th device,
         # or to the round's end if fewer were dispatched.
-        quorum_dispatch = self._quorum_dispatch[j] if not np.isnan(self._quorum_dispatch[j]) else time
+        quorum_dispatch = float(self._quorum_dispatch[j])
+        if math.isnan(quorum_dispatch):
+            quorum_dispatch = time
         self._queuing_total[j] += quorum_dispatch - request
         if self.keep_rounds:
             self._rounds.append(

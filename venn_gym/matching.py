@@ -1,0 +1,422 @@
+"""The matcher: check-ins to jobs between two scheduling events, compiled with numba.
+
+Between two scheduling events the allocation is fixed, so :class:`~venn_gym.simulation.Simulation`
+hands whole runs of check-ins to :func:`match_checkins`. It works in segments of at most
+``SEGMENT`` check-ins. In each segment a check-in tentatively goes to the job its class's
+target table names (ties broken by the check-in's own uniform draw), unless its device is busy.
+The segment is then cut at the first of:
+- a device checking in again after its first, tentatively assigned, window ended (it is
+  settled in the next segment; one checking in while that window is open is busy);
+- the check-in that fills a request (the targets change);
+- the first check-in at or after a quorum that the segment's own results complete (events come
+  before check-ins at the same instant).
+The kept assignments are then applied, and the events they cause (a round's close, a
+dispatch-timed deadline, an async task's end) are written to a buffer that the simulation
+pushes on its heap in the same order.
+
+A round's quorum time is the Q-th smallest finish among its successful results; the Q smallest
+are kept per job in a max-heap (``kept``), so a new result costs O(log Q).
+
+Without numba the same functions run as plain Python: correct, and far slower.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from numba import njit
+
+    _compiled = njit(cache=True)  # compiled on first use, cached on disk
+except ImportError:  # pragma: no cover - numba is a dependency; this keeps the core importable without it
+    def _compiled(function):
+        return function
+
+SEGMENT = 4096  # check-ins per matching step
+RESPONSE_SAMPLE = 8192  # recent task times kept (with their tier) for the tiers' percentiles
+
+# Event kinds, in the order they are handled when they fall at the same time.
+CLOSE, DEADLINE, TASK_END, ARRIVAL, HORIZON = range(5)
+
+# Why match_checkins returned.
+REACHED_END, CHUNK_DONE, TARGETS_CHANGED, CHECKIN_PENDING, BUFFER_FULL = range(5)
+
+
+def event_buffer(n_jobs: int) -> tuple:
+    """(time, kind, job, attempt, success) of the events one call may cause: room for a segment's."""
+    size = 2 * (SEGMENT + 2 * n_jobs)
+    return (np.empty(size), np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64),
+            np.empty(size, np.bool_))
+
+
+def record_buffer() -> tuple:
+    """(check-in, job, finish, success) of the assignments one call makes, when they are recorded."""
+    size = 4 * SEGMENT
+    return np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size, np.bool_)
+
+
+@_compiled
+def target_table(scores, eligible, job_open):
+    """Per device class, the jobs a check-in may go to: eligible, with open demand, and of the
+    class's highest finite score. ``scores`` is (classes x jobs), or (1 x jobs) for every class.
+    Returns (table, count): row c lists class c's ``count[c]`` targets ascending, then -1."""
+    n_classes, n_jobs = eligible.shape
+    per_class = scores.shape[0] > 1
+    best = np.full(n_classes, -np.inf)
+    count = np.zeros(n_classes, np.int64)
+    for c in range(n_classes):
+        row = c if per_class else 0
+        for j in range(n_jobs):
+            score = scores[row, j]
+            if not eligible[c, j] or job_open[j] <= 0 or not score > -np.inf:
+                continue
+            if score > best[c]:
+                best[c] = score
+                count[c] = 1
+            elif score == best[c]:
+                count[c] += 1
+    width = max(1, count.max()) if n_classes else 1
+    table = np.full((n_classes, width), -1, np.int64)
+    for c in range(n_classes):
+        if count[c] == 0:
+            continue
+        row = c if per_class else 0
+        filled = 0
+        for j in range(n_jobs):
+            if eligible[c, j] and job_open[j] > 0 and scores[row, j] == best[c]:
+                table[c, filled] = j
+                filled += 1
+    return table, count
+
+
+@_compiled
+def _keep_smallest(kept_vals, off, kept_size, j, need, value):
+    """Add ``value`` to job j's max-heap of its round's ``need`` smallest finishes."""
+    s = kept_size[j]
+    if s < need:
+        i = s
+        kept_vals[off + i] = value
+        while i > 0:
+            parent = (i - 1) // 2
+            if kept_vals[off + parent] >= kept_vals[off + i]:
+                break
+            kept_vals[off + parent], kept_vals[off + i] = kept_vals[off + i], kept_vals[off + parent]
+            i = parent
+        kept_size[j] = s + 1
+    elif value < kept_vals[off]:
+        kept_vals[off] = value
+        i = 0
+        while True:
+            left = 2 * i + 1
+            if left >= need:
+                break
+            child = left
+            if left + 1 < need and kept_vals[off + left + 1] > kept_vals[off + left]:
+                child = left + 1
+            if kept_vals[off + child] <= kept_vals[off + i]:
+                break
+            kept_vals[off + child], kept_vals[off + i] = kept_vals[off + i], kept_vals[off + child]
+            i = child
+
+
+@_compiled
+def _quorum_time(j, new_finish, n_new, need, close_candidate, kept_vals, kept_off, kept_size):
+    """When job j's round gets its Q-th result, counting ``new_finish[:n_new]`` too (inf if never)."""
+    size = kept_size[j]
+    if size + n_new < need:
+        return np.inf
+    current = close_candidate[j]
+    if current < np.inf:
+        earlier = False
+        for i in range(n_new):
+            if new_finish[i] < current:
+                earlier = True
+                break
+        if not earlier:
+            return current
+    merged = np.empty(size + n_new)
+    merged[:size] = kept_vals[kept_off[j]:kept_off[j] + size]
+    merged[size:] = new_finish[:n_new]
+    merged.sort()
+    return merged[need - 1]
+
+
+@_compiled
+def add_results(j, finish, n, quorum, close_candidate, kept_vals, kept_off, kept_size):
+    """Job j's round got the successful results ``finish[:n]``. Returns its new quorum time if
+    that moved earlier (a close event to push), else NaN."""
+    need = quorum[j]
+    if kept_size[j] >= need:
+        earlier = False
+        for i in range(n):
+            if finish[i] < close_candidate[j]:
+                earlier = True
+                break
+        if not earlier:
+            return np.nan
+    off = kept_off[j]
+    for i in range(n):
+        _keep_smallest(kept_vals, off, kept_size, j, need, finish[i])
+    if kept_size[j] < need:
+        return np.nan
+    tau = kept_vals[off]
+    if tau < close_candidate[j]:
+        close_candidate[j] = tau
+        return tau
+    return np.nan
+
+
+@_compiled
+def assign(tent, tent_job, take, ck, devices, jobs, kept, response, deadline_from_dispatch, events, n_ev):
+    """Give check-ins ``tent[:take]`` to jobs ``tent_job[:take]``. Returns (events written in
+    total, whether a request was filled, finish times, successes)."""
+    ck_time, ck_device, ck_end, ck_class, ck_noise, ck_tie = ck
+    busy_until, compute, bandwidth, tier = devices
+    (job_open, assigned, tasks, dropped, successes, last_assign, quorum_dispatch, dispatch, quorum, is_async,
+     deadline, attempt, workload, transfer) = jobs
+    close_candidate, kept_vals, kept_off, kept_size = kept
+    response_time, response_tier, response_next = response
+    ev_time, ev_kind, ev_job, ev_tag, ev_good = events
+
+    duration = np.empty(take)
+    finish = np.empty(take)
+    ok = np.empty(take, np.bool_)
+    n_ok = 0
+    for i in range(take):
+        k = tent[i]
+        j = tent_job[i]
+        d = ck_device[k]
+        work = workload[j] * compute[d] + transfer[j] / bandwidth[d]
+        duration[i] = work * ck_noise[k]
+        finish[i] = ck_time[k] + duration[i]
+        ok[i] = finish[i] <= ck_end[k]
+        n_ok += ok[i]
+        busy_until[d] = ck_end[k]
+
+    # The response-time sample: the batch's successful task times, in check-in order.
+    n_kept = min(n_ok, RESPONSE_SAMPLE)
+    start = response_next[0] if response_next[0] + n_kept <= RESPONSE_SAMPLE else 0
+    skip = n_ok - n_kept
+    w = start
+    seen = 0
+    for i in range(take):
+        if ok[i]:
+            if seen >= skip:
+                response_time[w] = duration[i]
+                response_tier[w] = tier[ck_device[tent[i]]]
+                w += 1
+            seen += 1
+    response_next[0] = start + n_kept
+
+    for i in range(take):
+        j = tent_job[i]
+        tasks[j] += 1
+        if ok[i]:
+            successes[j] += 1
+        else:
+            dropped[j] += 1
+        assigned[j] += 1
+        if not is_async[j] and assigned[j] == quorum[j]:
+            quorum_dispatch[j] = ck_time[tent[i]]
+        job_open[j] -= 1
+        last_assign[j] = ck_time[tent[i]]
+
+    # Events, job by job in ascending order (the order they get on the heap).
+    filled = False
+    order = np.argsort(tent_job[:take], kind="mergesort")
+    good = np.empty(take)
+    i = 0
+    while i < take:
+        j = tent_job[order[i]]
+        end = i
+        while end < take and tent_job[order[end]] == j:
+            end += 1
+        if job_open[j] == 0:
+            filled = True
+        if is_async[j]:
+            for m in range(i, end):
+                x = order[m]
+                ev_time[n_ev] = finish[x] if ok[x] else ck_end[tent[x]]
+                ev_kind[n_ev] = TASK_END
+                ev_job[n_ev] = j
+                ev_tag[n_ev] = attempt[j]
+                ev_good[n_ev] = ok[x]
+                n_ev += 1
+        else:
+            n_good = 0
+            for m in range(i, end):
+                if ok[order[m]]:
+                    good[n_good] = finish[order[m]]
+                    n_good += 1
+            if n_good:
+                tau = add_results(j, good, n_good, quorum, close_candidate, kept_vals, kept_off, kept_size)
+                if not np.isnan(tau):
+                    ev_time[n_ev], ev_kind[n_ev], ev_job[n_ev], ev_tag[n_ev], ev_good[n_ev] = tau, CLOSE, j, attempt[j], True
+                    n_ev += 1
+            if job_open[j] == 0:
+                dispatch[j] = last_assign[j]
+                if deadline_from_dispatch:
+                    ev_time[n_ev] = dispatch[j] + deadline[j]
+                    ev_kind[n_ev], ev_job[n_ev], ev_tag[n_ev], ev_good[n_ev] = DEADLINE, j, attempt[j], False
+                    n_ev += 1
+        i = end
+    return n_ev, filled, finish, ok
+
+
+@_compiled
+def match_checkins(pos, chunk_len, t_end, stop_choices, deadline_from_dispatch, record,
+                   target_table, target_count, device_first, job_seen,
+                   ck, devices, jobs, kept, response, events, records):
+    """Match check-ins from ``pos`` on, segment by segment, until the chunk ends, the next
+    check-in is at or after ``t_end`` or an event written here, a request fills, a contested
+    check-in (one that could go to ``stop_choices`` or more jobs; 0: never stop) comes up, or
+    a buffer is full. Returns (why, next position, pending check-in or -1, events, records)."""
+    ck_time, ck_device, ck_end, ck_class, ck_noise, ck_tie = ck
+    busy_until = devices[0]
+    job_open, quorum, is_async, close_candidate = jobs[0], jobs[8], jobs[9], kept[0]
+    kept_vals, kept_off, kept_size = kept[1], kept[2], kept[3]
+    ev_time = events[0]
+    rec_idx, rec_job, rec_finish, rec_ok = records
+    n_jobs = len(job_open)
+    width = target_table.shape[1]
+    any_open = False
+    for j in range(n_jobs):
+        if job_open[j] > 0:
+            any_open = True
+            break
+    tent = np.empty(SEGMENT, np.int64)
+    tent_job = np.empty(SEGMENT, np.int64)
+    new_finish = np.empty(SEGMENT)
+    n_ev = 0
+    n_rec = 0
+    next_event = t_end
+    while True:
+        if pos >= chunk_len:
+            return CHUNK_DONE, pos, -1, n_ev, n_rec
+        if n_ev + SEGMENT + 2 * n_jobs > len(ev_time) or (record and n_rec + SEGMENT > len(rec_idx)):
+            return BUFFER_FULL, pos, -1, n_ev, n_rec
+        a = pos
+        b = min(chunk_len, a + SEGMENT)
+        stop = -1
+        if stop_choices > 0 and any_open:
+            for k in range(a, b):
+                if target_count[ck_class[k]] >= stop_choices and busy_until[ck_device[k]] <= ck_time[k]:
+                    stop = k
+                    break
+            if stop >= 0 and ck_time[stop] < next_event:
+                if stop == a:
+                    return CHECKIN_PENDING, pos, a, n_ev, n_rec
+                b = stop
+            else:
+                stop = -1
+        if ck_time[b - 1] >= next_event:
+            b = np.searchsorted(ck_time[:chunk_len], next_event)
+            if b <= a:
+                return REACHED_END, pos, -1, n_ev, n_rec
+        if not any_open:
+            pos = b
+            continue
+
+        # Tentative assignments: the target of each free device's check-in.
+        n_t = 0
+        end = b
+        for k in range(a, b):
+            count = target_count[ck_class[k]]
+            if count == 0:
+                continue
+            pick = min(int(ck_tie[k] * count), width - 1)
+            target = target_table[ck_class[k], pick]
+            d = ck_device[k]
+            if target < 0 or busy_until[d] > ck_time[k]:
+                continue
+            first = device_first[d]
+            if first >= 0:
+                if ck_time[k] < ck_end[tent[first]]:
+                    continue  # its first window here is still open: busy
+                end = k  # free again: settled in the next segment
+                break
+            device_first[d] = n_t
+            tent[n_t] = k
+            tent_job[n_t] = target
+            n_t += 1
+        for i in range(n_t):
+            device_first[ck_device[tent[i]]] = -1
+        if n_t == 0:
+            pos = end
+            if end == stop:
+                return CHECKIN_PENDING, pos, stop, n_ev, n_rec
+            continue
+
+        # Stop at the check-in that fills a request.
+        take = n_t
+        counted = n_t
+        for i in range(n_t):
+            j = tent_job[i]
+            job_seen[j] += 1
+            if job_seen[j] == job_open[j]:
+                counted = i + 1
+                if i + 1 < take:
+                    take = i + 1
+                    end = tent[i] + 1
+                break
+        for i in range(counted):
+            job_seen[tent_job[i]] = 0
+
+        # A quorum that forms inside the segment ends it: later check-ins must not join that round.
+        quorum_at = np.inf
+        finish = np.empty(take)
+        ok = np.empty(take, np.bool_)
+        ck_tuple = ck
+        for i in range(take):
+            k = tent[i]
+            j = tent_job[i]
+            d = ck_device[k]
+            work = jobs[12][j] * devices[1][d] + jobs[13][j] / devices[2][d]
+            finish[i] = ck_time[k] + work * ck_noise[k]
+            ok[i] = finish[i] <= ck_end[k]
+            if ok[i]:
+                job_seen[j] += 1
+        for i in range(take):
+            j = tent_job[i]
+            if job_seen[j] == 0:
+                continue
+            if not is_async[j] and jobs[4][j] + job_seen[j] >= quorum[j]:
+                n_new = 0
+                for m in range(i, take):
+                    if tent_job[m] == j and ok[m]:
+                        new_finish[n_new] = finish[m]
+                        n_new += 1
+                quorum_at = min(quorum_at, _quorum_time(j, new_finish, n_new, quorum[j], close_candidate,
+                                                        kept_vals, kept_off, kept_size))
+            job_seen[j] = 0
+        if quorum_at <= ck_time[tent[take - 1]]:
+            # Events come before check-ins at the same instant, so a check-in at the quorum's
+            # instant goes to the next round. Tasks take time, so the quorum's own tasks stay.
+            keep = 0
+            while ck_time[tent[keep]] < quorum_at:
+                keep += 1
+            take = keep
+            end = tent[keep]
+        pos = end
+        filled = False
+        if take:
+            if record:
+                rec_idx[n_rec:n_rec + take] = tent[:take]
+                rec_job[n_rec:n_rec + take] = tent_job[:take]
+            n_before = n_ev
+            n_ev, filled, finish, ok = assign(tent, tent_job, take, ck_tuple, devices, jobs, kept, response,
+                                              deadline_from_dispatch, events, n_ev)
+            if record:
+                rec_finish[n_rec:n_rec + take] = finish
+                rec_ok[n_rec:n_rec + take] = ok
+                n_rec += take
+            for e in range(n_before, n_ev):
+                next_event = min(next_event, ev_time[e])
+        # The contested check-in's candidates were read before this segment's assignments:
+        # hand it over only if none of them filled a request and no event (a quorum) now
+        # comes before it; otherwise the next segment looks at it again.
+        if (end == stop and not filled and next_event > ck_time[stop]
+                and busy_until[ck_device[stop]] <= ck_time[stop]):
+            return CHECKIN_PENDING, pos, stop, n_ev, n_rec
+        if filled:
+            return TARGETS_CHANGED, pos, -1, n_ev, n_rec

@@ -119,20 +119,25 @@ def run_agents(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequ
         return runs
 
 
-def paired_vs_venn(policies: dict) -> dict[str, tuple[float, float, float]]:
+def paired_ratio(policies: dict, reference: str) -> dict[str, tuple[float, float, float]]:
     """Per policy of a summary's ``policies``: (mean, 95 % t-interval) over the seeds both ran of
-    Venn's mean JCT / the policy's. Pairing removes the seed-to-seed variance of the workload,
-    which is larger than the differences between good policies. Empty when Venn did not run."""
+    the reference's mean JCT / the policy's (> 1: faster than the reference). Pairing removes the
+    seed-to-seed variance of the workload, which is larger than the differences between good
+    policies. Empty when the reference did not run."""
     per_seed = {name: {s["seed"]: censored_jct(s) for s in p["per_seed"]} for name, p in policies.items()}
-    venn = per_seed.get("venn")
-    if venn is None:
+    base = per_seed.get(reference)
+    if base is None:
         return {}
     paired = {}
     for name, jcts in per_seed.items():
-        ratios = [venn[seed] / jct for seed, jct in jcts.items() if seed in venn and jct > 0]
+        ratios = [base[seed] / jct for seed, jct in jcts.items() if seed in base and jct > 0]
         if ratios:
             paired[name] = (float(np.mean(ratios)), *ci95(ratios))
     return paired
+
+
+def paired_vs_venn(policies: dict) -> dict[str, tuple[float, float, float]]:
+    return paired_ratio(policies, "venn")
 
 
 def add_intervals(summary: dict) -> dict:

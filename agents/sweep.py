@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from venn_gym.seeds import SEEDS_HELP, parse_seeds
+
 
 @dataclass(frozen=True)
 class Task:
@@ -113,13 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agents.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--policies", required=True, help="baseline names and/or agent .zip paths, comma-separated")
     p.add_argument("--scenarios", required=True)
-    p.add_argument("--seeds", default="100,101,102")
+    p.add_argument("--seeds", default="100-102", help=SEEDS_HELP)
     p.add_argument("--scale", type=float, default=None)
     p.add_argument("--backend", default="local", choices=["serial", "local", "ray"])
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--out", type=Path, default=None, help="CSV of the rows")
     args = p.parse_args(argv)
-    tasks = grid(args.policies.split(","), args.scenarios.split(","), [int(s) for s in args.seeds.split(",")],
+    tasks = grid(args.policies.split(","), args.scenarios.split(","), parse_seeds(args.seeds),
                  {"scale": args.scale} if args.scale else {})
     df = pd.DataFrame(run_sweep(tasks, args.backend, args.workers))
     print(df.groupby(["scenario", "policy"])["mean_jct_s"].mean().div(3600).round(2).to_string())

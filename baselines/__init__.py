@@ -28,6 +28,29 @@ POLICIES = {
     "venn-ref": lambda **kw: VennPolicy(scheduling=True, matching=True, order_key="round", **kw),
 }
 _OPTIONS = {"e": ("fairness", float), "alpha": ("take_over_margin", float), "admission": ("admission", float)}
+_SUMMARIES = {
+    "random": "each check-in to a uniformly random eligible job with open demand",
+    "random-order": "the authors' Random: a random priority drawn at each round request; rounds fill in that order",
+    "fifo": "jobs in arrival order",
+    "srsf": "smallest remaining service (participants x rounds left) first",
+    "las": "least attained service (results received so far) first",
+    "venn": "Venn: scarcest-first group allocation with take-over, smallest remaining service first in a group, "
+            "tier matching",
+    "venn-no-match": "Venn without tier matching",
+    "venn-no-sched": "Venn without the group allocation (tier matching only)",
+    "venn-ref": "the authors' Venn: as venn, but the current round's remaining demand orders a group",
+}
+_OPTION_HELP = {"e": "fairness knob (0: none; the paper's epsilon)",
+                "alpha": "take-over margin (1: the paper's rule; inf: never take over)",
+                "admission": "the authors' admission check factor (0: off; their code uses 0.5)"}
+
+
+def describe_policies() -> list[str]:
+    """A line per policy, then the options Venn policies take (``venn:e=1,alpha=1.1``)."""
+    lines = [f"{name:<15} {_SUMMARIES[name]}" for name in POLICIES]
+    lines += ["", "Options of the venn* policies, as name:key=value[,key=value]:"]
+    lines += [f"  {key:<10} {text}" for key, text in _OPTION_HELP.items()]
+    return lines
 
 
 def make_policy(spec: str) -> Policy:
@@ -50,4 +73,4 @@ def make_policy(spec: str) -> Policy:
     return POLICIES[name](**kwargs)
 
 
-__all__ = ["POLICIES", "make_policy", "FifoPolicy", "LasPolicy", "RandomOrderPolicy", "RandomPolicy", "SrsfPolicy", "VennPolicy"]
+__all__ = ["POLICIES", "describe_policies", "make_policy", "FifoPolicy", "LasPolicy", "RandomOrderPolicy", "RandomPolicy", "SrsfPolicy", "VennPolicy"]

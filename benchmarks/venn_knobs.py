@@ -35,6 +35,7 @@ import numpy as np
 from baselines.venn import VennDecision, VennPolicy
 from venn_gym.policy import rank_order, run_policy, scores_of_order
 from venn_gym.scenario import make_scenario
+from venn_gym.seeds import SEEDS_HELP, parse_seeds
 
 
 class KnobVenn(VennPolicy):
@@ -97,15 +98,10 @@ def _run(task):
     return variant, scenario, seed, float(np.mean([j.jct_s for j in result.jobs]))
 
 
-def _seeds(text):
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default="paper/low-v0,paper/even-v0")
-    parser.add_argument("--seeds", default="10000-10011", type=_seeds)
+    parser.add_argument("--seeds", default="10000-10011", type=parse_seeds, help=SEEDS_HELP)
     parser.add_argument("--scale", type=float, default=0.05)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--workers", type=int, default=2)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .errors import VennGymError
 from .scenario import DEFAULT_SCENARIO, make_scenario, registered_scenarios
+from .seeds import SEEDS_HELP, parse_seeds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,45 +23,68 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default (options without one say nothing)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command's parser shows defaults (sub-commands are made with the same class)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="venn-gym", description=__doc__)
+    parser = _Parser(prog="venn-gym", description="Simulate, compare and train schedulers of federated-learning "
+                     "jobs on a shared pool of edge devices.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(required=True, metavar="command")
 
     compare = sub.add_parser("compare", help="simulate policies over seeds of a scenario; print and write results")
     _scenario_args(compare)
     compare.add_argument("--policies", default="random,fifo,srsf,venn",
-                         help="comma-separated policy names (see baselines.POLICIES); 'venn:e=1' sets options")
-    compare.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
-    compare.add_argument("--first-seed", type=int, default=0)
+                         help="comma-separated policy names ('venn-gym policies' lists them); 'venn:e=1' sets options")
+    compare.add_argument("--seeds", default="3", help=SEEDS_HELP)
+    compare.add_argument("--first-seed", type=int, default=0, help="first seed of a count given to --seeds")
     compare.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
     compare.add_argument("--out", type=Path, default=None, help="folder for jobs.csv, summary.json and plots")
     compare.add_argument("--rounds", action="store_true", help="also write every round attempt to rounds.csv.gz")
     compare.set_defaults(handler=_compare)
+
+    policies = sub.add_parser("policies", help="list the baseline policies and their options")
+    policies.set_defaults(handler=_policies)
 
     scenarios = sub.add_parser("scenarios", help="list, show or validate scenarios")
     scen_sub = scenarios.add_subparsers(required=True, metavar="action")
     scen_sub.add_parser("list", help="registered scenario names").set_defaults(handler=_scenarios_list)
     show = scen_sub.add_parser("show", help="describe a scenario built for a seed")
     _scenario_args(show)
-    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--seed", type=int, default=0, help="scenario seed (jobs and devices drawn from it)")
     show.set_defaults(handler=_scenarios_show)
-    validate = scen_sub.add_parser("validate", help="check a scenario YAML/JSON file")
-    validate.add_argument("path", type=Path)
+    validate = scen_sub.add_parser("validate", help="check a scenario YAML/JSON file; report every problem")
+    validate.add_argument("path", type=Path, help="the scenario or workload file")
     validate.set_defaults(handler=_scenarios_validate)
 
     bench = sub.add_parser("benchmark", help="simulation speed and memory per policy, and Venn decision time")
     _scenario_args(bench)
-    bench.add_argument("--policies", default="random,fifo,srsf,venn")
-    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--policies", default="random,fifo,srsf,venn", help="comma-separated policy names")
+    bench.add_argument("--seed", type=int, default=0, help="scenario seed")
     bench.add_argument("--out", type=Path, default=None, help="write the figures as Markdown here")
     bench.set_defaults(handler=_benchmark)
 
     table = sub.add_parser("paper-table", help="reproduce the paper's Table 1 and ablation into results/")
-    table.add_argument("--workloads", default="even,small,large,low,high")
-    table.add_argument("--seeds", type=int, default=2)
-    table.add_argument("--scale", type=float, default=1.0)
-    table.add_argument("--workers", type=int, default=None)
-    table.add_argument("--out", type=Path, default=Path("results"))
+    table.add_argument("--workloads", default="even,small,large,low,high", help="comma-separated paper workloads")
+    table.add_argument("--seeds", default="2", help="a count N: seeds 0..N-1")
+    table.add_argument("--scale", type=float, default=1.0, help="shrink demand, rounds and devices together")
+    table.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
+    table.add_argument("--out", type=Path, required=True,
+                       help="folder for table1-v<N>.json, table1.md/.csv and plots (the shipped ones: results)")
     table.add_argument("--version", type=int, default=1,
                        help="version of the paper scenarios to simulate (paper/<workload>-v<N>); default 1")
     table.add_argument("--tables-only", action="store_true",
@@ -70,36 +94,40 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train an SB3 agent (hyperparameters: agents/hyperparams/<algo>.yml)")
     train.add_argument("--algo", required=True, help="ppo, maskable_ppo, a2c or dqn")
     train.add_argument("--env", default="venn_gym/JobPriority-v0", help="venn_gym/JobPriority-v0 or venn_gym/DeviceAssign-v0")
-    train.add_argument("--scenario", default=DEFAULT_SCENARIO)
-    train.add_argument("--scale", type=float, default=None)
-    train.add_argument("--timesteps", type=int, required=True, help="total environment steps (also when resuming)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--scenario", default=DEFAULT_SCENARIO, help="registered name or YAML/JSON file")
+    train.add_argument("--scale", type=float, default=None, help="shrink demand, rounds and devices together")
+    train.add_argument("--timesteps", type=int, required=True,
+                       help="total environment steps (also when resuming); rounded up to whole rollouts")
+    train.add_argument("--seed", type=int, default=0, help="training seed (scenario seeds are 10000 + ...)")
     train.add_argument("--out", type=Path, required=True, help="folder for model.zip, checkpoints/, tb/, train_info.json")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     train.add_argument("--bc-warm-start", action="store_true",
                        help="behaviour-clone a baseline first (device env: venn; priority env: srsf-total)")
     train.add_argument("--hyperparams", type=Path, default=None, help="a YAML file instead of agents/hyperparams/<algo>.yml")
     train.add_argument("--checkpoint-freq", type=int, default=None, help="steps between checkpoints (default from the YAML)")
-    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
     evaluate = sub.add_parser("evaluate", help="an agent against every baseline on held-out seeds (summary.json as compare)")
     evaluate.add_argument("--agent", required=True, help="model.zip from venn-gym train (comma-separated for several)")
-    evaluate.add_argument("--scenario", default=DEFAULT_SCENARIO)
-    evaluate.add_argument("--scale", type=float, default=None)
-    evaluate.add_argument("--seeds", default="100,101,102,103,104", help="comma-separated held-out seeds (< 10000)")
-    evaluate.add_argument("--policies", default="random,fifo,srsf,las,venn,venn-no-match", help="baselines to run too")
+    evaluate.add_argument("--scenario", default=DEFAULT_SCENARIO, help="registered name or YAML/JSON file")
+    evaluate.add_argument("--scale", type=float, default=None, help="shrink demand, rounds and devices together")
+    evaluate.add_argument("--seeds", default="100-104", help=SEEDS_HELP + "; held out: below 10000")
+    evaluate.add_argument("--policies", default="random,random-order,fifo,srsf,las,venn,venn-ref,venn-no-match",
+                          help="baselines to run too")
     evaluate.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
     evaluate.add_argument("--out", type=Path, default=None, help="folder for summary.json, summary.csv, breakdown.csv")
     evaluate.set_defaults(handler=_evaluate)
 
     board = sub.add_parser("leaderboard", help="regenerate results/leaderboard.{md,csv,png} from the shipped agents")
-    board.add_argument("--out", type=Path, default=Path("results"))
+    board.add_argument("--out", type=Path, required=True,
+                       help="folder for leaderboard.md/.csv/.png and leaderboard/ (the shipped ones: results)")
     board.add_argument("--models", type=Path, default=None, help="folder of agent .zip files (default agents/models)")
-    board.add_argument("--scenarios", default=None, help="comma-separated (default: even, low, high, res_intensive)")
-    board.add_argument("--scale", type=float, default=0.05)
-    board.add_argument("--seeds", default="100,101,102,103,104")
-    board.add_argument("--workers", type=int, default=None)
+    board.add_argument("--scenarios", default=None, help="comma-separated (default: the paper's even, low, high, "
+                       "res_intensive, latest version)")
+    board.add_argument("--scale", type=float, default=0.05, help="shrink demand, rounds and devices together")
+    board.add_argument("--seeds", default="100-104", help=SEEDS_HELP + "; held out: below 10000")
+    board.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
     board.add_argument("--render-only", action="store_true",
                        help="rewrite the tables from the evaluations already in OUT/leaderboard/ (no simulation)")
     board.set_defaults(handler=_leaderboard)
@@ -107,10 +135,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"registered name or YAML/JSON file (default {DEFAULT_SCENARIO})")
+    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help="registered name or YAML/JSON file")
     p.add_argument("--scale", type=float, default=None, help="shrink demand, rounds and devices together (paper scenarios)")
     p.add_argument("--n-jobs", type=int, default=None, help="number of jobs (paper scenarios)")
     p.add_argument("--horizon-days", type=float, default=None, help="stop at this simulated time; unfinished jobs are reported apart")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("venn-gym")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "(not installed)"
 
 
 def _scenario_options(args) -> dict:
@@ -139,12 +176,13 @@ def _compare(args) -> int:
     for name in policies:
         make_policy(name)  # fail on a bad name before any simulation starts
     options = tuple(sorted(_scenario_options(args).items()))
-    make_scenario(args.scenario, seed=args.first_seed, **dict(options))  # validate the scenario up front
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    seeds = parse_seeds(args.seeds, args.first_seed)
+    make_scenario(args.scenario, seed=seeds[0], **dict(options))  # validate the scenario up front
     specs = [RunSpec(args.scenario, seed, policy, options, keep_rounds=args.rounds)
              for seed in seeds for policy in policies]
     workers = min(args.workers or os.cpu_count() or 1, len(specs))
-    print(f"{args.scenario} {dict(options) or ''}: {len(policies)} policies x {args.seeds} seeds, {workers} worker(s)")
+    print(f"{args.scenario}{_options_text(dict(options))}: {len(policies)} policies x {len(seeds)} seeds, "
+          f"{workers} worker(s)")
     with tqdm(total=len(specs), unit="run", dynamic_ncols=True) as bar:
         def done(run):
             bar.set_postfix_str(f"{run.spec.policy} seed {run.spec.seed}: {run.wall_s:.0f}s")
@@ -156,6 +194,19 @@ def _compare(args) -> int:
     if args.out is not None:
         for path in write_outputs(runs, summary, args.out, _command_line()):
             print(f"wrote {path}")
+    return 0
+
+
+def _options_text(options: dict) -> str:
+    return "".join(f" {key}={value:g}" if isinstance(value, float) else f" {key}={value}"
+                   for key, value in options.items())
+
+
+def _policies(args) -> int:
+    from baselines import describe_policies
+
+    for line in describe_policies():
+        print(line)
     return 0
 
 
@@ -175,10 +226,13 @@ def _scenarios_show(args) -> int:
           f"speed tiers: {scenario.speed_tiers}; horizon: {scenario.horizon_s or 'none'}; "
           f"round deadlines count from: {scenario.round_deadline_from}")
     print(f"jobs: {len(jobs)}; total demand {sum(j.participants * j.rounds for j in jobs):,} device-tasks")
+    print(f"  {'name':<12} {'arrival (h)':>11}  {'requirement':<18} {'eligible':>8}  {'participants':>12} "
+          f"{'rounds':>6}  {'deadline (s)':>12}  mode")
     for job in jobs:
         share = evaluate(job.requirement, pop.attributes, len(pop)).mean()
-        print(f"  {job.name or '-':<12} t={job.arrival_s / 3600:7.2f}h  {label(job.requirement):<18} "
-              f"eligible {share:5.1%}  {job.participants:>5} x {job.rounds:>5} rounds  deadline {job.deadline_s:g}s")
+        mode = job.mode if job.mode == "sync" else f"{job.mode} (buffer {job.buffer_size})"
+        print(f"  {job.name or '-':<12} {job.arrival_s / 3600:>11.2f}  {label(job.requirement):<18} {share:>8.1%}  "
+              f"{job.participants:>12} {job.rounds:>6}  {job.deadline_s:>12g}  {mode}")
     return 0
 
 
@@ -188,8 +242,25 @@ def _scenarios_validate(args) -> int:
     problems = validate_file(args.path)
     for problem in problems:
         print(problem)
-    print(f"{args.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-    return 1 if problems else 0
+    if problems:
+        print(f"{args.path}: {len(problems)} problem(s)")
+        return 1
+    print(f"{args.path}: OK. {_checked_text(args.path)}")
+    return 0
+
+
+def _checked_text(path: Path) -> str:
+    """What a valid file holds (for seed 0), so that 'OK' says what was checked."""
+    from .scenario_files import load_scenario_file
+
+    try:
+        scenario = load_scenario_file(path, seed=0)
+    except VennGymError:  # a workload file: its jobs were checked
+        return "A workload file: every job was checked."
+    horizon = f"{scenario.horizon_s / 86_400:g} days" if scenario.horizon_s else "none"
+    return (f"Built for seed 0: {len(scenario.workload.jobs)} jobs, each with eligible devices that check in; "
+            f"{len(scenario.population):,} devices; {scenario.trace.mean_rate_per_s() * 86_400:,.0f} check-ins/day; "
+            f"horizon {horizon}; round deadlines from {scenario.round_deadline_from}.")
 
 
 def _benchmark(args) -> int:
@@ -210,9 +281,14 @@ def _paper_table(args) -> int:
     if args.tables_only:
         rewrite_tables(args.out)
         return 0
+    seeds = parse_seeds(args.seeds)
+    if seeds != list(range(len(seeds))):
+        from .errors import SpecError
+
+        raise SpecError(f"paper-table runs seeds 0..N-1: give --seeds a count, got {args.seeds!r}")
     reproduce_table1(
         workloads=[w.strip() for w in args.workloads.split(",")],
-        seeds=args.seeds,
+        seeds=len(seeds),
         scale=args.scale,
         workers=args.workers or os.cpu_count() or 1,
         out=args.out,
@@ -233,20 +309,11 @@ def _train(args) -> int:
     return 0
 
 
-def _seed_list(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        from .errors import SpecError
-
-        raise SpecError(f"--seeds takes comma-separated integers, got {text!r}") from None
-
-
 def _evaluate(args) -> int:
     from agents.evaluate import evaluate
 
     options = {} if args.scale is None else {"scale": args.scale}
-    evaluate([Path(a) for a in args.agent.split(",") if a.strip()], args.scenario, options, _seed_list(args.seeds),
+    evaluate([Path(a) for a in args.agent.split(",") if a.strip()], args.scenario, options, parse_seeds(args.seeds),
              policies=[p.strip() for p in args.policies.split(",") if p.strip()],
              workers=args.workers or os.cpu_count() or 1, out=args.out, command=_command_line(), print_line=print)
     return 0
@@ -256,7 +323,7 @@ def _leaderboard(args) -> int:
     from agents.leaderboard import DEFAULT_SCENARIOS, leaderboard
 
     scenarios = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else list(DEFAULT_SCENARIOS)
-    leaderboard(args.out, scenarios, args.scale, _seed_list(args.seeds), models=args.models,
+    leaderboard(args.out, scenarios, args.scale, parse_seeds(args.seeds), models=args.models,
                 workers=args.workers or os.cpu_count() or 1, command=_command_line(), print_line=print,
                 run=not args.render_only)
     return 0

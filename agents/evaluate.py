@@ -194,9 +194,11 @@ def summary_rows(summary: dict) -> list[dict]:
     return rows
 
 
-def table_lines(summary: dict) -> list[str]:
-    head = f"{'policy':<28}{'mean JCT (h)':>14}{'95% CI':>18}{'speed-up':>10}{'95% CI':>16}{'vs Venn (paired)':>28}"
-    lines = [f"{summary['scenario']} {summary['scenario_options']} seeds {summary['seeds']}", head, "-" * len(head)]
+def evaluation_lines(summary: dict) -> list[str]:
+    """The printed evaluation table, with a line saying what its columns are."""
+    options = " ".join(f"{k}={v}" for k, v in summary["scenario_options"].items())
+    head = f"{'policy':<28}{'mean JCT (h)':>14}{'95% CI':>18}{'vs random':>10}{'95% CI':>16}{'vs venn (paired)':>28}"
+    lines = [f"{summary['scenario']} {options} seeds {','.join(map(str, summary['seeds']))}", head, "-" * len(head)]
     for r in summary_rows(summary):
         jct_ci = "[{:.2f}, {:.2f}]".format(r["mean_jct_h_ci95_lo"], r["mean_jct_h_ci95_hi"])
         sp_ci = "[{:.2f}, {:.2f}]".format(r["speedup_ci95_lo"], r["speedup_ci95_hi"])
@@ -204,6 +206,9 @@ def table_lines(summary: dict) -> list[str]:
             r["paired_vs_venn"], r["paired_vs_venn_ci95_lo"], r["paired_vs_venn_ci95_hi"])
         lines.append(f"{r['policy']:<28}{r['mean_jct_h']:>14.2f}{jct_ci:>18}{r['speedup_vs_random']:>9.2f}x"
                      f"{sp_ci:>16}{vs_venn:>28}")
+    lines.append("Mean JCT censored at the horizon (an unfinished job counts as ending there); intervals: 95 % "
+                 "Student-t over seeds. vs random: uniform Random's mean JCT / the policy's, per seed. vs venn "
+                 "(paired): Venn's mean JCT / the policy's on the same seed, averaged (> 1: faster than Venn).")
     return lines
 
 
@@ -230,7 +235,7 @@ def evaluate(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequen
     summary = add_intervals(summarise(runs))
     summary["breakdown"] = breakdown(runs)
     summary["agents"] = {agent_name(a): str(a) for a in agents}
-    for line in table_lines(summary):
+    for line in evaluation_lines(summary):
         print_line(line)
     if out is not None:
         import pandas as pd

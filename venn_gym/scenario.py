@@ -47,6 +47,11 @@ class Scenario:
     description: str = ""
     round_deadline_from: str = DEADLINE_FROM_REQUEST
 
+    def __repr__(self) -> str:  # one line: the arrays inside would print thousands of elements
+        return (f"Scenario(name={self.name!r}, seed={self.seed}, jobs={len(self.workload.jobs)}, "
+                f"devices={len(self.population)}, speed_tiers={self.speed_tiers}, horizon_s={self.horizon_s}, "
+                f"round_deadline_from={self.round_deadline_from!r})")
+
     def __post_init__(self) -> None:
         if self.speed_tiers < 1:
             raise SpecError(f"speed_tiers must be >= 1, got {self.speed_tiers}", source=self.name)

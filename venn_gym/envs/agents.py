@@ -26,6 +26,9 @@ from .priority_env import JobPriorityEnv
 
 
 class PolicyAgent:
+    """A heuristic ``policy`` acting in ``env`` (either venn_gym env): ``act(obs, info)`` per step,
+    or SB3's ``predict(obs)``. See the module docstring for what each env needs."""
+
     def __init__(self, policy: Policy, env):
         self.policy = policy
         self.env = env

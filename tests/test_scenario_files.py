@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import venn_gym
 import venn_gym.scenario as scenario_module
 from baselines import make_policy
 from venn_gym.errors import SpecError
@@ -619,3 +621,69 @@ def test_authors_jobs_example(registry):
     assert [j.requirement for j in result.jobs] == ["general", "fast", "roomy", "flagship", "general"]
     assert all(j.model_size_mb == pytest.approx(17.17) for j in scenario.workload.jobs)
     assert register_scenario_file(path) == "mylab/authors-jobs-v0"
+
+
+# ----------------------------------------------------------- lasting registration
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    """A registry and discovery state of this test's own (restored afterwards)."""
+    import venn_gym.scenario as scenario_module
+    import venn_gym.scenario_files as files_module
+
+    monkeypatch.setattr(scenario_module, "_REGISTRY", dict(scenario_module._REGISTRY))
+    monkeypatch.setattr(files_module, "_discovered", False)
+    return files_module
+
+
+def test_scenario_folder_is_searched_and_a_broken_file_does_not_hide_the_others(tmp_path, monkeypatch, fresh_registry):
+    shutil.copy(EXAMPLES / "campus-v0.yaml", tmp_path / "campus-v0.yaml")
+    (tmp_path / "broken.yaml").write_text("name: not-versioned\n")
+    (tmp_path / "notes.txt").write_text("not a scenario")
+    monkeypatch.setenv("VENN_GYM_SCENARIO_PATH", str(tmp_path))
+    scenario = venn_gym.make_scenario("mylab/campus-v0", seed=0)  # discovered at first need
+    assert scenario.name == "mylab/campus-v0"
+    entry = venn_gym.registered_scenarios()["mylab/campus-v0"]
+    assert entry.source == f"file {tmp_path / 'campus-v0.yaml'}"
+    assert len(fresh_registry.discovery_problems) == 1 and "broken.yaml" in fresh_registry.discovery_problems[0]
+
+
+def test_cli_finds_folder_scenarios(tmp_path, monkeypatch, capsys, fresh_registry):
+    from venn_gym.cli import main
+
+    shutil.copy(EXAMPLES / "campus-v0.yaml", tmp_path / "campus-v0.yaml")
+    monkeypatch.setenv("VENN_GYM_SCENARIO_PATH", str(tmp_path))
+    assert main(["scenarios", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "mylab/campus-v0" in listed and f"[file {tmp_path / 'campus-v0.yaml'}]" in listed
+    assert "paper/even-v1" in listed and "[built-in]" in listed
+
+
+def test_entry_points_register_a_packages_scenarios(monkeypatch, fresh_registry):
+    from importlib import metadata
+
+    def register():
+        venn_gym.register_scenario("pkg/shop-v0", lambda seed=0, **o: venn_gym.make_scenario("paper/low-v1", seed=seed,
+                                                                                              scale=0.02, **o))
+
+    def broken():
+        raise RuntimeError("no data shipped")
+
+    class Entry:
+        def __init__(self, name, function):
+            self.name, self.value, self._function = name, f"pkg:{name}", function
+
+        def load(self):
+            return self._function
+
+    monkeypatch.setattr(metadata, "entry_points",
+                        lambda group: [Entry("shop", register), Entry("broken", broken)] if group == "venn_gym.scenarios" else [])
+    monkeypatch.setenv("VENN_GYM_SCENARIO_PATH", "")
+    assert venn_gym.make_scenario("pkg/shop-v0", seed=1).seed == 1
+    assert venn_gym.registered_scenarios()["pkg/shop-v0"].source == "entry point shop (pkg:shop)"
+    assert fresh_registry.discovery_problems == ["entry point broken (pkg:broken): RuntimeError: no data shipped"]
+
+
+def test_unknown_scenario_says_how_to_register_one(monkeypatch, fresh_registry):
+    monkeypatch.setenv("VENN_GYM_SCENARIO_PATH", "")
+    with pytest.raises(venn_gym.SpecError, match="scenarios folder"):
+        venn_gym.make_scenario("mylab/nothing-v0")

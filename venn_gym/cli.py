@@ -211,8 +211,16 @@ def _policies(args) -> int:
 
 
 def _scenarios_list(args) -> int:
-    for name, entry in registered_scenarios().items():
-        print(f"{name:<28} {entry.description}")
+    from .scenario_files import discovery_problems, scenario_folders
+
+    scenarios = registered_scenarios()
+    for name, entry in scenarios.items():
+        print(f"{name:<28} {entry.description} [{entry.source}]")
+    print(f"\n{len(scenarios)} scenarios. Scenario folders searched: "
+          f"{', '.join(str(f) for f in scenario_folders()) or 'none'} (set VENN_GYM_SCENARIO_PATH); packages "
+          "add theirs through the 'venn_gym.scenarios' entry-point group.")
+    for problem in discovery_problems:
+        print(f"not registered: {problem}")
     return 0
 
 

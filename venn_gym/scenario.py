@@ -8,8 +8,7 @@ meaning; a changed scenario gets a new version.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 import numpy as np
@@ -98,21 +97,26 @@ ScenarioFactory = Callable[..., Scenario]
 
 @dataclass(frozen=True)
 class RegisteredScenario:
+    """``source`` says where it came from: ``built-in``, ``python``, ``file <path>`` (a scenario
+    file; from a scenarios folder too) or ``entry point <name>`` (a package's)."""
+
     name: str
     factory: ScenarioFactory
     description: str
+    source: str = "python"
 
 
 _REGISTRY: dict[str, RegisteredScenario] = {}
 
 
-def register_scenario(name: str, factory: ScenarioFactory, description: str = "", *, overwrite: bool = False) -> None:
+def register_scenario(name: str, factory: ScenarioFactory, description: str = "", *, overwrite: bool = False,
+                      source: str = "python") -> None:
     """Register ``factory(seed=..., **options) -> Scenario`` under a versioned name (``owner/thing-vN``)."""
     if not _is_versioned(name):
         raise SpecError(f"scenario names end in a version, like 'mylab/city-v0'; got {name!r}")
     if name in _REGISTRY and not overwrite:
         raise SpecError(f"scenario {name!r} is already registered (pass overwrite=True to replace it)")
-    _REGISTRY[name] = RegisteredScenario(name, factory, description)
+    _REGISTRY[name] = RegisteredScenario(name, factory, description, source)
 
 
 def _is_versioned(name: str) -> bool:
@@ -120,8 +124,27 @@ def _is_versioned(name: str) -> bool:
     return bool(head) and bool(sep) and version.isdigit()
 
 
+def registered_names() -> list[str]:
+    """The names registered so far (without reading the scenario folders or packages)."""
+    return list(_REGISTRY)
+
+
+def mark_source(names, source: str) -> None:
+    for name in names:
+        _REGISTRY[name] = replace(_REGISTRY[name], source=source)
+
+
 def registered_scenarios() -> dict[str, RegisteredScenario]:
+    """Every scenario: built-in, registered in Python, in the scenarios folders and from packages."""
+    _discover()
     return dict(sorted(_REGISTRY.items()))
+
+
+def _discover() -> None:
+    # Lazy: the scenario folders and packages' entry points are read once, at first need.
+    from .scenario_files import discover_scenarios
+
+    discover_scenarios()
 
 
 def make_scenario(name: str, seed: int = 0, **options) -> Scenario:
@@ -131,7 +154,11 @@ def make_scenario(name: str, seed: int = 0, **options) -> Scenario:
             from .scenario_files import load_scenario_file
 
             return load_scenario_file(name, seed=seed, **options)
-        raise SpecError(f"unknown scenario {name!r}; registered: {', '.join(_REGISTRY) or 'none'}")
+        _discover()
+    if name not in _REGISTRY:
+        raise SpecError(f"unknown scenario {name!r}; registered: {', '.join(sorted(_REGISTRY)) or 'none'} "
+                        "(own scenarios: register_scenario_file, a scenarios folder, or a package's entry point; "
+                        "see the README)")
     try:
         return _REGISTRY[name].factory(seed=seed, **options)
     except TypeError as exc:
@@ -214,6 +241,7 @@ def _register_paper() -> None:
                 lambda seed=0, _mix=mix, _v=version, **options: paper_scenario(_mix, seed=seed, version=_v, **options),
                 f"Venn paper workload '{mix}' ({text}; {how}); "
                 "options: scale, n_jobs, mean_gap_s, speed_tiers, horizon_s",
+                source="built-in",
             )
 
 

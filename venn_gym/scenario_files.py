@@ -118,6 +118,7 @@ import dataclasses
 import functools
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
@@ -127,7 +128,7 @@ import yaml
 
 from . import requirements
 from .devices import DevicePopulation, synthetic_population
-from .errors import SpecError
+from .errors import SpecError, VennGymError
 from .importers import _read_jobs  # the job-list reader, with the line of each job
 from .importers import (
     VENN_ONLINE_EXTENSION_S,
@@ -886,5 +887,59 @@ def register_scenario_file(
         functools.partial(_registered_factory, path, registered),
         description or f"scenario file {path}",
         overwrite=overwrite,
+        source=f"file {path}",
     )
     return registered
+
+
+SCENARIO_PATH_VARIABLE = "VENN_GYM_SCENARIO_PATH"
+ENTRY_POINT_GROUP = "venn_gym.scenarios"
+_discovered = False
+discovery_problems: list[str] = []  # files or entry points that could not be registered, with why
+
+
+def scenario_folders() -> list[Path]:
+    """The folders searched for scenario files: ``$VENN_GYM_SCENARIO_PATH`` (os.pathsep-separated),
+    else ``$XDG_CONFIG_HOME/venn_gym/scenarios`` (``~/.config/venn_gym/scenarios``)."""
+    listed = os.environ.get(SCENARIO_PATH_VARIABLE)
+    if listed is not None:
+        return [Path(p).expanduser() for p in listed.split(os.pathsep) if p]
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return [config / "venn_gym" / "scenarios"]
+
+
+def discover_scenarios(refresh: bool = False) -> list[str]:
+    """Register the scenario files of :func:`scenario_folders` (each under its ``name`` key) and
+    run every ``venn_gym.scenarios`` entry point (a function that registers a package's scenarios).
+
+    Done once per process (again with ``refresh``). A file or entry point that fails is skipped and
+    its problem kept in ``discovery_problems`` (``venn-gym scenarios list`` prints them), so one
+    broken file cannot hide the others. Returns the names registered by this call."""
+    global _discovered
+    if _discovered and not refresh:
+        return []
+    _discovered = True
+    discovery_problems.clear()
+    from .scenario import mark_source, registered_names
+
+    before = set(registered_names())
+    for folder in scenario_folders():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix not in SUFFIXES:
+                continue
+            try:
+                register_scenario_file(path, check=False, overwrite=refresh)
+            except VennGymError as exc:
+                discovery_problems.append(f"{path}: {exc}")
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        earlier = set(registered_names())
+        try:
+            entry.load()()
+        except Exception as exc:  # a broken package must not hide the other scenarios
+            discovery_problems.append(f"entry point {entry.name} ({entry.value}): {type(exc).__name__}: {exc}")
+        mark_source(set(registered_names()) - earlier, f"entry point {entry.name} ({entry.value})")
+    return sorted(set(registered_names()) - before)

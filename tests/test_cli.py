@@ -113,3 +113,20 @@ def test_rounds_csv_has_every_round_attempt(tmp_path):
     done = rounds[rounds.success].groupby("job").size()
     assert (done.reindex(jobs.job).values == jobs.rounds_done.values).all()
     assert ((rounds.end_s - rounds.request_s).groupby(rounds.job).sum().values == pytest.approx(jobs.jct_s.values))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_many_reports_progress_inside_runs(workers, monkeypatch):
+    from venn_gym import compare
+
+    monkeypatch.setattr(compare, "PROGRESS_EVERY_S", 0.0)  # every scheduling event (workers fork after this)
+    specs = [compare.RunSpec("paper/low-v1", seed, "fifo", (("scale", 0.02),)) for seed in (0, 1)]
+    reports = []
+    runs = compare.run_many(specs, workers=workers, on_progress=lambda *r: reports.append(r))
+    for index, run in enumerate(runs):
+        mine = [r for r in reports if r[0] == index]
+        assert mine, f"no progress from run {index}"
+        times, ended = [r[1] for r in mine], [r[2] for r in mine]
+        assert times == sorted(times) and ended == sorted(ended)
+        assert all(r[3] == len(run.result.jobs) for r in mine)
+        assert ended[-1] <= sum(j.finished for j in run.result.jobs)

@@ -183,12 +183,30 @@ def _compare(args) -> int:
     workers = min(args.workers or os.cpu_count() or 1, len(specs))
     print(f"{args.scenario}{_options_text(dict(options))}: {len(policies)} policies x {len(seeds)} seeds, "
           f"{workers} worker(s)")
-    with tqdm(total=len(specs), unit="run", dynamic_ncols=True) as bar:
-        def done(run):
-            bar.set_postfix_str(f"{run.spec.policy} seed {run.spec.seed}: {run.wall_s:.0f}s")
-            bar.update()
+    n_jobs = len(make_scenario(args.scenario, seed=seeds[0], **dict(options)).workload.jobs)
+    # The bar counts jobs ended over all runs (a finished run counts all its jobs); the text
+    # names each run under way and its simulated day.
+    ended = [0] * len(specs)
+    under_way: dict[int, str] = {}
+    with tqdm(total=len(specs) * n_jobs, unit="job", dynamic_ncols=True) as bar:
+        def show() -> None:
+            bar.n = sum(ended)
+            bar.set_postfix_str(", ".join(under_way.values()) or "", refresh=False)
+            bar.refresh()
 
-        runs = run_many(specs, workers=workers, on_done=done)
+        def progress(index, simulated_s, jobs_ended, jobs):
+            ended[index] = min(jobs_ended, n_jobs)
+            spec = specs[index]
+            under_way[index] = f"{spec.policy} s{spec.seed} day {simulated_s / 86_400:.0f}"
+            show()
+
+        def done(run):
+            index = specs.index(run.spec)
+            ended[index] = n_jobs
+            under_way.pop(index, None)
+            show()
+
+        runs = run_many(specs, workers=workers, on_done=done, on_progress=progress)
     summary = summarise(runs)
     print("\n".join(table_lines(summary)))
     if args.out is not None:

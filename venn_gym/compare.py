@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -36,31 +36,72 @@ class TimedRun:
     wall_s: float
 
 
-def execute(spec: RunSpec) -> TimedRun:
-    """One simulation (a top-level function, so that worker processes can run it)."""
+# Where a worker process reports the progress of its run: (spec index, simulated s, jobs ended, jobs).
+_progress_queue = None
+PROGRESS_EVERY_S = 1.0  # wall seconds between two reports of one run
+
+ProgressCallback = Callable[[int, float, int, int], None]
+
+
+def _set_progress_queue(queue) -> None:
+    global _progress_queue
+    _progress_queue = queue
+
+
+def execute(spec: RunSpec, index: int = 0, on_progress: Optional[ProgressCallback] = None) -> TimedRun:
+    """One simulation (a top-level function, so that worker processes can run it). Progress goes
+    to ``on_progress`` or, in a worker of :func:`run_many`, to its progress queue."""
     from baselines import make_policy
 
     scenario = make_scenario(spec.scenario, seed=spec.seed, **dict(spec.options))
     policy = make_policy(spec.policy)
+    last = [0.0]
+
+    def progress(sim) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            report = (index, sim.now, sim.jobs_ended, sim.static.n_jobs)
+            if on_progress is not None:
+                on_progress(*report)
+            else:
+                _progress_queue.put(report)
+
+    reporting = on_progress is not None or _progress_queue is not None
     start = time.perf_counter()
-    result = run_policy(scenario, policy, keep_rounds=spec.keep_rounds)
+    result = run_policy(scenario, policy, keep_rounds=spec.keep_rounds, on_progress=progress if reporting else None)
     return TimedRun(spec, result, time.perf_counter() - start)
 
 
 def run_many(
-    specs: Sequence[RunSpec], workers: int = 1, on_done: Optional[Callable[[TimedRun], None]] = None
+    specs: Sequence[RunSpec], workers: int = 1, on_done: Optional[Callable[[TimedRun], None]] = None,
+    on_progress: Optional[ProgressCallback] = None,
 ) -> list[TimedRun]:
-    """Run specs (in parallel processes when workers > 1); results come back in spec order."""
+    """Run specs (in parallel processes when workers > 1); results come back in spec order.
+    ``on_progress(index, simulated_s, jobs_ended, jobs)`` hears from runs under way about once a second."""
     runs: dict[int, TimedRun] = {}
     if workers <= 1:
         for i, spec in enumerate(specs):
-            runs[i] = execute(spec)
+            runs[i] = execute(spec, i, on_progress)
             if on_done:
                 on_done(runs[i])
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(execute, spec): i for i, spec in enumerate(specs)}
-            for future in as_completed(futures):
+        return [runs[i] for i in range(len(specs))]
+    import multiprocessing
+    import queue as queue_module
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    progress = multiprocessing.get_context().Queue() if on_progress else None
+    with ProcessPoolExecutor(max_workers=workers, initializer=_set_progress_queue, initargs=(progress,)) as pool:
+        futures = {pool.submit(execute, spec, i): i for i, spec in enumerate(specs)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            while progress is not None:
+                try:
+                    on_progress(*progress.get_nowait())
+                except queue_module.Empty:
+                    break
+            for future in finished:
                 runs[futures[future]] = future.result()
                 if on_done:
                     on_done(runs[futures[future]])

@@ -529,6 +529,10 @@ class Simulation:
             return {k: np.empty(0) for k in keys}
         return {k: np.concatenate([p[k] for p in self._assignment_parts]) for k in keys}
 
+    @property
+    def jobs_ended(self) -> int:
+        return int(self._ended.sum())
+
     def elapsed_jct_s(self) -> float:
         """Sum over jobs of time spent in the system so far (ended jobs: their JCT)."""
         ended = np.nansum(self._end_time - self._arrival)

@@ -13,9 +13,18 @@ from .scenario import DEFAULT_SCENARIO, make_scenario, registered_scenarios
 from .seeds import SEEDS_HELP, parse_seeds
 
 
+SIMULATING_COMMANDS = {"_compare", "_benchmark", "_paper_table", "_train", "_evaluate", "_leaderboard"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.handler.__name__ in SIMULATING_COMMANDS:
+        from .matching import compiled_on_disk
+
+        if not compiled_on_disk():
+            print("venn-gym: the first run here compiles the simulator's matcher and Venn's take-over pass "
+                  "(numba; 10-30 s, once: it is cached on disk)", file=sys.stderr)
     try:
         return args.handler(args)
     except VennGymError as exc:

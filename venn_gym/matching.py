@@ -22,6 +22,8 @@ Without numba the same functions run as plain Python: correct, and far slower.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 try:
@@ -31,6 +33,15 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; this keeps the core importable without it
     def _compiled(function):
         return function
+
+def compiled_on_disk() -> bool:
+    """Whether numba's on-disk cache already holds the matcher (if not, the first run in this
+    environment compiles it, which takes 10-30 s once)."""
+    try:
+        return os.path.exists(match_checkins._cache._cache_file._index_path)
+    except AttributeError:  # plain Python (no numba), or a numba whose cache looks different
+        return True
+
 
 SEGMENT = 4096  # check-ins per matching step
 RESPONSE_SAMPLE = 8192  # recent task times kept (with their tier) for the tiers' percentiles

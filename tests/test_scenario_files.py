@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -189,10 +190,89 @@ def test_yaml_reads_exponents_as_numbers(tmp_path):
 # ------------------------------------------------------------ importers via the files
 
 
+@pytest.fixture(autouse=True)
+def trusted_pickles(monkeypatch):
+    """The tests below load pickles they wrote themselves (the untrusted case has its own tests)."""
+    monkeypatch.setenv("VENN_GYM_TRUST_PICKLES", "1")
+
+
 def dump(path: Path, obj) -> Path:
     with open(path, "wb") as handle:
         pickle.dump(obj, handle)
     return path
+
+
+def fedscale_files(folder: Path) -> Path:
+    dump(folder / "behave", {
+        "b": {"active": [0, 600], "inactive": [500, 1200], "finish_time": 1800},
+        "a": {"active": [50], "inactive": [700], "finish_time": 1800},
+    })
+    dump(folder / "capacity", {"z": {"computation": 10.0, "communication": 1000.0},
+                               "a": {"computation": 20.0, "communication": 2000.0},
+                               "b": {"computation": 30.0, "communication": 3000.0}})
+    return write(folder / "fedscale.yaml", """\
+        devices: {fedscale_capacity: capacity, match: client_id, synthetic_attributes: [categories]}
+        trace: {fedscale_behavior: behave}
+        workload:
+          jobs:
+            - {arrival_s: 0, requirement: any_device, participants: 1, rounds: 2, deadline_s: 600}
+        """)
+
+
+class Planted:
+    """Unpickling this runs code (it would write a file)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "the pickle ran"))
+
+
+def test_scenario_files_load_pickles_only_when_trusted(tmp_path, monkeypatch):
+    monkeypatch.delenv("VENN_GYM_TRUST_PICKLES")
+    path = fedscale_files(tmp_path)
+    dump(tmp_path / "capacity", Planted(tmp_path / "ran.txt"))
+    refused = r"devices\.fedscale_capacity: .*capacity is read as a pickle.*--trust-pickles.*venn-gym convert-pickle"
+    with pytest.raises(SpecError, match=refused):
+        load_scenario_file(path)
+    problems = validate_file(path)
+    assert len(problems) == 1 and re.search(refused, problems[0])
+    assert not (tmp_path / "ran.txt").exists()
+    with pytest.raises(SpecError, match="expected a FedScale device capacity"):  # trusted: it runs (no capacities)
+        load_scenario_file(path, trust_pickles=True)
+    assert (tmp_path / "ran.txt").read_text() == "the pickle ran"
+
+
+def test_converted_json_loads_without_trust_and_matches_the_pickle(tmp_path, monkeypatch):
+    from venn_gym.cli import main
+    from venn_gym.importers import pickle_to_json
+
+    path = fedscale_files(tmp_path)
+    trusted = load_scenario_file(path)
+    assert main(["convert-pickle", str(tmp_path / "behave"), str(tmp_path / "behave.json")]) == 0
+    pickle_to_json(tmp_path / "capacity", tmp_path / "capacity.json")
+    monkeypatch.delenv("VENN_GYM_TRUST_PICKLES")
+    safe = load_scenario_file(path, devices={"fedscale_capacity": "capacity.json", "match": "client_id",
+                                             "synthetic_attributes": ["categories"]},
+                              trace={"fedscale_behavior": "behave.json"})
+    np.testing.assert_array_equal(safe.population.compute_factor, trusted.population.compute_factor)
+    np.testing.assert_array_equal(safe.population.bandwidth_mbps, trusted.population.bandwidth_mbps)
+    np.testing.assert_array_equal(safe.trace.start, trusted.trace.start)
+    np.testing.assert_array_equal(safe.trace.device, trusted.trace.device)
+    with pytest.raises(SpecError, match="must end in .json"):
+        pickle_to_json(tmp_path / "capacity", tmp_path / "capacity.txt")
+
+
+def test_cli_trust_pickles_flag(tmp_path, monkeypatch, capsys):
+    from venn_gym.cli import main
+
+    path = fedscale_files(tmp_path)
+    monkeypatch.delenv("VENN_GYM_TRUST_PICKLES")
+    assert main(["scenarios", "validate", str(path)]) == 1
+    assert "read as a pickle" in capsys.readouterr().out
+    assert main(["--trust-pickles", "scenarios", "validate", str(path)]) == 0
+    assert "OK" in capsys.readouterr().out
 
 
 def test_venn_client_table_scenario(tmp_path):

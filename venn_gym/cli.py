@@ -19,6 +19,10 @@ SIMULATING_COMMANDS = {"_compare", "_benchmark", "_paper_table", "_train", "_eva
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.trust_pickles:  # through the environment, so that worker processes trust them too
+        from .scenario_files import TRUST_PICKLES_VARIABLE
+
+        os.environ[TRUST_PICKLES_VARIABLE] = "1"
     if args.handler.__name__ in SIMULATING_COMMANDS:
         from .matching import compiled_on_disk
 
@@ -53,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="venn-gym", description="Simulate, compare and train schedulers of federated-learning "
                      "jobs on a shared pool of edge devices.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--trust-pickles", action="store_true",
+                        help="let scenario files load pickled data (capacity, eligibility, availability); unpickling "
+                             "runs the file's code, so only for files you trust (or convert them: convert-pickle)")
     sub = parser.add_subparsers(required=True, metavar="command")
 
     compare = sub.add_parser("compare", help="simulate policies over seeds of a scenario; print and write results")
@@ -79,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     validate = scen_sub.add_parser("validate", help="check a scenario YAML/JSON file; report every problem")
     validate.add_argument("path", type=Path, help="the scenario or workload file")
     validate.set_defaults(handler=_scenarios_validate)
+
+    convert = sub.add_parser("convert-pickle", help="convert a pickled capacity, eligibility or availability file "
+                             "to JSON, which scenario files load without running code (this loads the pickle once)")
+    convert.add_argument("source", type=Path, help="the pickle (only one you trust: loading it runs its code)")
+    convert.add_argument("dest", type=Path, help="the JSON file to write (ends in .json)")
+    convert.set_defaults(handler=_convert_pickle)
 
     bench = sub.add_parser("benchmark", help="simulation speed and memory per policy, and Venn decision time")
     _scenario_args(bench)
@@ -296,6 +309,13 @@ def _checked_text(path: Path) -> str:
     return (f"Built for seed 0: {len(scenario.workload.jobs)} jobs, each with eligible devices that check in; "
             f"{len(scenario.population):,} devices; {scenario.trace.mean_rate_per_s() * 86_400:,.0f} check-ins/day; "
             f"horizon {horizon}; round deadlines from {scenario.round_deadline_from}.")
+
+
+def _convert_pickle(args) -> int:
+    from .importers import pickle_to_json
+
+    print(f"wrote {pickle_to_json(args.source, args.dest)}")
+    return 0
 
 
 def _benchmark(args) -> int:

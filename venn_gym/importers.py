@@ -48,14 +48,19 @@ Units everywhere: seconds; ``compute_factor`` multiplies a job's ``workload_s``
 Malformed input raises :class:`~venn_gym.errors.SpecError` naming the file, the
 client / line and field, and what was expected.
 
-**Security:** pickles can run arbitrary code when loaded. Only load pickle files
-from sources you trust (the FedScale and Venn repositories, your own files).
+**Security:** pickles can run arbitrary code when loaded. The functions here load
+the pickle you name (only name files from sources you trust: the FedScale and Venn
+repositories, your own); scenario files load pickles only when trusted explicitly
+(``--trust-pickles``). Each pickled input also reads as JSON holding the same
+structure (a file ending in ``.json``; JSON's string keys become client ids), and
+:func:`pickle_to_json` (``venn-gym convert-pickle IN.pkl OUT.json``) converts one.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import pickle
 import re
 from dataclasses import dataclass
@@ -128,10 +133,28 @@ def _check_file(path: Path, what: str) -> str:
     return source
 
 
-def _load_pickle(path: str | Path, what: str) -> Any:
-    """``pickle.load`` a file, turning every failure into a SpecError. Trusted files only."""
+def is_pickle_path(path: str | Path) -> bool:
+    """Whether the readers here would unpickle this file (anything not ending in .json)."""
+    return Path(path).suffix.lower() != ".json"
+
+
+def _client_keys(data: Any) -> Any:
+    """JSON's object keys are strings; client ids are integers."""
+    if isinstance(data, dict):
+        return {int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k: v for k, v in data.items()}
+    return data
+
+
+def _load_data(path: str | Path, what: str) -> Any:
+    """A pickled input, or the same structure as JSON (a .json file); every failure is a SpecError.
+    Unpickling runs code: trusted files only."""
     path = Path(path)
     source = _check_file(path, what)
+    if not is_pickle_path(path):
+        try:
+            return _client_keys(json.loads(path.read_text()))
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot be read as JSON ({exc}); expected {what}", source=source) from None
     try:
         with open(path, "rb") as handle:
             return pickle.load(handle)
@@ -141,9 +164,38 @@ def _load_pickle(path: str | Path, what: str) -> Any:
         ) from None
 
 
+def _plain(value: Any) -> Any:
+    """numpy values as JSON's own types."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
+
+
+def pickle_to_json(source: str | Path, dest: str | Path) -> Path:
+    """Convert a pickled input (capacity, eligibility, availability) to JSON, which loads without
+    running code. Loading the pickle runs its code once, here: convert only files you trust."""
+    source, dest = Path(source), Path(dest)
+    if dest.suffix.lower() != ".json":
+        raise SpecError("the converted file must end in .json (that is how the readers tell it apart)",
+                        source=str(dest))
+    data = _load_data(source, "a pickle")
+    if isinstance(data, Mapping):
+        data = {str(k): v for k, v in data.items()}
+    partial = dest.with_name(dest.name + ".partial")
+    try:
+        partial.write_text(json.dumps(data, default=_plain))
+    except TypeError as exc:
+        partial.unlink(missing_ok=True)
+        raise SpecError(f"holds data JSON cannot express: {exc}", source=str(source)) from None
+    partial.replace(dest)
+    return dest
+
+
 def _load_client_dict(path: str | Path, what: str) -> Mapping:
     """A pickled, non-empty ``{client_id: ...}`` dict."""
-    data = _load_pickle(path, what)
+    data = _load_data(path, what)
     if not isinstance(data, Mapping):
         raise SpecError(f"holds a {type(data).__name__}; expected {what}", source=str(path))
     if not data:
@@ -509,7 +561,7 @@ def _category_masks(eligibility: Any, source: str) -> np.ndarray:
 def _authors_capacity(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
     """Capacity arrays indexed by key - 1; the authors' file has keys 1..N."""
     source = str(path)
-    data = _load_pickle(path, _CAPACITY_WHAT + " with keys 1..N")
+    data = _load_data(path, _CAPACITY_WHAT + " with keys 1..N")
     if not isinstance(data, Mapping):
         raise SpecError(f"holds a {type(data).__name__}; expected {_CAPACITY_WHAT}", source=source)
     n = len(data)
@@ -620,7 +672,7 @@ def read_venn_client_table(
     start, end = start[keep], end[keep] + online_extension_s
     ids = frame["ID"].to_numpy()[keep]
 
-    masks = _category_masks(_load_pickle(eligibility, _ELIGIBILITY_WHAT), str(eligibility))
+    masks = _category_masks(_load_data(eligibility, _ELIGIBILITY_WHAT), str(eligibility))
     comp, comm, _ = _authors_capacity(capacity)
     n = len(start)
     rows = np.arange(n)

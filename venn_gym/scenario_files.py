@@ -133,6 +133,7 @@ from .importers import _read_jobs  # the job-list reader, with the line of each 
 from .importers import (
     VENN_ONLINE_EXTENSION_S,
     VENN_PERIOD_S,
+    is_pickle_path,
     read_devices_csv,
     read_fedscale_availability,
     read_fedscale_capacity,
@@ -240,7 +241,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return out
 
 
-def _read_document(path: str | Path) -> tuple[dict, "_Context"]:
+TRUST_PICKLES_VARIABLE = "VENN_GYM_TRUST_PICKLES"
+TRUST_PICKLES_HOW = ("venn-gym --trust-pickles ..., trust_pickles=True in load_scenario_file or "
+                     "register_scenario_file, or VENN_GYM_TRUST_PICKLES=1")
+
+
+def _trusting(trust_pickles: Optional[bool]) -> bool:
+    """An explicit choice, else the environment (which the CLI's --trust-pickles sets for its workers)."""
+    if trust_pickles is not None:
+        return bool(trust_pickles)
+    return os.environ.get(TRUST_PICKLES_VARIABLE) == "1"
+
+
+def _read_document(path: str | Path, trust_pickles: bool = False) -> tuple[dict, "_Context"]:
     path = Path(path).expanduser()
     source = str(path)
     if path.suffix.lower() not in SUFFIXES:
@@ -271,16 +284,17 @@ def _read_document(path: str | Path) -> tuple[dict, "_Context"]:
         raise SpecError("the file is empty", source=source)
     if not isinstance(doc, dict):
         raise SpecError(f"the top level must be a mapping of keys, got {type(doc).__name__}", source=source)
-    return doc, _Context(path)
+    return doc, _Context(path, trust_pickles)
 
 
 class _Context:
     """The file being read: builds errors that name it, and resolves relative paths."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, trust_pickles: bool = False):
         self.path = path
         self.source = str(path)
         self.base = path.parent
+        self.trust_pickles = trust_pickles
 
     def error(self, where: Optional[str], message: str) -> SpecError:
         return SpecError(message, source=self.source, where=where)
@@ -327,6 +341,16 @@ class _Context:
             path = self.base / path
         if not path.is_file():
             raise self.error(where, f"file not found: {path}")
+        return path
+
+    def data_file(self, value: Any, where: str) -> Path:
+        """A capacity, eligibility or availability file: JSON, or a pickle if pickles are trusted."""
+        path = self.file(value, where)
+        if is_pickle_path(path) and not self.trust_pickles:
+            raise self.error(where, f"{path} is read as a pickle, and unpickling runs code: scenario files load "
+                                    f"pickles only when trusted ({TRUST_PICKLES_HOW}). Or convert it once to "
+                                    f"JSON, which loads safely: venn-gym convert-pickle {path} "
+                                    f"{path.with_suffix('.json')}")
         return path
 
     def number(
@@ -571,7 +595,7 @@ def _synthetic_attributes(ctx, value, where, population: DevicePopulation, seed:
 def _read_file_trace(ctx, kind: str, spec: dict, n_devices: Optional[int]):
     """A trace from a csv or FedScale file; returns (trace, FedScale ids or None)."""
     where = f"trace.{kind}"
-    path = ctx.file(spec[kind], where)
+    path = ctx.file(spec[kind], where) if kind == "csv" else ctx.data_file(spec[kind], where)
     period = ctx.number(spec["period_s"], "trace.period_s", above=0) if "period_s" in spec else None
     chunk = ctx.number(spec["chunk_s"], "trace.chunk_s", above=0) if "chunk_s" in spec else 3600.0
     drop = spec.get("drop_after_period", False)
@@ -649,7 +673,8 @@ def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = No
         if trace_kind is not None:
             raise ctx.error("trace", "devices from venn_client_table bring their own trace; leave 'trace' out")
         table = ctx.mapping(spec[kind], where, _VENN_TABLE_KEYS, ("table", "eligibility", "capacity"))
-        files = {key: ctx.file(table[key], f"{where}.{key}") for key in ("table", "eligibility", "capacity")}
+        files = {"table": ctx.file(table["table"], f"{where}.table"),
+                 **{key: ctx.data_file(table[key], f"{where}.{key}") for key in ("eligibility", "capacity")}}
         period = ctx.number(table.get("period_s", VENN_PERIOD_S), f"{where}.period_s", above=0)
         extension = ctx.number(table.get("online_extension_s", VENN_ONLINE_EXTENSION_S),
                                f"{where}.online_extension_s", minimum=0)
@@ -679,7 +704,7 @@ def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = No
         if trace_kind in ("csv", "fedscale_behavior"):
             trace, _ = _read_file_trace(ctx, trace_kind, trace_spec, len(population))
     else:  # fedscale_capacity: sized by the trace
-        path = ctx.file(spec[kind], where)
+        path = ctx.data_file(spec[kind], where)
         match = spec.get("match", "order")
         if match not in ("order", "client_id"):
             raise ctx.error("devices.match", f"expected 'order' or 'client_id', got {_show(match)}")
@@ -772,8 +797,9 @@ def _check_requirements(ctx: _Context, population: DevicePopulation, trace: Chec
 # --------------------------------------------------------------------------- API
 
 
-def _build(path: str | Path, seed: int, options: Mapping[str, Any], issues: _Issues) -> Optional[Scenario]:
-    doc, ctx = _read_document(path)
+def _build(path: str | Path, seed: int, options: Mapping[str, Any], issues: _Issues,
+           trust_pickles: bool = False) -> Optional[Scenario]:
+    doc, ctx = _read_document(path, trust_pickles)
     for key in options:
         if key not in SCENARIO_KEYS:
             raise ctx.error(None, f"unknown option {key!r}; options override the top-level keys "
@@ -808,13 +834,16 @@ def _build(path: str | Path, seed: int, options: Mapping[str, Any], issues: _Iss
         return None
 
 
-def load_scenario_file(path: str | Path, seed: int = 0, **options: Any) -> Scenario:
+def load_scenario_file(path: str | Path, seed: int = 0, *, trust_pickles: Optional[bool] = None,
+                       **options: Any) -> Scenario:
     """Build the scenario a YAML/JSON file describes (schema: this module's docstring).
 
     ``options`` override top-level keys (``horizon_s=3600``, ``speed_tiers=1``,
     ``name=...``). Raises :class:`SpecError` naming the file and field path.
+    Pickled data files (which run code when loaded) load only with ``trust_pickles=True``
+    (default: ``VENN_GYM_TRUST_PICKLES=1`` in the environment, which ``--trust-pickles`` sets).
     """
-    return _build(path, seed, options, _Issues(collect=False))
+    return _build(path, seed, options, _Issues(collect=False), _trusting(trust_pickles))
 
 
 def load_workload_file(path: str | Path, seed: int = 0, *, category_names: Optional[Any] = None) -> Workload:
@@ -829,7 +858,7 @@ def load_workload_file(path: str | Path, seed: int = 0, *, category_names: Optio
     return workload
 
 
-def validate_file(path: str | Path) -> list[str]:
+def validate_file(path: str | Path, trust_pickles: Optional[bool] = None) -> list[str]:
     """Every problem found in a scenario or workload file (empty if it loads).
 
     A file whose top-level keys are only ``jobs`` / ``paper`` / ``name`` is read as
@@ -847,15 +876,16 @@ def validate_file(path: str | Path) -> list[str]:
         if set(doc) <= {"jobs", "paper", "csv", "name"} and set(doc) & {"jobs", "paper", "csv"}:
             _parse_workload(ctx, doc, "", 0, issues, allow_file=False)
         else:
-            _build(path, 0, {}, issues)
+            _build(path, 0, {}, issues, _trusting(trust_pickles))
     except SpecError as exc:
         issues.items.append(str(exc))
     return issues.items
 
 
-def _registered_factory(path: Path, name: str, seed: int = 0, **options: Any) -> Scenario:
+def _registered_factory(path: Path, name: str, trust_pickles: Optional[bool], seed: int = 0,
+                        **options: Any) -> Scenario:
     options.setdefault("name", name)
-    return load_scenario_file(path, seed=seed, **options)
+    return load_scenario_file(path, seed=seed, trust_pickles=trust_pickles, **options)
 
 
 def register_scenario_file(
@@ -864,6 +894,7 @@ def register_scenario_file(
     *,
     overwrite: bool = False,
     check: bool = True,
+    trust_pickles: Optional[bool] = None,
 ) -> str:
     """Register a scenario file so that ``make_scenario(name, seed)`` builds it; returns the name.
 
@@ -871,7 +902,7 @@ def register_scenario_file(
     (``mylab/campus-v0``). With ``check`` (default) the file is loaded once now
     (seed 0) so that its errors show at registration. The file is read again at
     every ``make_scenario`` call (edit it and you change the scenario: give it a
-    new version instead).
+    new version instead). ``trust_pickles``: as :func:`load_scenario_file`.
     """
     path = Path(path).expanduser().resolve()
     doc, ctx = _read_document(path)
@@ -880,11 +911,11 @@ def register_scenario_file(
         raise ctx.error("name", "the file has no 'name' and none was given; expected e.g. 'mylab/campus-v0'")
     registered = ctx.text(registered, "name")
     if check:
-        load_scenario_file(path, seed=0, name=registered)
+        load_scenario_file(path, seed=0, name=registered, trust_pickles=trust_pickles)
     description = doc.get("description") if isinstance(doc.get("description"), str) else ""
     register_scenario(
         registered,
-        functools.partial(_registered_factory, path, registered),
+        functools.partial(_registered_factory, path, registered, trust_pickles),
         description or f"scenario file {path}",
         overwrite=overwrite,
         source=f"file {path}",

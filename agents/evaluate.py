@@ -27,6 +27,7 @@ import numpy as np
 
 from venn_gym.compare import RunSpec, TimedRun, censored_jct, run_many, summarise, write_outputs
 from venn_gym.errors import SpecError
+from venn_gym.outputs import output_folder
 
 from .config import TRAIN_SEED_MIN, algorithm_class, make_env
 
@@ -240,10 +241,12 @@ def evaluate(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequen
     if out is not None:
         import pandas as pd
 
-        for path in write_outputs(runs, summary, Path(out), command):
-            print_line(f"wrote {path}")
-        pd.DataFrame(summary_rows(summary)).to_csv(Path(out) / "summary.csv", index=False)
-        pd.DataFrame(summary["breakdown"]).to_csv(Path(out) / "breakdown.csv", index=False)
+        with output_folder(Path(out), overwrite=True) as folder:  # complete, or the earlier one stays
+            written = write_outputs(runs, summary, folder, command)
+            pd.DataFrame(summary_rows(summary)).to_csv(folder / "summary.csv", index=False)
+            pd.DataFrame(summary["breakdown"]).to_csv(folder / "breakdown.csv", index=False)
+        for path in written:
+            print_line(f"wrote {Path(out) / path.name}")
         print_line(f"wrote {Path(out) / 'summary.csv'} and breakdown.csv")
     summary["command"] = command
     return summary

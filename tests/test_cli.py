@@ -1,6 +1,7 @@
 """The venn-gym command line: compare outputs, scenario commands, benchmark and paper table."""
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -130,3 +131,60 @@ def test_run_many_reports_progress_inside_runs(workers, monkeypatch):
         assert times == sorted(times) and ended == sorted(ended)
         assert all(r[3] == len(run.result.jobs) for r in mine)
         assert ended[-1] <= sum(j.finished for j in run.result.jobs)
+
+
+def test_compare_out_is_refused_when_not_empty_and_replaced_whole_with_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "stale.csv").write_text("from an older run")
+    args = ["compare", *SMALL, "--policies", "fifo", "--seeds", "1", "--workers", "1", "--out", str(out)]
+    assert main(args) == 2
+    assert "is not empty: pass --overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["jct_cdf.png", "jobs.csv", "summary.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no partial folder or lock left behind
+
+
+def test_output_folder_leaves_out_untouched_on_failure_and_respects_locks(tmp_path):
+    from venn_gym.errors import SpecError
+    from venn_gym.outputs import output_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("kept")
+    with pytest.raises(RuntimeError):
+        with output_folder(out, overwrite=True) as folder:
+            (folder / "new.txt").write_text("half")
+            raise RuntimeError("the run failed")
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    (tmp_path / ".out.lock").write_text(str(os.getpid()))  # a live writer
+    with pytest.raises(SpecError, match=f"another run \\(process {os.getpid()}\\) is writing"):
+        with output_folder(out, overwrite=True):
+            pass
+    (tmp_path / ".out.lock").write_text("999999999")  # left by a process that no longer exists
+    with output_folder(out, overwrite=True) as folder:
+        (folder / "new.txt").write_text("complete")
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+
+
+def test_ctrl_c_keeps_the_finished_runs_in_a_partial_summary(tmp_path, monkeypatch, capsys):
+    from venn_gym import compare
+
+    real = compare.execute
+    calls = []
+
+    def interrupted_second_run(spec, index=0, on_progress=None):
+        calls.append(spec)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(spec, index, on_progress)
+
+    monkeypatch.setattr(compare, "execute", interrupted_second_run)
+    out = tmp_path / "run"
+    assert main(["compare", *SMALL, "--policies", "fifo,srsf", "--seeds", "1", "--workers", "1",
+                 "--out", str(out)]) == 130
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["policies"]) == ["fifo"]
+    assert summary["partial"].startswith("interrupted after 1 of 2 runs")
+    assert "Ctrl-C" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except VennGymError as exc:
         print(f"venn-gym: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        print(f"venn-gym: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
+        return 130
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -69,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--seeds", default="3", help=SEEDS_HELP)
     compare.add_argument("--first-seed", type=int, default=0, help="first seed of a count given to --seeds")
     compare.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
-    compare.add_argument("--out", type=Path, default=None, help="folder for jobs.csv, summary.json and plots")
+    compare.add_argument("--out", type=Path, default=None, help="folder for jobs.csv, summary.json and plots "
+                         "(written complete or not at all)")
+    compare.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out")
     compare.add_argument("--rounds", action="store_true", help="also write every round attempt to rounds.csv.gz")
     compare.set_defaults(handler=_compare)
 
@@ -192,25 +198,27 @@ def _compare(args) -> int:
 
     from baselines import make_policy
 
-    from .compare import RunSpec, run_many, summarise, table_lines, write_outputs
+    from .compare import RunsInterrupted, RunSpec, run_many, summarise, table_lines, write_outputs
+    from .outputs import output_folder
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     for name in policies:
         make_policy(name)  # fail on a bad name before any simulation starts
     options = tuple(sorted(_scenario_options(args).items()))
     seeds = parse_seeds(args.seeds, args.first_seed)
-    make_scenario(args.scenario, seed=seeds[0], **dict(options))  # validate the scenario up front
+    scenario = make_scenario(args.scenario, seed=seeds[0], **dict(options))  # validate the scenario up front
     specs = [RunSpec(args.scenario, seed, policy, options, keep_rounds=args.rounds)
              for seed in seeds for policy in policies]
     workers = min(args.workers or os.cpu_count() or 1, len(specs))
     print(f"{args.scenario}{_options_text(dict(options))}: {len(policies)} policies x {len(seeds)} seeds, "
           f"{workers} worker(s)")
-    n_jobs = len(make_scenario(args.scenario, seed=seeds[0], **dict(options)).workload.jobs)
+    n_jobs = len(scenario.workload.jobs)
     # The bar counts jobs ended over all runs (a finished run counts all its jobs); the text
     # names each run under way and its simulated day.
     ended = [0] * len(specs)
     under_way: dict[int, str] = {}
-    with tqdm(total=len(specs) * n_jobs, unit="job", dynamic_ncols=True) as bar:
+    with (output_folder(args.out, args.overwrite) if args.out is not None else contextlib.nullcontext()) as folder, \
+            tqdm(total=len(specs) * n_jobs, unit="job", dynamic_ncols=True) as bar:
         def show() -> None:
             bar.n = sum(ended)
             bar.set_postfix_str(", ".join(under_way.values()) or "", refresh=False)
@@ -228,13 +236,25 @@ def _compare(args) -> int:
             under_way.pop(index, None)
             show()
 
-        runs = run_many(specs, workers=workers, on_done=done, on_progress=progress)
-    summary = summarise(runs)
-    print("\n".join(table_lines(summary)))
+        try:
+            runs, interrupted = run_many(specs, workers=workers, on_done=done, on_progress=progress), None
+        except RunsInterrupted as stop:
+            runs, interrupted = stop.finished, stop
+        bar.close()
+        if interrupted:
+            print(f"\nCtrl-C: {interrupted}; the summary covers those runs only")
+            if not runs:
+                raise interrupted
+        summary = summarise(runs)
+        if interrupted:
+            summary["partial"] = f"{interrupted}: {', '.join(f'{r.spec.policy} seed {r.spec.seed}' for r in runs)}"
+        print("\n".join(table_lines(summary)))
+        if folder is not None:
+            written = write_outputs(runs, summary, folder, _command_line())
     if args.out is not None:
-        for path in write_outputs(runs, summary, args.out, _command_line()):
-            print(f"wrote {path}")
-    return 0
+        for path in written:
+            print(f"wrote {args.out / path.name}")
+    return 130 if interrupted else 0
 
 
 def _options_text(options: dict) -> str:

@@ -38,14 +38,24 @@ class TimedRun:
 
 # Where a worker process reports the progress of its run: (spec index, simulated s, jobs ended, jobs).
 _progress_queue = None
-PROGRESS_EVERY_S = 1.0  # wall seconds between two reports of one run
+_parent_pid: Optional[int] = None  # a worker's parent: if it dies, the worker stops instead of running on
+PROGRESS_EVERY_S = 1.0  # wall seconds between two reports of one run (and two looks at the parent)
 
 ProgressCallback = Callable[[int, float, int, int], None]
 
 
-def _set_progress_queue(queue) -> None:
-    global _progress_queue
-    _progress_queue = queue
+class RunsInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_many`: ``finished`` holds the runs that had ended, in spec order."""
+
+    def __init__(self, finished: list[TimedRun], total: int):
+        super().__init__(f"interrupted after {len(finished)} of {total} runs")
+        self.finished = finished
+        self.total = total
+
+
+def _start_worker(queue, parent_pid: int) -> None:
+    global _progress_queue, _parent_pid
+    _progress_queue, _parent_pid = queue, parent_pid
 
 
 def execute(spec: RunSpec, index: int = 0, on_progress: Optional[ProgressCallback] = None) -> TimedRun:
@@ -61,15 +71,17 @@ def execute(spec: RunSpec, index: int = 0, on_progress: Optional[ProgressCallbac
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY_S:
             last[0] = now
+            if _parent_pid is not None and os.getppid() != _parent_pid:
+                os._exit(1)  # the process that asked for this run is gone: nobody will read it
             report = (index, sim.now, sim.jobs_ended, sim.static.n_jobs)
             if on_progress is not None:
                 on_progress(*report)
-            else:
+            elif _progress_queue is not None:
                 _progress_queue.put(report)
 
-    reporting = on_progress is not None or _progress_queue is not None
+    watching = on_progress is not None or _progress_queue is not None or _parent_pid is not None
     start = time.perf_counter()
-    result = run_policy(scenario, policy, keep_rounds=spec.keep_rounds, on_progress=progress if reporting else None)
+    result = run_policy(scenario, policy, keep_rounds=spec.keep_rounds, on_progress=progress if watching else None)
     return TimedRun(spec, result, time.perf_counter() - start)
 
 
@@ -78,20 +90,30 @@ def run_many(
     on_progress: Optional[ProgressCallback] = None,
 ) -> list[TimedRun]:
     """Run specs (in parallel processes when workers > 1); results come back in spec order.
-    ``on_progress(index, simulated_s, jobs_ended, jobs)`` hears from runs under way about once a second."""
+    ``on_progress(index, simulated_s, jobs_ended, jobs)`` hears from runs under way about once a second.
+    Ctrl-C stops the workers and raises :class:`RunsInterrupted` with the runs that had ended."""
     runs: dict[int, TimedRun] = {}
-    if workers <= 1:
-        for i, spec in enumerate(specs):
-            runs[i] = execute(spec, i, on_progress)
-            if on_done:
-                on_done(runs[i])
-        return [runs[i] for i in range(len(specs))]
+    try:
+        if workers <= 1:
+            for i, spec in enumerate(specs):
+                runs[i] = execute(spec, i, on_progress)
+                if on_done:
+                    on_done(runs[i])
+        else:
+            _run_in_workers(specs, workers, runs, on_done, on_progress)
+    except KeyboardInterrupt:
+        raise RunsInterrupted([runs[i] for i in sorted(runs)], len(specs)) from None
+    return [runs[i] for i in range(len(specs))]
+
+
+def _run_in_workers(specs, workers, runs, on_done, on_progress) -> None:
     import multiprocessing
     import queue as queue_module
     from concurrent.futures import FIRST_COMPLETED, wait
 
     progress = multiprocessing.get_context().Queue() if on_progress else None
-    with ProcessPoolExecutor(max_workers=workers, initializer=_set_progress_queue, initargs=(progress,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(progress, os.getpid()))
+    try:
         futures = {pool.submit(execute, spec, i): i for i, spec in enumerate(specs)}
         pending = set(futures)
         while pending:
@@ -105,7 +127,13 @@ def run_many(
                 runs[futures[future]] = future.result()
                 if on_done:
                     on_done(runs[futures[future]])
-    return [runs[i] for i in range(len(specs))]
+    except BaseException:
+        # Stop the runs under way now rather than at their end (a full-scale run takes minutes).
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def summarise(runs: Sequence[TimedRun]) -> dict:

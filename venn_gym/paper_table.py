@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 
 from .compare import RunSpec, censored_jct, machine_description, run_many, summarise, write_outputs
+from .outputs import output_folder
 
 # Liu et al., MLSys 2025: Table 1 (average JCT speed-up over Random) and Fig. 11 (ablation).
 PAPER_TABLE1 = {
@@ -95,7 +96,8 @@ def reproduce_table1(workloads, seeds: int, scale: float, workers: int, out: Pat
     for workload in workloads:
         mine = [r for r in runs if r.spec.scenario == scenario_name(workload, version)]
         summaries[workload] = summarise(mine)
-        write_outputs(mine, summaries[workload], out / f"paper-v{version}" / workload, command)
+        with output_folder(out / f"paper-v{version}" / workload, overwrite=True) as folder:
+            write_outputs(mine, summaries[workload], folder, command)
     record = {"command": command, "version": version, "seeds": seeds, "scale": scale, "wall_s": wall,
               "machine": machine_description(), "summaries": summaries}
     out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,9 @@ import pytest
 
 import baselines
 import venn_gym
+import venn_gym.devices
+import venn_gym.limits
+import venn_gym.trace
 from venn_gym import requirements
 from venn_gym.devices import DevicePopulation
 from venn_gym.errors import IllegalActionError, SpecError
@@ -262,3 +265,70 @@ def test_device_level_control_errors(tiny):
     with pytest.raises(IllegalActionError, match="not eligible"):
         sim.decide(2)  # a G device for the high_performance job
     sim.decide(0)
+
+
+# ------------------------------------------------------- inputs that used to hang or crash
+def test_requirement_nested_too_deep_is_a_clear_error():
+    deep = "general"
+    for _ in range(3000):  # deeper than Python's recursion limit
+        deep = {"not": deep}
+    with pytest.raises(SpecError, match="nested deeper than 32 levels"):
+        requirements.normalize(deep)
+    with pytest.raises(SpecError, match="nested deeper than 32 levels"):
+        requirements.name_categories(deep, ["general", "gpu"])
+    with pytest.raises(SpecError, match="nested deeper"):
+        spec(requirement=deep)
+
+
+def test_yaml_bomb_is_reported_without_expanding_it(tmp_path):
+    """Nine levels of nine aliases: 387 million leaves if anything walked or printed them all."""
+    lines = ["name: test/bomb-v0", 'l0: &l0 ["x","x","x","x","x","x","x","x","x"]']
+    for level in range(1, 9):
+        lines.append(f"l{level}: &l{level} [" + ",".join([f"*l{level - 1}"] * 9) + "]")
+    lines += ["devices: {synthetic: {n_devices: *l8}}",
+              "workload: {jobs: [{arrival_s: 0, requirement: {any: *l8}, participants: 1, rounds: 1, "
+              "deadline_s: 60}]}"]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    problems = venn_gym.scenario_files.validate_file(path)
+    assert any("n_devices: expected an integer >= 1, got [[[[...]" in p for p in problems)
+    assert any("has more than 1,000 parts" in p or "expected a category name" in p for p in problems)
+    assert all(len(p) < 400 for p in problems)
+
+
+def _pool(n=3):
+    return DevicePopulation(np.ones(n), np.full(n, 8.0), {"categories": np.full(n, 15, dtype=np.uint8)})
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: TableTrace(start=np.array([0.0]), end=np.array([1.0]), device=np.array([0]), period_s=1e-6),
+     "repeats the table 3,600,000,000 times"),
+    (lambda: TableTrace(start=np.array([0.0]), end=np.array([1.0]), device=np.array([99_999_999_999]),
+                        period_s=10.0), "device index 99,999,999,999 is beyond the limit on devices"),
+    (lambda: venn_gym.devices.synthetic_population(10**12, np.random.default_rng(0)), "n_devices 1,000,000,000,000"),
+])
+def test_sizes_that_would_exhaust_time_or_memory_are_refused(make, message):
+    with pytest.raises(SpecError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(speed_tiers=10**9), "speed_tiers 1,000,000,000 is above venn_gym.limits.LIMITS"),
+    (dict(trace=venn_gym.trace.DiurnalTrace(n_devices=3, chunk_s=1e-3)), "chunk_s 0.001 is below"),
+    (dict(trace=venn_gym.trace.DiurnalTrace(n_devices=3, checkins_per_day=1e15)), "check-ins per chunk"),
+])
+def test_scenario_limits(changes, message):
+    settings = dict(name="test/limits-v0", seed=0, population=_pool(),
+                    trace=venn_gym.trace.DiurnalTrace(n_devices=3),
+                    workload=Workload((spec(),), name="w"))
+    with pytest.raises(SpecError, match=message):
+        venn_gym.Scenario(**{**settings, **changes})
+
+
+def test_a_limit_can_be_raised(monkeypatch):
+    settings = dict(name="test/limits-v0", seed=0, population=_pool(), trace=venn_gym.trace.DiurnalTrace(n_devices=3),
+                    workload=Workload((spec(),), name="w"), speed_tiers=100)
+    with pytest.raises(SpecError, match="speed_tiers 100 is above"):
+        venn_gym.Scenario(**settings)
+    monkeypatch.setitem(venn_gym.limits.LIMITS, "speed_tiers", 128)
+    assert venn_gym.Scenario(**settings).speed_tiers == 100

@@ -140,3 +140,19 @@ def test_admission_check_turns_away_a_round_the_supply_cannot_fill(tiny):
 def test_admission_option_names_the_policy():
     assert make_policy("venn-ref:admission=0.5").name == "venn-ref(admission=0.5)"
     assert make_policy("venn-ref").name == "venn-ref"
+
+
+@pytest.mark.parametrize("timing", ["request", "dispatch"])
+@pytest.mark.parametrize("policy", ALL_POLICIES)
+def test_tasks_of_no_time_finish_at_their_checkin(tiny, timing, policy):
+    """workload_s 0 and a vanishing model: a task finishes at its own check-in instant (t + 1e-19
+    == t in floats). d0 at 50 fills and closes round 1 at 50; round 2 (requested at 50) gets d1 at
+    60; round 3 gets d2 at 70. Before the fix the matcher cut the quorum's own check-in and never
+    moved on."""
+    pop = tiny.population([1.0] * 3)
+    rows = [(50, 1000, 0), (60, 1000, 1), (70, 1000, 2)]
+    jobs = [tiny.job(0, "general", 1, rounds=3, workload_s=0.0, model_size_mb=1e-20)]
+    _, res = tiny.simulate(tiny.scenario(pop, rows, jobs, round_deadline_from=timing), policy)
+    (job,) = res.jobs
+    assert job.finished and job.jct_s == pytest.approx(70.0)
+    assert [(r.request_s, r.end_s) for r in res.rounds] == [(0, 50), (50, 60), (60, 70)]

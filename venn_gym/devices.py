@@ -8,6 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from .errors import SpecError
+from .limits import LIMITS, limit_text
 from .requirements import CATEGORY_ATTRIBUTE
 
 
@@ -71,6 +72,8 @@ def synthetic_population(n_devices: int, rng: np.random.Generator) -> DevicePopu
     """A population with the speed spread and category mix of the paper's data."""
     if n_devices < 1:
         raise SpecError(f"n_devices must be >= 1, got {n_devices}")
+    if n_devices > LIMITS["devices"]:
+        raise SpecError(f"n_devices {n_devices:,} is above the limit ({limit_text('devices')}; raise it if you mean it)")
     latency = np.clip(rng.lognormal(_LATENCY_LOG_MEAN, _LATENCY_LOG_SD, n_devices), *_LATENCY_RANGE_MS)
     bw_log_mean = np.log(_BANDWIDTH_MEAN_MBPS) - _BANDWIDTH_LOG_SD**2 / 2
     bandwidth = rng.lognormal(bw_log_mean, _BANDWIDTH_LOG_SD, n_devices)

@@ -1,5 +1,17 @@
 """Errors raised for bad input: each names the source, the field and what was expected."""
 
+import reprlib
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 3, 4, 4, 40, 40
+
+
+def short_repr(value, limit: int = 60) -> str:
+    """A value as an error message shows it: bounded in depth, breadth and length, so that a YAML
+    bomb (aliases nested into billions of elements) is never expanded to print it."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
 
 class VennGymError(Exception):
     """Base class of venn_gym's own errors."""

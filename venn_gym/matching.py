@@ -402,12 +402,18 @@ def match_checkins(pos, chunk_len, t_end, stop_choices, deadline_from_dispatch, 
             job_seen[j] = 0
         if quorum_at <= ck_time[tent[take - 1]]:
             # Events come before check-ins at the same instant, so a check-in at the quorum's
-            # instant goes to the next round. Tasks take time, so the quorum's own tasks stay.
+            # instant goes to the next round. Tasks take time, so the quorum's own tasks stay;
+            # tasks of no time at all (zero work, or a noise factor that underflows) may finish
+            # at their own check-in: those at the quorum's instant stay too, or nothing would move.
             keep = 0
             while ck_time[tent[keep]] < quorum_at:
                 keep += 1
+            if keep == 0:
+                while keep < take and ck_time[tent[keep]] <= quorum_at:
+                    keep += 1
+            if keep < take:
+                end = tent[keep]
             take = keep
-            end = tent[keep]
         pos = end
         filled = False
         if take:

@@ -27,12 +27,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import SpecError
+from .errors import SpecError, short_repr
 
 CATEGORY_NAMES = ("general", "compute_rich", "memory_rich", "high_performance")
 CATEGORY_ATTRIBUTE = "categories"
 # Named categories may go up to 63: bit 62 is the highest bit of an int64 mask.
 MAX_CATEGORIES = 63
+MAX_DEPTH = 32  # nesting of all/any/not in one requirement
+MAX_PARTS = 1_000  # predicates and combinations in one requirement
 
 _OPS = {
     ">=": operator.ge,
@@ -52,14 +54,14 @@ def category_bit(category: int | str, *, named: bool = False) -> int:
     """
     if isinstance(category, str):
         if category not in CATEGORY_NAMES:
-            raise SpecError(f"unknown category {category!r}; expected one of {CATEGORY_NAMES}")
+            raise SpecError(f"unknown category {short_repr(category)}; expected one of {CATEGORY_NAMES}")
         return 1 << CATEGORY_NAMES.index(category)
     top = MAX_CATEGORIES if named else len(CATEGORY_NAMES)
     if isinstance(category, (int, np.integer)) and not isinstance(category, bool) and 1 <= int(category) <= top:
         return 1 << (int(category) - 1)
     if named:
-        raise SpecError(f"category must be 1-{MAX_CATEGORIES} or one of {CATEGORY_NAMES}, got {category!r}")
-    raise SpecError(f"category must be 1-4 or one of {CATEGORY_NAMES}, got {category!r} (categories above 4 "
+        raise SpecError(f"category must be 1-{MAX_CATEGORIES} or one of {CATEGORY_NAMES}, got {short_repr(category)}")
+    raise SpecError(f"category must be 1-4 or one of {CATEGORY_NAMES}, got {short_repr(category)} (categories above 4 "
                     "need names: a scenario's devices.category_names, or requirements.name_categories)")
 
 
@@ -77,18 +79,18 @@ def category_number(category: int | str) -> int:
 def check_category_names(names: Any, where: str = "category_names") -> tuple[str, ...]:
     """A list of category names as a tuple (category ``i`` is ``names[i-1]``), or a SpecError."""
     if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)) or not names:
-        raise SpecError(f"expected a non-empty list of category names, got {names!r}", where=where)
+        raise SpecError(f"expected a non-empty list of category names, got {short_repr(names)}", where=where)
     if len(names) > MAX_CATEGORIES:
         raise SpecError(f"at most {MAX_CATEGORIES} categories can be named, got {len(names)}", where=where)
     out: list[str] = []
     for k, name in enumerate(names):
         if not isinstance(name, str) or not name.strip() or name != name.strip():
-            raise SpecError(f"expected a non-empty name without surrounding spaces, got {name!r}",
+            raise SpecError(f"expected a non-empty name without surrounding spaces, got {short_repr(name)}",
                             where=f"{where}[{k}]")
         if name == "any_device":
             raise SpecError("'any_device' is reserved (every device)", where=f"{where}[{k}]")
         if name in out:
-            raise SpecError(f"name {name!r} appears twice (also category {out.index(name) + 1})",
+            raise SpecError(f"name {short_repr(name)} appears twice (also category {out.index(name) + 1})",
                             where=f"{where}[{k}]")
         out.append(name)
     return tuple(out)
@@ -111,11 +113,18 @@ def name_categories(spec: Any, names: Any, where: str = "requirement") -> Any:
         elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= int(value) <= len(names):
             number = int(value)
         else:
-            raise SpecError(f"unknown category {value!r}; this scenario's categories are "
+            raise SpecError(f"unknown category {short_repr(value)}; this scenario's categories are "
                             f"{', '.join(f'{i + 1} {n}' for i, n in enumerate(names))} (or any_device)", where=at)
         return {"category": number, "name": names[number - 1]}
 
-    def walk(node: Any, at: str) -> Any:
+    budget = [MAX_PARTS]
+
+    def walk(node: Any, at: str, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise SpecError(f"nested deeper than {MAX_DEPTH} levels (requirements.MAX_DEPTH)", where=at)
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise SpecError(f"has more than {MAX_PARTS:,} parts (requirements.MAX_PARTS)", where=at)
         if node == "any_device":
             return node
         if isinstance(node, (str, int, np.integer)) and not isinstance(node, bool):
@@ -125,9 +134,9 @@ def name_categories(spec: Any, names: Any, where: str = "requirement") -> Any:
                 return lookup(node["category"], at)
             for key in ("all", "any"):
                 if key in node and len(node) == 1 and isinstance(node[key], (list, tuple)):
-                    return {key: [walk(p, f"{at}.{key}[{i}]") for i, p in enumerate(node[key])]}
+                    return {key: [walk(p, f"{at}.{key}[{i}]", depth + 1) for i, p in enumerate(node[key])]}
             if "not" in node and len(node) == 1:
-                return {"not": walk(node["not"], f"{at}.not")}
+                return {"not": walk(node["not"], f"{at}.not", depth + 1)}
         return node  # attribute tests, named categories, and malformed specs (normalize names their fault)
 
     return walk(spec, where)
@@ -135,28 +144,38 @@ def name_categories(spec: Any, names: Any, where: str = "requirement") -> Any:
 
 def normalize(spec: Any, where: str = "requirement") -> Any:
     """Check a requirement spec and return its canonical form (used as the group key)."""
+    return _normalize(spec, where, 0, [MAX_PARTS])
+
+
+def _normalize(spec: Any, where: str, depth: int, budget: list[int]) -> Any:
+    # Bounded, so that a deep or alias-multiplied requirement is an error, not a hang or a RecursionError.
+    if depth > MAX_DEPTH:
+        raise SpecError(f"nested deeper than {MAX_DEPTH} levels (requirements.MAX_DEPTH)", where=where)
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SpecError(f"has more than {MAX_PARTS:,} parts (requirements.MAX_PARTS)", where=where)
     if spec == "any_device":
         return "any_device"
     if isinstance(spec, (str, int, np.integer)) and not isinstance(spec, bool):
         return {"category": CATEGORY_NAMES[_bit(spec, where).bit_length() - 1]}
     if not isinstance(spec, Mapping) or len(spec) == 0:
-        raise SpecError(f"expected a category name, 'any_device' or a mapping, got {spec!r}", where=where)
+        raise SpecError(f"expected a category name, 'any_device' or a mapping, got {short_repr(spec)}", where=where)
     if "category" in spec:
         if "name" in spec:
             _only_keys(spec, {"category", "name"}, where)
             name = spec["name"]
             if not isinstance(name, str) or not name.strip() or name == "any_device":
-                raise SpecError(f"a category's 'name' must be a non-empty string, got {name!r}", where=where)
+                raise SpecError(f"a category's 'name' must be a non-empty string, got {short_repr(name)}", where=where)
             return {"category": _canonical_category(_bit(spec["category"], where, named=True)), "name": name}
         _only_keys(spec, {"category"}, where)
         return {"category": CATEGORY_NAMES[_bit(spec["category"], where).bit_length() - 1]}
     if "attr" in spec:
         _only_keys(spec, {"attr", "op", "value"}, where)
         if spec.get("op") not in _OPS:
-            raise SpecError(f"'op' must be one of {sorted(_OPS)}, got {spec.get('op')!r}", where=where)
+            raise SpecError(f"'op' must be one of {sorted(_OPS)}, got {short_repr(spec.get('op'))}", where=where)
         value = spec.get("value")
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise SpecError(f"'value' must be a number, got {value!r}", where=where)
+            raise SpecError(f"'value' must be a number, got {short_repr(value)}", where=where)
         return {"attr": str(spec["attr"]), "op": spec["op"], "value": float(value)}
     for key in ("all", "any"):
         if key in spec:
@@ -164,11 +183,11 @@ def normalize(spec: Any, where: str = "requirement") -> Any:
             parts = spec[key]
             if not isinstance(parts, (list, tuple)) or not parts:
                 raise SpecError(f"'{key}' must be a non-empty list", where=where)
-            return {key: [normalize(p, f"{where}.{key}[{i}]") for i, p in enumerate(parts)]}
+            return {key: [_normalize(p, f"{where}.{key}[{i}]", depth + 1, budget) for i, p in enumerate(parts)]}
     if "not" in spec:
         _only_keys(spec, {"not"}, where)
-        return {"not": normalize(spec["not"], f"{where}.not")}
-    raise SpecError(f"unknown requirement form {dict(spec)!r}", where=where)
+        return {"not": _normalize(spec["not"], f"{where}.not", depth + 1, budget)}
+    raise SpecError(f"unknown requirement form {short_repr(dict(spec))}", where=where)
 
 
 def _bit(category: Any, where: str, named: bool = False) -> int:

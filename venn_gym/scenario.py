@@ -16,6 +16,7 @@ import numpy as np
 from . import requirements
 from .devices import DevicePopulation, synthetic_population
 from .errors import SpecError
+from .limits import LIMITS, limit_text
 from .jobs import (DEADLINE_FROM_DISPATCH, DEADLINE_FROM_REQUEST, DEADLINE_ORIGINS, Workload,
                    generate_paper_workload, paper_mixes)
 from .trace import CheckinTrace, DiurnalTrace
@@ -54,6 +55,16 @@ class Scenario:
     def __post_init__(self) -> None:
         if self.speed_tiers < 1:
             raise SpecError(f"speed_tiers must be >= 1, got {self.speed_tiers}", source=self.name)
+        if self.speed_tiers > LIMITS["speed_tiers"]:
+            raise SpecError(f"speed_tiers {self.speed_tiers:,} is above {limit_text('speed_tiers')}", source=self.name)
+        chunk_s = self.trace.chunk_s
+        if not chunk_s >= LIMITS["min_chunk_s"]:
+            raise SpecError(f"the trace's chunk_s {chunk_s:g} is below {limit_text('min_chunk_s')}", source=self.name)
+        per_chunk = self.trace.mean_rate_per_s() * chunk_s
+        if not per_chunk <= LIMITS["checkins_per_chunk"]:
+            raise SpecError(f"the trace has {per_chunk:,.0f} check-ins per chunk of {chunk_s:g} s on average, above "
+                            f"{limit_text('checkins_per_chunk')} (a tiny period_s, or a huge check-in rate?)",
+                            source=self.name)
         if self.task_noise_log_sd < 0:
             raise SpecError(f"task_noise_log_sd must be >= 0, got {self.task_noise_log_sd}", source=self.name)
         if self.round_deadline_from not in DEADLINE_ORIGINS:

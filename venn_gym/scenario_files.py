@@ -128,7 +128,7 @@ import yaml
 
 from . import requirements
 from .devices import DevicePopulation, synthetic_population
-from .errors import SpecError, VennGymError
+from .errors import SpecError, VennGymError, short_repr
 from .importers import _read_jobs  # the job-list reader, with the line of each job
 from .importers import (
     VENN_ONLINE_EXTENSION_S,
@@ -401,10 +401,7 @@ def _path(where: Optional[str], key: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, default=str)
-        return text if len(text) <= 60 else text[:57] + "..."
-    return repr(value)
+    return short_repr(value)
 
 
 def _bare(exc: SpecError) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SpecError
+from .limits import LIMITS, limit_text
 
 DAY_S = 86_400.0
 
@@ -129,6 +130,13 @@ class TableTrace(CheckinTrace):
             )
         if device.min() < 0:
             raise SpecError("device indices must be >= 0", source=self.source, where=f"row {int(np.argmin(device))}")
+        if device.max() >= LIMITS["devices"]:
+            raise SpecError(f"device index {int(device.max()):,} is beyond the limit on devices ({limit_text('devices')})",
+                            source=self.source, where=f"row {int(np.argmax(device))}")
+        if not self.chunk_s / self.period_s <= LIMITS["repeats_per_chunk"]:
+            raise SpecError(f"period_s {self.period_s:g} repeats the table {self.chunk_s / self.period_s:,.0f} times "
+                            f"in one chunk of {self.chunk_s:g} s; at most {limit_text('repeats_per_chunk')}",
+                            source=self.source)
         order = np.argsort(start, kind="stable")
         object.__setattr__(self, "start", start[order])
         object.__setattr__(self, "end", end[order])

@@ -1,0 +1,15 @@
+"""Size limits that validation enforces, so that an accepted scenario ends in bounded time and
+memory. They are far above the paper's scale; raise one for a bigger study, e.g.
+``venn_gym.limits.LIMITS["devices"] = 10**9``."""
+
+LIMITS = {
+    "devices": 20_000_000,  # devices in a population (the paper's pool: about 100,000)
+    "speed_tiers": 64,
+    "checkins_per_chunk": 20_000_000,  # check-ins the simulator holds at once (a chunk of the trace)
+    "min_chunk_s": 1.0,  # a chunk shorter than this would make the trace's overhead dominate
+    "repeats_per_chunk": 100_000,  # how often a table trace's period may repeat inside one chunk
+}
+
+
+def limit_text(name: str) -> str:
+    return f"venn_gym.limits.LIMITS[{name!r}] = {LIMITS[name]:,}"

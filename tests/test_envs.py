@@ -391,3 +391,19 @@ def test_training_smoke(env_id):
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_training_smoke_longer(env_id):
     _train(env_id, 5_000)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("max_jobs", [float("nan"), 2.7, 1e8, "5", True, 10**6, 0])
+def test_slot_counts_must_be_sane_integers(env_id, max_jobs):
+    with pytest.raises(venn_gym.SpecError, match=r"max_jobs must be an integer in \[1, 100,000\]"):
+        make(env_id, max_jobs=max_jobs)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("action", ["3", None, [1.0, "x"], {"a": 1}])
+def test_malformed_actions_are_illegal_action_errors(env_id, action):
+    env = make(env_id)
+    env.reset(seed=0)
+    with pytest.raises(IllegalActionError, match="action must"):
+        env.step(action)

@@ -8,7 +8,8 @@ meaning; a changed scenario gets a new version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import dataclasses
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -142,7 +143,7 @@ def registered_names() -> list[str]:
 
 def mark_source(names, source: str) -> None:
     for name in names:
-        _REGISTRY[name] = replace(_REGISTRY[name], source=source)
+        _REGISTRY[name] = dataclasses.replace(_REGISTRY[name], source=source)
 
 
 def registered_scenarios() -> dict[str, RegisteredScenario]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from venn_gym.errors import IllegalActionError
+from venn_gym.errors import IllegalActionError, short_repr
 
 
 def tier_of_bin(b: np.ndarray, tiers: int) -> np.ndarray:
@@ -54,7 +54,11 @@ class PriorityActionCodec:
     # ---------------------------------------------------------------- decode
     def decode(self, action, slots) -> np.ndarray:
         """Simulator scores, shape ``(n_jobs,)`` or ``(n_classes, n_jobs)``."""
-        a = np.asarray(action, dtype=np.float64)
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise IllegalActionError(f"action must be numbers of shape {self.space.shape}, "
+                                     f"got {short_repr(action)}") from None
         if a.shape != self.space.shape:
             a = a.reshape(-1) if a.size == self.space.shape[0] else a
             if a.shape != self.space.shape:

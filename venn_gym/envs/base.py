@@ -20,6 +20,10 @@ from .slots import JobSlots
 _MISSING = object()
 
 
+# Observation and action slots are allocated per slot: a bound keeps a typo from taking all memory.
+MAX_SLOTS = 100_000
+
+
 class VennEnvBase(gym.Env):
     """Base of the venn_gym environments (see their docstrings for the contract)."""
 
@@ -64,8 +68,10 @@ class VennEnvBase(gym.Env):
                            ("max_tiers", static.speed_tiers)):
             if cfg[key] is None:
                 cfg[key] = int(value)
-            elif int(cfg[key]) < 1:
-                raise SpecError(f"{key} must be >= 1, got {cfg[key]}")
+            elif not (isinstance(cfg[key], (int, np.integer)) and not isinstance(cfg[key], bool)
+                      and 1 <= cfg[key] <= MAX_SLOTS):
+                raise SpecError(f"{key} must be an integer in [1, {MAX_SLOTS:,}], got {cfg[key]!r}",
+                                source=type(self).__name__)
         self.max_jobs = int(cfg["max_jobs"])
         self._obs = ObservationBuilder(self.max_jobs, int(cfg["max_requirements"]), int(cfg["max_tiers"]),
                                        device=self._device_env, mask_in_obs=self._mask_in_obs())

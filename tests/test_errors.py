@@ -332,3 +332,15 @@ def test_a_limit_can_be_raised(monkeypatch):
         venn_gym.Scenario(**settings)
     monkeypatch.setitem(venn_gym.limits.LIMITS, "speed_tiers", 128)
     assert venn_gym.Scenario(**settings).speed_tiers == 100
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: TableTrace(start=np.array([0.0]), end=np.array([1.0]), device=np.array([0]), period_s="5"),
+     "period_s must be a finite number, got '5'"),
+    (lambda: venn_gym.trace.DiurnalTrace(n_devices=3, window_log_sd=1000.0), r"window_log_sd must be in \[0, 5.0\]"),
+    (lambda: venn_gym.trace.DiurnalTrace(n_devices=3, checkins_per_day=float("nan")),
+     "checkins_per_day must be a finite number"),
+])
+def test_trace_settings_from_python_are_checked(make, message):
+    with pytest.raises(SpecError, match=message):
+        make()

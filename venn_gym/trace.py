@@ -63,8 +63,13 @@ class DiurnalTrace(CheckinTrace):
     chunk_s: float = 3600.0
 
     def __post_init__(self) -> None:
+        _check_numbers(self, ("n_devices", "checkins_per_day", "amplitude", "peak_hour", "window_median_s",
+                              "window_log_sd", "chunk_s"), "trace")
         if self.n_devices < 1:
             raise SpecError(f"n_devices must be >= 1, got {self.n_devices}", where="trace")
+        if not 0 <= self.window_log_sd <= MAX_WINDOW_LOG_SD:
+            raise SpecError(f"window_log_sd must be in [0, {MAX_WINDOW_LOG_SD}] (beyond it windows overflow to "
+                            f"infinity or zero), got {self.window_log_sd}", where="trace")
         if not self.checkins_per_day > 0:
             raise SpecError(f"checkins_per_day must be > 0, got {self.checkins_per_day}", where="trace")
         if not 0 <= self.amplitude < 1:
@@ -92,6 +97,18 @@ class DiurnalTrace(CheckinTrace):
         return CheckinChunk(times, device, times + window)
 
 
+MAX_WINDOW_LOG_SD = 5.0  # a log-normal with a larger sd puts windows at 0 s or beyond 10^100 s
+
+
+def _check_numbers(trace, fields, source) -> None:
+    """Settings given through Python (not a scenario file, which checks them) must be real numbers."""
+    for field in fields:
+        value = getattr(trace, field)
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) \
+                or not np.isfinite(value):
+            raise SpecError(f"{field} must be a finite number, got {value!r}", source=source)
+
+
 @dataclass(frozen=True, eq=False)
 class TableTrace(CheckinTrace):
     """Check-ins read from a table (one row per check-in), repeated every ``period_s``.
@@ -107,6 +124,7 @@ class TableTrace(CheckinTrace):
     source: str = "trace"
 
     def __post_init__(self) -> None:
+        _check_numbers(self, ("period_s", "chunk_s"), self.source)
         start = np.asarray(self.start, dtype=float)
         end = np.asarray(self.end, dtype=float)
         device = np.asarray(self.device, dtype=np.int64)

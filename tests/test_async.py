@@ -56,3 +56,25 @@ def test_sync_and_async_jobs_share_devices_without_double_booking():
         order = np.argsort(a["time_s"][mine])
         start, end = a["time_s"][mine][order], a["window_end_s"][mine][order]
         assert (start[1:] >= end[:-1]).all()  # overlapping check-ins of a busy device get nothing
+
+
+def test_device_env_observation_stays_in_its_box_with_async_jobs():
+    """Async slots come back at task ends, which are no scheduling events (a round needs 50
+    results here): the env must re-read the open demands, or they fall below zero."""
+    import gymnasium as gym
+
+    import venn_gym.envs  # noqa: F401  registers the ids
+
+    base = make_registered("paper/low-v0", seed=0, scale=0.02)
+    jobs = [async_job(600.0, 2, 4, 50, name="async"), *base.workload.jobs[:2]]
+    env = gym.make("venn_gym/DeviceAssign-v0", scenario=base.replace(workload=Workload(tuple(jobs)))).unwrapped
+    obs, info = env.reset(seed=0)
+    steps = 0
+    while True:
+        assert env.observation_space.contains(obs), f"observation outside its space at step {steps}"
+        mask = info["action_mask"]
+        obs, _, term, trunc, info = env.step(0 if mask[0] else int(np.flatnonzero(mask)[0]))  # async first
+        steps += 1
+        if term or trunc:
+            break
+    assert steps > 100

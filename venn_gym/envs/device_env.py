@@ -6,6 +6,7 @@ import numpy as np
 from gymnasium import spaces
 
 from venn_gym.errors import IllegalActionError, SpecError
+from venn_gym.jobs import ASYNC
 
 from .base import VennEnvBase
 
@@ -73,7 +74,10 @@ class DeviceAssignEnv(VennEnvBase):
 
     **Versions.** v0: first version. Its default ``scenario`` is
     ``venn_gym.DEFAULT_SCENARIO``: ``paper/even-v1`` (request-timed rounds) since
-    scenario v1 exists, ``paper/even-v0`` before; pass ``scenario=`` to pin one.
+    scenario v1 exists, ``paper/even-v0`` before; pass ``scenario=`` to pin one. A fix
+    kept in v0 (synchronous scenarios, the paper's, see the same observations): with async
+    jobs the open demands are re-read at every step, as slots freed by task ends without a
+    scheduling event had left them below zero, outside the observation space.
     """
 
     _device_env = True
@@ -107,6 +111,7 @@ class DeviceAssignEnv(VennEnvBase):
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         self._start_episode(seed, options)
+        self._has_async = any(job.mode == ASYNC for job in self.scenario.workload.jobs)
         self.sim.set_scores(np.zeros(self.sim.static.n_jobs))
         self._pc = None
         batches = self._run_to_checkin()
@@ -171,7 +176,9 @@ class DeviceAssignEnv(VennEnvBase):
                 self._pc = sim.pending_checkin
                 break
         if self._pc is not None:
-            if self._k > 1:  # the simulator matched single-option check-ins on its own
+            # The simulator matched single-option check-ins on its own, or async tasks ended (their
+            # open slots come back without a scheduling event): read the open demands afresh.
+            if self._k > 1 or self._has_async:
                 self._obs.set_open(sim.observe().open_demand)
             self._obs.set_time(self._pc.time_s)
         self._compute_mask()

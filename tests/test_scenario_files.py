@@ -299,21 +299,7 @@ def test_venn_client_table_scenario(tmp_path):
 
 
 def test_fedscale_scenario_matches_capacity_by_client_id(tmp_path):
-    dump(tmp_path / "behave", {
-        "b": {"active": [0, 600], "inactive": [500, 1200], "finish_time": 1800},
-        "a": {"active": [50], "inactive": [700], "finish_time": 1800},
-    })
-    dump(tmp_path / "capacity", {"z": {"computation": 10.0, "communication": 1000.0},
-                                 "a": {"computation": 20.0, "communication": 2000.0},
-                                 "b": {"computation": 30.0, "communication": 3000.0}})
-    write(tmp_path / "fedscale.yaml", """\
-        devices: {fedscale_capacity: capacity, match: client_id, synthetic_attributes: [categories]}
-        trace: {fedscale_behavior: behave}
-        workload:
-          jobs:
-            - {arrival_s: 0, requirement: any_device, participants: 1, rounds: 2, deadline_s: 600}
-        """)
-    scenario = load_scenario_file(tmp_path / "fedscale.yaml")
+    scenario = load_scenario_file(fedscale_files(tmp_path))
     np.testing.assert_allclose(scenario.population.bandwidth_mbps, [2.0, 3.0])  # devices a, b
     np.testing.assert_allclose(scenario.population.compute_factor, [1.0, 1.5])  # mean over the file: 20
     assert sorted(scenario.population.attributes) == ["categories"]

@@ -215,8 +215,9 @@ def evaluation_lines(summary: dict) -> list[str]:
 
 def evaluate(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequence[int],
              policies: Sequence[str] = BASELINES, workers: int = 1, out: Path | None = None, command: str = "",
-             print_line: Callable[[str], None] = lambda s: None) -> dict:
-    """Run agents and baselines on (scenario, seeds); returns the summary (written to ``out``)."""
+             print_line: Callable[[str], None] = lambda s: None, progress: bool = False) -> dict:
+    """Run agents and baselines on (scenario, seeds); returns the summary (written to ``out``).
+    ``progress``: a bar over the runs (on stderr)."""
     from baselines import make_policy
 
     seeds = [int(s) for s in seeds]
@@ -231,8 +232,17 @@ def evaluate(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequen
         load_agent(Path(a))  # fail early on a bad file
     opts = tuple(sorted(options.items()))
     specs = [RunSpec(scenario, s, p, opts) for s in seeds for p in policies]
-    runs = run_many(specs, workers=min(workers, len(specs)))
-    runs += run_agents(agents, scenario, options, seeds, workers=min(workers, len(agents) * len(seeds)))
+    from tqdm import tqdm
+
+    with tqdm(total=len(specs) + len(agents) * len(seeds), unit="run", dynamic_ncols=True, disable=not progress,
+              desc=scenario) as bar:
+        def done(run: TimedRun) -> None:
+            bar.set_postfix_str(f"{run.spec.policy} seed {run.spec.seed}: {run.wall_s:.0f} s")
+            bar.update()
+
+        runs = run_many(specs, workers=min(workers, len(specs)), on_done=done)
+        runs += run_agents(agents, scenario, options, seeds, workers=min(workers, len(agents) * len(seeds)),
+                           on_done=done)
     summary = add_intervals(summarise(runs))
     summary["breakdown"] = breakdown(runs)
     summary["agents"] = {agent_name(a): str(a) for a in agents}

@@ -62,7 +62,7 @@ def leaderboard(out: Path, scenarios: Sequence[str] = DEFAULT_SCENARIOS, scale: 
         t0 = time.perf_counter()
         for scenario in scenarios:
             evaluate(agents, scenario, {"scale": scale}, seeds, policies=BASELINES, workers=workers,
-                     out=_scenario_dir(out, scenario), command=command, print_line=print_line)
+                     out=_scenario_dir(out, scenario), command=command, print_line=print_line, progress=True)
         meta = {"command": command or "venn-gym leaderboard --out results", "machine": machine_description(),
                 "wall_s": time.perf_counter() - t0, "scale": scale, "seeds": list(seeds), "scenarios": list(scenarios),
                 "workers": workers}

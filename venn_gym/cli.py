@@ -390,7 +390,8 @@ def _evaluate(args) -> int:
     options = {} if args.scale is None else {"scale": args.scale}
     evaluate([Path(a) for a in args.agent.split(",") if a.strip()], args.scenario, options, parse_seeds(args.seeds),
              policies=[p.strip() for p in args.policies.split(",") if p.strip()],
-             workers=args.workers or os.cpu_count() or 1, out=args.out, command=_command_line(), print_line=print)
+             workers=args.workers or os.cpu_count() or 1, out=args.out, command=_command_line(), print_line=print,
+             progress=True)
     return 0
 
 

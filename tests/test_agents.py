@@ -54,6 +54,16 @@ def test_train_each_algo_writes_model_and_checkpoints(tmp_path, algo, env_id):
     assert info["env_steps_per_s"] > 0
 
 
+def test_train_command_says_how_steps_were_rounded_and_what_it_wrote(tmp_path, capsys):
+    out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
+    assert cli(["train", "--algo", "ppo", "--scenario", SCENARIO, "--scale", str(SCALE), "--timesteps", "100",
+                "--hyperparams", str(hp), "--out", str(out), "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    rollout = 64 * yaml.safe_load(hp.read_text())[PRIORITY_ENV].get("n_envs", 1)  # n_steps x n_envs
+    assert f"trained {-(-100 // rollout) * rollout:,} steps (100 asked for" in said
+    assert f"wrote {out / 'model.zip'}, {out / 'train_info.json'}, {out / 'checkpoints'}" in said
+
+
 def test_resume_continues_the_timestep_count(tmp_path):
     out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
     train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 128, 0, out, hyperparams=hp, checkpoint_freq=64, progress=False)

@@ -379,8 +379,15 @@ def _train(args) -> int:
     info = train(args.algo, args.env, args.scenario, args.scale, args.timesteps, args.seed, args.out,
                  resume=args.resume, bc_warm_start=args.bc_warm_start, hyperparams=args.hyperparams,
                  checkpoint_freq=args.checkpoint_freq, progress=not args.no_progress, command=_command_line())
-    print(f"trained {info['timesteps']} steps in {info['wall_s']:.0f}s ({info['env_steps_per_s'] or 0:.0f} steps/s); "
-          f"wrote {args.out / 'model.zip'}")
+    rounded = (f" ({args.timesteps:,} asked for; PPO-style algorithms train in whole rollouts of n_steps x n_envs)"
+               if info["timesteps"] != args.timesteps else "")
+    print(f"trained {info['timesteps']:,} steps{rounded} in {info['wall_s']:.0f} s "
+          f"({info['env_steps_per_s'] or 0:.0f} steps/s)")
+    written = [args.out / "model.zip", args.out / "train_info.json", args.out / "checkpoints"]
+    written += [p for p in (args.out / "vecnormalize.pkl",) if p.exists()]
+    print("wrote " + ", ".join(str(p) for p in written))
+    if info.get("tensorboard"):
+        print(f"curves: tensorboard --logdir {info['tensorboard']}")
     return 0
 
 

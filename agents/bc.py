@@ -35,9 +35,7 @@ class RemainingServicePolicy(Policy):
     name = "srsf-total"
 
     def scores(self, view, events):
-        st = view.static
-        left = view.open_demand + np.maximum(st.job_rounds - view.rounds_done - 1, 0) * st.job_participants.astype(float)
-        return rank_scores(left, view.arrival_s, np.arange(st.n_jobs))
+        return rank_scores(view.remaining_demand, view.arrival_s, np.arange(view.static.n_jobs))
 
 
 def make_teacher(name: str) -> Policy:

@@ -110,7 +110,8 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
         f"# Leaderboard: mean JCT speed-up over {reference}",
         "",
         f"Produced by `{meta['command']}` on {meta['machine']} ({meta['wall_s'] / 60:.1f} min, "
-        f"{meta['workers']} worker processes). Scenarios at scale {meta['scale']}; held-out seeds {meta['seeds']} "
+        f"{meta['workers']} worker processes{'; ' + meta['note'] if meta.get('note') else ''}). "
+        f"Scenarios at scale {meta['scale']}; held-out seeds {meta['seeds']} "
         f"(agents train on seeds >= 10000; training workloads: {trained_on or 'none'}; every other column is "
         f"a held-out workload too). Cell: mean over seeds of the per-seed speed-up over {title} "
         "(its mean JCT / the policy's, JCTs censored at the scenario's horizon: an unfinished job counts as "
@@ -162,31 +163,33 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
                          f"Command: `{rec.get('command', '?')}`")
     md = out / "leaderboard.md"
     md.write_text("\n".join(lines) + "\n")
-    png = plot(df, order, cols, out / "leaderboard.png", names, reference)
+    png = plot(df, order, cols, out / "leaderboard.png", names, reference, meta["seeds"], meta["scale"])
     for path in (md, csv, png):
         print_line(f"wrote {path}")
     return [md, csv, png]
 
 
-def plot(df, order, cols, path: Path, agents, reference: str) -> Path:
+def plot(df, order, cols, path: Path, agents, reference: str, seeds, scale) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cols) * max(1, len(order) / 6)), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cols) * max(1, len(order) / 6)) + 2.5, 4.5))
     width = 0.8 / len(order)
     x = np.arange(len(cols))
+    colors = plt.get_cmap("tab20").colors  # 20 distinct colours: no two policies share one
     for i, p in enumerate(order):
         sub = df[df.policy == p].set_index("scenario").loc[cols]
         err = np.array([sub.speedup - sub.speedup_ci95_lo, sub.speedup_ci95_hi - sub.speedup])
         ax.bar(x + (i - len(order) / 2 + 0.5) * width, sub.speedup, width, yerr=err, capsize=2,
-               label=p, hatch="//" if p in agents else None)
+               label=p, color=colors[i % len(colors)], hatch="//" if p in agents else None)
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xticks(x, [c.replace("paper/", "") for c in cols])
     ax.set_ylabel(f"mean JCT speed-up over {reference}\n(bars: 95 % t-interval over seeds)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(f"Held-out seeds {', '.join(map(str, seeds))} at scale {scale}; hatched: learned agents")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -56,6 +56,10 @@ class RunsInterrupted(KeyboardInterrupt):
 def _start_worker(queue, parent_pid: int) -> None:
     global _progress_queue, _parent_pid
     _progress_queue, _parent_pid = queue, parent_pid
+    if queue is not None:
+        # Reports are advisory: a worker must not wait at exit for the parent to read its last
+        # ones (a full pipe would block its exit, and the pool's shutdown with it).
+        queue.cancel_join_thread()
 
 
 def execute(spec: RunSpec, index: int = 0, on_progress: Optional[ProgressCallback] = None) -> TimedRun:

@@ -188,3 +188,19 @@ def test_ctrl_c_keeps_the_finished_runs_in_a_partial_summary(tmp_path, monkeypat
     assert list(summary["policies"]) == ["fifo"]
     assert summary["partial"].startswith("interrupted after 1 of 2 runs")
     assert "Ctrl-C" in capsys.readouterr().out
+
+
+def test_summaries_and_plots_name_a_file_scenario_by_its_registered_name(tmp_path):
+    from pathlib import Path
+
+    from venn_gym.compare import scenario_title
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "scenarios" / "campus-v0.yaml"
+    out = tmp_path / "run"
+    assert main(["compare", "--scenario", str(path), "--policies", "fifo", "--seeds", "2", "--workers", "1",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == str(path) and summary["scenario_name"] == "mylab/campus-v0"
+    assert scenario_title(summary) == "mylab/campus-v0, seeds 0-1"
+    assert scenario_title(dict(summary, scenario_options={"scale": 0.05}, seeds=[100, 102])) == \
+        "mylab/campus-v0, scale 0.05, seeds 100,102"

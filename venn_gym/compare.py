@@ -184,12 +184,24 @@ def summarise(runs: Sequence[TimedRun]) -> dict:
     first = runs[0].spec
     return {
         "scenario": first.scenario,
+        "scenario_name": runs[0].result.scenario,  # the registered name, also when a file path was given
         "scenario_options": dict(first.options),
         "seeds": sorted({r.spec.seed for r in runs}),
         "reference_policy": REFERENCE_POLICY,
         "policies": policies,
         "machine": machine_description(),
     }
+
+
+def scenario_title(summary: dict) -> str:
+    """``mylab/shop-v0, scale 0.05, seeds 0-2``: what a plot shows, by name rather than file path."""
+    name = summary.get("scenario_name") or summary["scenario"]
+    options = "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
+                      for k, v in summary["scenario_options"].items())
+    seeds = summary["seeds"]
+    span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 \
+        else ",".join(map(str, seeds))
+    return f"{name}{options}, seeds {span}"
 
 
 def censored_jct(figures: dict) -> float:
@@ -247,7 +259,7 @@ def write_outputs(runs: Sequence[TimedRun], summary: dict, out: Path, command: s
     for run in runs:
         jct_by_policy.setdefault(run.spec.policy, []).append(run.result.jct_s)
     written.append(plot_jct_cdf({k: np.concatenate(v) for k, v in jct_by_policy.items()}, out / "jct_cdf.png",
-                                title=summary["scenario"]))
+                                title=scenario_title(summary)))
     if any(p["speedup_vs_random"] is not None for p in summary["policies"].values()):
-        written.append(plot_speedups(summary, out / "speedup.png"))
+        written.append(plot_speedups(summary, out / "speedup.png", scenario_title(summary)))
     return written

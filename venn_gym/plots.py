@@ -34,7 +34,7 @@ def plot_jct_cdf(jct_by_policy: dict[str, np.ndarray], path: Path, title: str = 
     return path
 
 
-def plot_speedups(summary: dict, path: Path) -> Path:
+def plot_speedups(summary: dict, path: Path, title: str) -> Path:
     """Speed-up over Random per policy, from JCTs censored at the horizon (an unfinished job counted
     as ending there; the plain mean where every job finished): finished-only means would credit a
     policy that leaves its long jobs unfinished."""
@@ -48,7 +48,7 @@ def plot_speedups(summary: dict, path: Path) -> Path:
     ax.bar(names, values, yerr=errors, capsize=4, color="tab:blue")
     ax.axhline(1.0, color="gray", lw=1, ls="--")
     ax.set_ylabel("JCT speed-up over random" + (" (censored)" if key.endswith("censored") else ""))
-    ax.set_title(f"{summary['scenario']} (error bars: sd over seeds)")
+    ax.set_title(f"{title} (error bars: sd over seeds)")
     ax.tick_params(axis="x", labelrotation=30)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")

@@ -673,9 +673,19 @@ def test_trace_period_boundary_in_a_scenario(tmp_path):
     fedscale = {"fedscale_behavior": "behave", "period_s": 1800}
     with pytest.raises(SpecError, match=r"trace\.fedscale_behavior: .*client 1: window 1 starts at 1800\.0 s"):
         load_scenario_file(path, devices={"fedscale_capacity": "capacity"}, trace=fedscale)
-    kept = load_scenario_file(path, devices={"fedscale_capacity": "capacity", "synthetic_attributes": True},
-                              trace={**fedscale, "drop_after_period": True})
+    with pytest.warns(scenario_module.ScenarioWarning, match=r"asks for \d+ participants but only 1 devices"):
+        kept = load_scenario_file(path, devices={"fedscale_capacity": "capacity", "synthetic_attributes": True},
+                                  trace={**fedscale, "drop_after_period": True})
     assert len(kept.trace.start) == 1
+
+
+def test_validate_warns_when_a_job_asks_for_more_participants_than_eligible_devices(tmp_path, capsys):
+    from venn_gym.cli import main
+
+    path = write(tmp_path / "few.yaml", BASIC.replace("n_devices: 400", "n_devices: 3"))
+    assert main(["scenarios", "validate", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert "warning: test/basic-v0: job " in said and "participants but only" in said and ": OK." in said
 
 
 def test_authors_jobs_example(registry):

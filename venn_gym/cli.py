@@ -305,15 +305,23 @@ def _scenarios_show(args) -> int:
 
 
 def _scenarios_validate(args) -> int:
+    import warnings
+
+    from .scenario import ScenarioWarning
     from .scenario_files import validate_file
 
-    problems = validate_file(args.path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScenarioWarning)
+        problems = validate_file(args.path)
+        checked = "" if problems else _checked_text(args.path)
     for problem in problems:
         print(problem)
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ScenarioWarning)):
+        print(f"warning: {message}")
     if problems:
         print(f"{args.path}: {len(problems)} problem(s)")
         return 1
-    print(f"{args.path}: OK. {_checked_text(args.path)}")
+    print(f"{args.path}: OK. {checked}")
     return 0
 
 

@@ -9,6 +9,7 @@ meaning; a changed scenario gets a new version.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -21,6 +22,10 @@ from .limits import LIMITS, limit_text
 from .jobs import (DEADLINE_FROM_DISPATCH, DEADLINE_FROM_REQUEST, DEADLINE_ORIGINS, Workload,
                    generate_paper_workload, paper_mixes)
 from .trace import CheckinTrace, DiurnalTrace
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario that runs, but probably not as its author meant (``scenarios validate`` lists them)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,13 +88,20 @@ class Scenario:
         seen = _devices_in_trace(self.trace, len(self.population))
         for job in self.workload.jobs:
             eligible = requirements.evaluate(job.requirement, self.population.attributes, len(self.population))
-            if not (eligible & seen).any():
+            usable = int(np.count_nonzero(eligible & seen))
+            if not usable:
                 raise SpecError(
                     f"no device that checks in satisfies its requirement {requirements.label(job.requirement)}: "
                     "the job could never run",
                     source=self.name,
                     where=f"job {job.name or job.arrival_s}",
                 )
+            if job.participants > usable:
+                warnings.warn(ScenarioWarning(
+                    f"{self.name}: job {job.name or job.arrival_s}: asks for {job.participants} participants but "
+                    f"only {usable} devices that check in are eligible ({requirements.label(job.requirement)}); "
+                    "its rounds fill only if some devices serve one round more than once, which venn_gym "
+                    "allows and deployed FL does not"), stacklevel=2)
 
     def replace(self, **changes) -> "Scenario":
         return dataclasses.replace(self, **changes)

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from venn_gym.compare import RunSpec, TimedRun, censored_jct, run_many, summarise, write_outputs
+from venn_gym.compare import RunSpec, TimedRun, censored_jct, options_text, run_many, summarise, write_outputs
 from venn_gym.errors import SpecError
 from venn_gym.outputs import output_folder
 
@@ -197,7 +197,7 @@ def summary_rows(summary: dict) -> list[dict]:
 
 def evaluation_lines(summary: dict) -> list[str]:
     """The printed evaluation table, with a line saying what its columns are."""
-    options = " ".join(f"{k}={v}" for k, v in summary["scenario_options"].items())
+    options = options_text(summary["scenario_options"])
     head = f"{'policy':<28}{'mean JCT (h)':>14}{'95% CI':>18}{'vs random':>10}{'95% CI':>16}{'vs venn (paired)':>28}"
     lines = [f"{summary['scenario']} {options} seeds {','.join(map(str, summary['seeds']))}", head, "-" * len(head)]
     for r in summary_rows(summary):

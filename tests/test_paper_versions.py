@@ -19,12 +19,16 @@ V0_PINNED = {
 }
 
 
+def pinned_figures(scenario, policy: str, jct: str) -> tuple:
+    summary = venn_gym.run_policy(scenario, make_policy(policy)).summary()
+    return summary[jct], summary["failed_rounds"], summary["tasks"]
+
+
 @pytest.mark.parametrize("mix, policy", sorted(V0_PINNED))
 def test_v0_results_are_unchanged(mix, policy):
     scenario = venn_gym.make_scenario(f"paper/{mix}-v0", seed=3, scale=0.02)
     assert (scenario.round_deadline_from, scenario.horizon_s) == ("dispatch", None)
-    summary = venn_gym.run_policy(scenario, make_policy(policy)).summary()
-    assert (summary["mean_jct_s"], summary["failed_rounds"], summary["tasks"]) == V0_PINNED[mix, policy]
+    assert pinned_figures(scenario, policy, "mean_jct_s") == V0_PINNED[mix, policy]
 
 
 # Censored mean JCT (s), failed rounds and tasks of paper/<mix>-v1, seed 3, scale 0.02, as first
@@ -41,9 +45,8 @@ V1_PINNED = {
 
 @pytest.mark.parametrize("mix, policy", sorted(V1_PINNED))
 def test_v1_results_are_pinned(mix, policy):
-    summary = venn_gym.run_policy(venn_gym.make_scenario(f"paper/{mix}-v1", seed=3, scale=0.02),
-                                  make_policy(policy)).summary()
-    assert (summary["mean_jct_censored_s"], summary["failed_rounds"], summary["tasks"]) == V1_PINNED[mix, policy]
+    scenario = venn_gym.make_scenario(f"paper/{mix}-v1", seed=3, scale=0.02)
+    assert pinned_figures(scenario, policy, "mean_jct_censored_s") == V1_PINNED[mix, policy]
 
 
 def test_every_paper_workload_has_both_versions():

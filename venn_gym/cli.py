@@ -198,7 +198,7 @@ def _compare(args) -> int:
 
     from baselines import make_policy
 
-    from .compare import RunsInterrupted, RunSpec, run_many, summarise, table_lines, write_outputs
+    from .compare import RunsInterrupted, RunSpec, options_text, run_many, summarise, table_lines, write_outputs
     from .outputs import output_folder
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
@@ -210,8 +210,8 @@ def _compare(args) -> int:
     specs = [RunSpec(args.scenario, seed, policy, options, keep_rounds=args.rounds)
              for seed in seeds for policy in policies]
     workers = min(args.workers or os.cpu_count() or 1, len(specs))
-    print(f"{args.scenario}{_options_text(dict(options))}: {len(policies)} policies x {len(seeds)} seeds, "
-          f"{workers} worker(s)")
+    label = " ".join(filter(None, [args.scenario, options_text(dict(options))]))
+    print(f"{label}: {len(policies)} policies x {len(seeds)} seeds, {workers} worker(s)")
     n_jobs = len(scenario.workload.jobs)
     # The bar counts jobs ended over all runs (a finished run counts all its jobs); the text
     # names each run under way and its simulated day.
@@ -255,11 +255,6 @@ def _compare(args) -> int:
         for path in written:
             print(f"wrote {args.out / path.name}")
     return 130 if interrupted else 0
-
-
-def _options_text(options: dict) -> str:
-    return "".join(f" {key}={value:g}" if isinstance(value, float) else f" {key}={value}"
-                   for key, value in options.items())
 
 
 def _policies(args) -> int:

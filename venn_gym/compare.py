@@ -193,6 +193,12 @@ def summarise(runs: Sequence[TimedRun]) -> dict:
     }
 
 
+def options_text(options: dict) -> str:
+    """Scenario options as a command line shows them: ``scale=0.05 n_jobs=10``."""
+    return " ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+                    for key, value in options.items())
+
+
 def scenario_title(summary: dict) -> str:
     """``mylab/shop-v0, scale 0.05, seeds 0-2``: what a plot shows, by name rather than file path."""
     name = summary.get("scenario_name") or summary["scenario"]

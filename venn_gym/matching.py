@@ -178,21 +178,14 @@ def add_results(j, finish, n, quorum, close_candidate, kept_vals, kept_off, kept
 
 
 @_compiled
-def assign(tent, tent_job, take, ck, devices, jobs, kept, response, deadline_from_dispatch, events, n_ev):
-    """Give check-ins ``tent[:take]`` to jobs ``tent_job[:take]``. Returns (events written in
-    total, whether a request was filled, finish times, successes)."""
-    ck_time, ck_device, ck_end, ck_class, ck_noise, ck_tie = ck
-    busy_until, compute, bandwidth, tier = devices
-    (job_open, assigned, tasks, dropped, successes, last_assign, quorum_dispatch, dispatch, quorum, is_async,
-     deadline, attempt, workload, transfer) = jobs
-    close_candidate, kept_vals, kept_off, kept_size = kept
-    response_time, response_tier, response_next = response
-    ev_time, ev_kind, ev_job, ev_tag, ev_good = events
-
+def task_outcomes(tent, tent_job, take, ck, devices, jobs):
+    """Task time, finish and success of check-ins ``tent[:take]`` serving jobs ``tent_job[:take]``."""
+    ck_time, ck_device, ck_end, ck_noise = ck[0], ck[1], ck[2], ck[4]
+    compute, bandwidth = devices[1], devices[2]
+    workload, transfer = jobs[12], jobs[13]
     duration = np.empty(take)
     finish = np.empty(take)
     ok = np.empty(take, np.bool_)
-    n_ok = 0
     for i in range(take):
         k = tent[i]
         j = tent_job[i]
@@ -201,8 +194,37 @@ def assign(tent, tent_job, take, ck, devices, jobs, kept, response, deadline_fro
         duration[i] = work * ck_noise[k]
         finish[i] = ck_time[k] + duration[i]
         ok[i] = finish[i] <= ck_end[k]
+    return duration, finish, ok
+
+
+@_compiled
+def assign_checkins(tent, tent_job, take, ck, devices, jobs, kept, response, deadline_from_dispatch, events, n_ev):
+    """:func:`task_outcomes`, then :func:`assign` (a device-level decision). Returns (events written
+    in total, whether a request was filled, finish times, successes)."""
+    duration, finish, ok = task_outcomes(tent, tent_job, take, ck, devices, jobs)
+    n_ev, filled = assign(tent, tent_job, take, duration, finish, ok, ck, devices, jobs, kept, response,
+                          deadline_from_dispatch, events, n_ev)
+    return n_ev, filled, finish, ok
+
+
+@_compiled
+def assign(tent, tent_job, take, duration, finish, ok, ck, devices, jobs, kept, response, deadline_from_dispatch,
+           events, n_ev):
+    """Give check-ins ``tent[:take]`` to jobs ``tent_job[:take]``, whose tasks take ``duration``,
+    finish at ``finish`` and succeed where ``ok``. Returns (events written in total, whether a
+    request was filled)."""
+    ck_time, ck_device, ck_end = ck[0], ck[1], ck[2]
+    busy_until, tier = devices[0], devices[3]
+    (job_open, assigned, tasks, dropped, successes, last_assign, quorum_dispatch, dispatch, quorum, is_async,
+     deadline, attempt) = jobs[:12]
+    close_candidate, kept_vals, kept_off, kept_size = kept
+    response_time, response_tier, response_next = response
+    ev_time, ev_kind, ev_job, ev_tag, ev_good = events
+
+    n_ok = 0
+    for i in range(take):
         n_ok += ok[i]
-        busy_until[d] = ck_end[k]
+        busy_until[ck_device[tent[i]]] = ck_end[tent[i]]
 
     # The response-time sample: the batch's successful task times, in check-in order.
     n_kept = min(n_ok, RESPONSE_SAMPLE)
@@ -262,7 +284,8 @@ def assign(tent, tent_job, take, ck, devices, jobs, kept, response, deadline_fro
             if n_good:
                 tau = add_results(j, good, n_good, quorum, close_candidate, kept_vals, kept_off, kept_size)
                 if not np.isnan(tau):
-                    ev_time[n_ev], ev_kind[n_ev], ev_job[n_ev], ev_tag[n_ev], ev_good[n_ev] = tau, CLOSE, j, attempt[j], True
+                    ev_time[n_ev], ev_kind[n_ev], ev_job[n_ev] = tau, CLOSE, j
+                    ev_tag[n_ev], ev_good[n_ev] = attempt[j], True
                     n_ev += 1
             if job_open[j] == 0:
                 dispatch[j] = last_assign[j]
@@ -271,7 +294,7 @@ def assign(tent, tent_job, take, ck, devices, jobs, kept, response, deadline_fro
                     ev_kind[n_ev], ev_job[n_ev], ev_tag[n_ev], ev_good[n_ev] = DEADLINE, j, attempt[j], False
                     n_ev += 1
         i = end
-    return n_ev, filled, finish, ok
+    return n_ev, filled
 
 
 @_compiled
@@ -375,18 +398,10 @@ def match_checkins(pos, chunk_len, t_end, stop_choices, deadline_from_dispatch, 
 
         # A quorum that forms inside the segment ends it: later check-ins must not join that round.
         quorum_at = np.inf
-        finish = np.empty(take)
-        ok = np.empty(take, np.bool_)
-        ck_tuple = ck
+        duration, finish, ok = task_outcomes(tent, tent_job, take, ck, devices, jobs)
         for i in range(take):
-            k = tent[i]
-            j = tent_job[i]
-            d = ck_device[k]
-            work = jobs[12][j] * devices[1][d] + jobs[13][j] / devices[2][d]
-            finish[i] = ck_time[k] + work * ck_noise[k]
-            ok[i] = finish[i] <= ck_end[k]
             if ok[i]:
-                job_seen[j] += 1
+                job_seen[tent_job[i]] += 1
         for i in range(take):
             j = tent_job[i]
             if job_seen[j] == 0:
@@ -421,11 +436,11 @@ def match_checkins(pos, chunk_len, t_end, stop_choices, deadline_from_dispatch, 
                 rec_idx[n_rec:n_rec + take] = tent[:take]
                 rec_job[n_rec:n_rec + take] = tent_job[:take]
             n_before = n_ev
-            n_ev, filled, finish, ok = assign(tent, tent_job, take, ck_tuple, devices, jobs, kept, response,
-                                              deadline_from_dispatch, events, n_ev)
+            n_ev, filled = assign(tent, tent_job, take, duration, finish, ok, ck, devices, jobs, kept, response,
+                                  deadline_from_dispatch, events, n_ev)
             if record:
-                rec_finish[n_rec:n_rec + take] = finish
-                rec_ok[n_rec:n_rec + take] = ok
+                rec_finish[n_rec:n_rec + take] = finish[:take]
+                rec_ok[n_rec:n_rec + take] = ok[:take]
                 n_rec += take
             for e in range(n_before, n_ev):
                 next_event = min(next_event, ev_time[e])

@@ -307,7 +307,7 @@ class _Context:
 
     def mapping(self, value: Any, where: str, allowed: tuple, required: tuple = ()) -> dict:
         if not isinstance(value, dict):
-            raise self.error(where, f"expected a mapping with keys {_keys(allowed)}, got {_show(value)}")
+            raise self.error(where, f"expected a mapping with keys {_keys(allowed)}, got {short_repr(value)}")
         for key in value:
             if key not in allowed:
                 raise self.error(_path(where, key), f"unknown key {key!r}; allowed keys: {_keys(allowed)}")
@@ -320,7 +320,7 @@ class _Context:
         """The single source key of a section like ``devices`` and its checked mapping."""
         names = tuple(sources)
         if not isinstance(value, dict):
-            raise self.error(where, f"expected a mapping with one of the keys {_keys(names)}, got {_show(value)}")
+            raise self.error(where, f"expected a mapping with one of the keys {_keys(names)}, got {short_repr(value)}")
         given = [key for key in value if key in sources]
         unknown = [key for key in value if key not in sources and key not in common]
         if not given and unknown:
@@ -335,7 +335,7 @@ class _Context:
 
     def file(self, value: Any, where: str) -> Path:
         if not isinstance(value, str) or not value.strip():
-            raise self.error(where, f"expected a file path, got {_show(value)}")
+            raise self.error(where, f"expected a file path, got {short_repr(value)}")
         path = Path(value).expanduser()
         if not path.is_absolute():
             path = self.base / path
@@ -383,12 +383,12 @@ class _Context:
         ok = ok and (minimum is None or value >= minimum) and (above is None or value > above)
         ok = ok and (maximum is None or value <= maximum) and (below is None or value < below)
         if not ok:
-            raise self.error(where, f"expected {expected}, got {_show(value)}")
+            raise self.error(where, f"expected {expected}, got {short_repr(value)}")
         return int(value) if integer else float(value)
 
     def text(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.error(where, f"expected a non-empty string, got {_show(value)}")
+            raise self.error(where, f"expected a non-empty string, got {short_repr(value)}")
         return value
 
 
@@ -398,10 +398,6 @@ def _keys(keys) -> str:
 
 def _path(where: Optional[str], key: Any) -> str:
     return f"{where}.{key}" if where else str(key)
-
-
-def _show(value: Any) -> str:
-    return short_repr(value)
 
 
 def _bare(exc: SpecError) -> str:
@@ -461,7 +457,7 @@ def _parse_job(ctx: _Context, value: Any, where: str, index: int, names: Optiona
         fields["model_size_mb"] = comm_s_to_model_size_mb(ctx.number(spec["comm_s"], f"{where}.comm_s", minimum=0))
     if "mode" in spec:
         if spec["mode"] not in (SYNC, ASYNC):
-            raise ctx.error(f"{where}.mode", f"expected '{SYNC}' or '{ASYNC}', got {_show(spec['mode'])}")
+            raise ctx.error(f"{where}.mode", f"expected '{SYNC}' or '{ASYNC}', got {short_repr(spec['mode'])}")
         fields["mode"] = spec["mode"]
     if "buffer_size" in spec:
         fields["buffer_size"] = ctx.number(spec["buffer_size"], f"{where}.buffer_size", minimum=1, integer=True)
@@ -511,7 +507,7 @@ def _parse_workload(
         paper = ctx.mapping(spec["paper"], f"{where}.paper", _PAPER_KEYS, ("mix",))
         mixes = paper_mixes()
         if paper["mix"] not in mixes:
-            raise ctx.error(f"{where}.paper.mix", f"unknown paper workload {_show(paper['mix'])}; "
+            raise ctx.error(f"{where}.paper.mix", f"unknown paper workload {short_repr(paper['mix'])}; "
                                                   f"expected one of {_keys(sorted(mixes))}")
         options = {}
         if "n_jobs" in paper:
@@ -536,7 +532,7 @@ def _parse_workload(
     jobs_where = _path(where, "jobs")
     items = spec["jobs"]
     if not isinstance(items, list) or not items:
-        raise ctx.error(jobs_where, f"expected a non-empty list of jobs, got {_show(items)}")
+        raise ctx.error(jobs_where, f"expected a non-empty list of jobs, got {short_repr(items)}")
     jobs: list[tuple[str, JobSpec]] = []
     failed = False
     for i, item in enumerate(items):
@@ -573,14 +569,14 @@ def _synthetic_attributes(ctx, value, where, population: DevicePopulation, seed:
         names = []
         for k, name in enumerate(value):
             if name not in _SYNTHETIC_ATTRIBUTES:
-                raise ctx.error(f"{where}[{k}]", f"unknown synthetic attribute {_show(name)}; "
+                raise ctx.error(f"{where}[{k}]", f"unknown synthetic attribute {short_repr(name)}; "
                                                  f"expected one of {_keys(_SYNTHETIC_ATTRIBUTES)}")
             if name in population.attributes:
                 raise ctx.error(f"{where}[{k}]", f"the devices already have the attribute {name!r}")
             names.append(name)
     else:
         raise ctx.error(where, f"expected true, false or a list of {_keys(_SYNTHETIC_ATTRIBUTES)}, "
-                               f"got {_show(value)}")
+                               f"got {short_repr(value)}")
     if not names:
         return population
     synthetic = synthetic_population(len(population), np.random.default_rng([seed, _ATTRIBUTE_STREAM]))
@@ -597,7 +593,7 @@ def _read_file_trace(ctx, kind: str, spec: dict, n_devices: Optional[int]):
     chunk = ctx.number(spec["chunk_s"], "trace.chunk_s", above=0) if "chunk_s" in spec else 3600.0
     drop = spec.get("drop_after_period", False)
     if not isinstance(drop, bool):
-        raise ctx.error("trace.drop_after_period", f"expected true or false, got {_show(drop)}")
+        raise ctx.error("trace.drop_after_period", f"expected true or false, got {short_repr(drop)}")
     try:
         if kind == "csv":
             return read_trace_csv(path, period_s=period, n_devices=n_devices, chunk_s=chunk,
@@ -704,7 +700,7 @@ def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = No
         path = ctx.data_file(spec[kind], where)
         match = spec.get("match", "order")
         if match not in ("order", "client_id"):
-            raise ctx.error("devices.match", f"expected 'order' or 'client_id', got {_show(match)}")
+            raise ctx.error("devices.match", f"expected 'order' or 'client_id', got {short_repr(match)}")
         ids = None
         if trace_kind in ("csv", "fedscale_behavior"):
             trace, ids = _read_file_trace(ctx, trace_kind, trace_spec, None)
@@ -750,13 +746,13 @@ def _parse_settings(ctx: _Context, doc: dict) -> dict:
     if "round_deadline_from" in doc:
         if doc["round_deadline_from"] not in DEADLINE_ORIGINS:
             raise ctx.error("round_deadline_from", f"expected one of {', '.join(DEADLINE_ORIGINS)}, "
-                                                   f"got {_show(doc['round_deadline_from'])}")
+                                                   f"got {short_repr(doc['round_deadline_from'])}")
         settings["round_deadline_from"] = doc["round_deadline_from"]
     if "name" in doc:
         settings["name"] = ctx.text(doc["name"], "name")
     if "description" in doc:
         if not isinstance(doc["description"], str):
-            raise ctx.error("description", f"expected a string, got {_show(doc['description'])}")
+            raise ctx.error("description", f"expected a string, got {short_repr(doc['description'])}")
         settings["description"] = doc["description"]
     return settings
 

@@ -323,7 +323,7 @@ class Simulation:
     def _assign_one(self, k: int, j: int) -> None:
         """Give check-in k's device to job j (a device-level decision)."""
         idx, jobs = np.array([k], dtype=np.int64), np.array([j], dtype=np.int64)
-        n_events, filled, finish, ok = matching.assign(
+        n_events, filled, finish, ok = matching.assign_checkins(
             idx, jobs, 1, self._m_ck, self._m_devices, self._m_jobs, self._m_kept, self._m_response,
             not self._deadline_at_request, self._m_events, 0)
         if self.record_assignments:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from venn_gym.compare import machine_description
+from venn_gym.outputs import write_atomically
 
 from .evaluate import BASELINES, agent_name, evaluate, paired_ratio, paired_vs_venn, summary_rows
 
@@ -66,7 +67,7 @@ def leaderboard(out: Path, scenarios: Sequence[str] = DEFAULT_SCENARIOS, scale: 
         meta = {"command": command or "venn-gym leaderboard --out results", "machine": machine_description(),
                 "wall_s": time.perf_counter() - t0, "scale": scale, "seeds": list(seeds), "scenarios": list(scenarios),
                 "workers": workers}
-        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        write_atomically(meta_path, json.dumps(meta, indent=2) + "\n")
     return render(out, agents, print_line)
 
 
@@ -162,7 +163,7 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
             lines.append(f"- **{name}** (`agents/models/{path.name}`): {budget_text(rec)}. "
                          f"Command: `{rec.get('command', '?')}`")
     md = out / "leaderboard.md"
-    md.write_text("\n".join(lines) + "\n")
+    write_atomically(md, "\n".join(lines) + "\n")
     png = plot(df, order, cols, out / "leaderboard.png", names, reference, meta["seeds"], meta["scale"])
     for path in (md, csv, png):
         print_line(f"wrote {path}")

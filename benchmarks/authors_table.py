@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from venn_gym.compare import machine_description
+from venn_gym.outputs import write_atomically
 
 PERIOD_S = 5 * 86_400.0
 ONLINE_EXTENSION_S = 80.0
@@ -115,9 +116,7 @@ def main() -> None:
             lines.append(line)
             print(line, flush=True)
     if args.out is not None:
-        tmp_out = args.out.with_name(args.out.name + ".tmp")
-        tmp_out.write_text("\n".join(lines) + "\n")
-        tmp_out.replace(args.out)
+        write_atomically(args.out, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

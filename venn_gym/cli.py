@@ -343,12 +343,13 @@ def _convert_pickle(args) -> int:
 
 def _benchmark(args) -> int:
     from .benchmark import run_benchmark
+    from .outputs import write_atomically
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     lines = run_benchmark(args.scenario, _scenario_options(args), policies, args.seed, print_line=print)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join([f"Produced by `{_command_line()}`.", "", *lines]) + "\n")
+        write_atomically(args.out, "\n".join([f"Produced by `{_command_line()}`.", "", *lines]) + "\n")
         print(f"wrote {args.out}")
     return 0
 

@@ -82,6 +82,7 @@ from .jobs import (
     Workload,
     comm_s_to_model_size_mb,
 )
+from .outputs import write_atomically
 from .requirements import CATEGORY_ATTRIBUTE, MAX_CATEGORIES, check_category_names, name_categories, normalize
 from .trace import DAY_S, TableTrace
 
@@ -183,14 +184,11 @@ def pickle_to_json(source: str | Path, dest: str | Path) -> Path:
     data = _load_data(source, "a pickle")
     if isinstance(data, Mapping):
         data = {str(k): v for k, v in data.items()}
-    partial = dest.with_name(dest.name + ".partial")
     try:
-        partial.write_text(json.dumps(data, default=_plain))
+        text = json.dumps(data, default=_plain)
     except TypeError as exc:
-        partial.unlink(missing_ok=True)
         raise SpecError(f"holds data JSON cannot express: {exc}", source=str(source)) from None
-    partial.replace(dest)
-    return dest
+    return write_atomically(dest, text)
 
 
 def _load_client_dict(path: str | Path, what: str) -> Mapping:

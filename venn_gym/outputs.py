@@ -1,4 +1,4 @@
-"""Output folders that are complete or absent: written under a temporary name, then renamed."""
+"""Outputs that are complete or absent: files and folders written under a temporary name, then renamed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,19 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import SpecError
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """Write a file under a temporary name and rename it: a reader sees the old file or the new one."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(text)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+    return path
 
 
 def _alive(pid: int) -> bool:

@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from .compare import RunSpec, censored_jct, machine_description, run_many, summarise, write_outputs
-from .outputs import output_folder
+from .outputs import output_folder, write_atomically
 
 # Liu et al., MLSys 2025: Table 1 (average JCT speed-up over Random) and Fig. 11 (ablation).
 PAPER_TABLE1 = {
@@ -110,7 +110,7 @@ def reproduce_table1(workloads, seeds: int, scale: float, workers: int, out: Pat
             same = earlier["command"] == command or set(summaries) >= set(earlier["summaries"])
             record.update(summaries={w: merged[w] for w in order}, wall_s=earlier["wall_s"] + wall,
                           command=command if same else f"{earlier['command']}` and `{command}")
-    _write_atomically(path, json.dumps(record, indent=1) + "\n")
+    write_atomically(path, json.dumps(record, indent=1) + "\n")
     rewrite_tables(out)
 
 
@@ -193,15 +193,9 @@ def _write_tables(records: dict[int, dict], out: Path) -> None:
                         paper.get(policy, "") if reference == "random" else "", f"{p['mean_jct_s'] / 3600:.2f}",
                         f"{censored_jct(p) / 3600:.2f}", p.get("unfinished_jobs", ""),
                         p.get("failed_rounds", ""), f"{p['wasted_task_share']:.4f}" if "wasted_task_share" in p else "")))
-    _write_atomically(out / "table1.md", "\n".join(lines))
-    _write_atomically(out / "table1.csv",
+    write_atomically(out / "table1.md", "\n".join(lines))
+    write_atomically(out / "table1.csv",
                       "\n".join([*(f"# {h[2:]}" for h in header if h.startswith("- ")), *csv_rows]) + "\n")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def _speedup_table(title: str, main: dict, older: list[dict], workloads, policies, reference: str,

@@ -74,6 +74,19 @@ def load_agent(path: Path):
     return algorithm_class(meta["algo"]).load(str(path), device="cpu"), meta
 
 
+def play_episode(model, env, seed: int, masked: bool):
+    """Run ``model`` deterministically through one episode of ``env`` on scenario seed ``seed``;
+    returns the finished simulation (``.result(name)`` gives its result)."""
+    obs, info = env.reset(seed=int(seed))
+    done = False
+    while not done:
+        kwargs = {"action_masks": env.unwrapped.action_masks()} if masked else {}
+        action, _ = model.predict(obs, deterministic=True, **kwargs)
+        obs, _, term, trunc, info = env.step(action)
+        done = term or trunc
+    return env.unwrapped.sim
+
+
 def run_agent(path: str, scenario: str, options: tuple, seed: int, name: str | None = None) -> TimedRun:
     """One episode of the agent on (scenario, seed); a top-level function for worker processes."""
     import torch
@@ -83,16 +96,8 @@ def run_agent(path: str, scenario: str, options: tuple, seed: int, name: str | N
     name = name or agent_name(Path(path))
     env = make_env(meta["env_id"], scenario, dict(options).get("scale"), meta["env_kwargs"],
                    residual=meta.get("residual"), knobs=meta.get("knobs"))
-    masked = meta["algo"] == "maskable_ppo"
     start = time.perf_counter()
-    obs, info = env.reset(seed=int(seed))
-    done = False
-    while not done:
-        kwargs = {"action_masks": env.unwrapped.action_masks()} if masked else {}
-        action, _ = model.predict(obs, deterministic=True, **kwargs)
-        obs, _, term, trunc, info = env.step(action)
-        done = term or trunc
-    result = env.unwrapped.sim.result(name)
+    result = play_episode(model, env, seed, masked=meta["algo"] == "maskable_ppo").result(name)
     env.close()
     return TimedRun(RunSpec(scenario, int(seed), name, tuple(options)), result, time.perf_counter() - start)
 

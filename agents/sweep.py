@@ -59,10 +59,11 @@ def run_task(task: Task) -> dict:
     torch.set_num_threads(1)
     opts = dict(task.options)
     if task.kind == "train":
-        from .train import train
+        from .train import TrainConfig, train
 
-        info = train(task.policy, task.env_id, task.scenario, opts.get("scale"), task.timesteps, task.seed,
-                     Path(task.out), bc_warm_start=task.bc_warm_start, progress=False)
+        info = train(TrainConfig(algo=task.policy, out=Path(task.out), timesteps=task.timesteps, env_id=task.env_id,
+                                 scenario=task.scenario, scale=opts.get("scale"), seed=task.seed,
+                                 bc_warm_start=task.bc_warm_start, progress=False))
         return {**asdict(task), "model": str(Path(task.out) / "model.zip"), "timesteps_done": info["timesteps"],
                 "wall_s": info["wall_s"]}
     if task.policy.endswith(".zip"):

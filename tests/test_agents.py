@@ -17,12 +17,18 @@ from agents import bc  # noqa: E402
 from agents.config import ALGOS, DEVICE_ENV, PRIORITY_ENV, HYPERPARAMS_DIR, load_hyperparams  # noqa: E402
 from agents.evaluate import ci95, evaluate, load_agent, run_agent  # noqa: E402
 from agents.leaderboard import shipped_models  # noqa: E402
-from agents.train import latest_checkpoint, train  # noqa: E402
+from agents.train import TrainConfig, checkpoints, latest_checkpoint, train  # noqa: E402
 from venn_gym.cli import main as cli  # noqa: E402
 from venn_gym.errors import IllegalActionError, SpecError, VennGymError  # noqa: E402
 
 SCENARIO, SCALE = "paper/low-v0", 0.02
 ALGO_ENVS = [("ppo", PRIORITY_ENV), ("maskable_ppo", DEVICE_ENV), ("a2c", PRIORITY_ENV), ("dqn", DEVICE_ENV)]
+
+
+def train_run(algo: str, env_id: str, timesteps: int, out: Path, **settings) -> dict:
+    """Train on the tests' scenario and scale, seed 0."""
+    return train(TrainConfig(algo=algo, env_id=env_id, scenario=SCENARIO, scale=SCALE, timesteps=timesteps,
+                             out=Path(out), **settings))
 
 
 def tiny_hyperparams(tmp_path: Path, algo: str, env_id: str, source: str | None = None) -> Path:
@@ -45,7 +51,7 @@ def tiny_hyperparams(tmp_path: Path, algo: str, env_id: str, source: str | None 
 @pytest.mark.parametrize("algo,env_id", ALGO_ENVS)
 def test_train_each_algo_writes_model_and_checkpoints(tmp_path, algo, env_id):
     out = tmp_path / "run"
-    info = train(algo, env_id, SCENARIO, SCALE, 192, 0, out, hyperparams=tiny_hyperparams(tmp_path, algo, env_id),
+    info = train_run(algo, env_id, 192, out, hyperparams=tiny_hyperparams(tmp_path, algo, env_id),
                  checkpoint_freq=64, progress=False)
     assert (out / "model.zip").exists() and (out / "train_info.json").exists()
     assert latest_checkpoint(out) is not None and latest_checkpoint(out)[1] == info["timesteps"] >= 192
@@ -61,14 +67,15 @@ def test_train_command_says_how_steps_were_rounded_and_what_it_wrote(tmp_path, c
     said = capsys.readouterr().out
     rollout = 64 * yaml.safe_load(hp.read_text())[PRIORITY_ENV].get("n_envs", 1)  # n_steps x n_envs
     assert f"trained {-(-100 // rollout) * rollout:,} steps (100 asked for" in said
-    assert f"wrote {out / 'model.zip'}, {out / 'train_info.json'}, {out / 'checkpoints'}" in said
+    assert (f"wrote {out / 'model.zip'}, {out / 'vecnormalize.pkl'}, {out / 'run.json'}, {out / 'train_info.json'}, "
+            f"{out / 'checkpoints'}") in said
 
 
 def test_resume_continues_the_timestep_count(tmp_path):
     out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
-    train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 128, 0, out, hyperparams=hp, checkpoint_freq=64, progress=False)
+    train_run("ppo", PRIORITY_ENV, 128, out, hyperparams=hp, checkpoint_freq=64, progress=False)
     first = json.loads((out / "train_info.json").read_text())
-    info = train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 256, 0, out, resume=True, hyperparams=hp, progress=False)
+    info = train_run("ppo", PRIORITY_ENV, 256, out, resume=True, hyperparams=hp, progress=False)
     assert first["timesteps"] == 128 and info["timesteps"] == 256
     assert [s["steps"] for s in info["sessions"]] == [128, 128]
     model, _ = load_agent(out / "model.zip")
@@ -78,7 +85,100 @@ def test_resume_continues_the_timestep_count(tmp_path):
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(SpecError, match="no checkpoint"):
-        train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 64, 0, tmp_path, resume=True, progress=False)
+        train_run("ppo", PRIORITY_ENV, 64, tmp_path, resume=True, progress=False)
+
+
+@pytest.fixture
+def trained_twice(tmp_path):
+    """A PPO run with checkpoints at 64 and 128 steps (no file left under a temporary name)."""
+    out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
+    train_run("ppo", PRIORITY_ENV, 128, out, hyperparams=hp, checkpoint_freq=64, progress=False)
+    assert [steps for _, steps in checkpoints(out)] == [128, 64]
+    assert not list(out.rglob("*.partial"))
+    return out, hp
+
+
+def test_resume_falls_back_when_the_newest_checkpoint_is_truncated(trained_twice, caplog):
+    out, hp = trained_twice
+    newest = out / "checkpoints" / "model_128_steps.zip"
+    newest.write_bytes(newest.read_bytes()[:300])  # a kill while writing it, before checkpoints were atomic
+    info = train_run("ppo", PRIORITY_ENV, 192, out, resume=True, hyperparams=hp, progress=False)
+    assert "cannot resume from model_128_steps.zip" in caplog.text
+    assert [s["steps"] for s in info["sessions"]] == [128, 128]  # 64 -> 192 in the second part
+
+
+def test_resume_refuses_a_checkpoint_without_its_vecnormalize_statistics(trained_twice):
+    out, hp = trained_twice
+    for steps in (64, 128):
+        (out / "checkpoints" / f"model_vecnormalize_{steps}_steps.pkl").unlink()
+    with pytest.raises(SpecError, match="VecNormalize statistics .* are missing"):
+        train_run("ppo", PRIORITY_ENV, 192, out, resume=True, hyperparams=hp, progress=False)
+
+
+def test_resume_refuses_another_runs_folder(trained_twice):
+    out, hp = trained_twice
+    with pytest.raises(SpecError, match=r"holds another run \(scenario: 'paper/low-v0' there, 'paper/high-v0' asked"):
+        train(TrainConfig(algo="ppo", env_id=PRIORITY_ENV, scenario="paper/high-v0", scale=SCALE, timesteps=192,
+                          out=out, hyperparams=hp, resume=True, progress=False))
+
+
+def test_a_fresh_run_refuses_a_used_folder_unless_overwrite(trained_twice):
+    out, hp = trained_twice
+    with pytest.raises(SpecError, match="is not empty: pass --resume .* --overwrite"):
+        train_run("ppo", PRIORITY_ENV, 64, out, hyperparams=hp, progress=False)
+    info = train_run("ppo", PRIORITY_ENV, 64, out, hyperparams=hp, progress=False, overwrite=True)
+    assert info["timesteps"] == 64 and [steps for _, steps in checkpoints(out)] == [64]
+
+
+def test_an_interrupted_run_keeps_its_checkpoint_and_record(tmp_path, monkeypatch):
+    from stable_baselines3 import PPO
+
+    out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
+    learn = PPO.learn
+
+    def interrupted(self, *args, **kwargs):
+        kwargs["total_timesteps"] = 64  # train one rollout, then a Ctrl-C
+        learn(self, *args[1:], **kwargs) if args else learn(self, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PPO, "learn", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_run("ppo", PRIORITY_ENV, 256, out, hyperparams=hp, progress=False)
+    record = json.loads((out / "train_info.json").read_text())
+    assert record["complete"] is False and record["timesteps"] == 64 == latest_checkpoint(out)[1]
+    assert not (out / "model.zip").exists()
+    monkeypatch.setattr(PPO, "learn", learn)
+    info = train_run("ppo", PRIORITY_ENV, 128, out, hyperparams=hp, resume=True, progress=False)
+    assert info["complete"] and [(s["steps"], s["complete"]) for s in info["sessions"]] == [(64, False), (64, True)]
+    assert info["cpu_s"] == pytest.approx(sum(s["cpu_s"] for s in info["sessions"]))
+
+
+def test_held_out_evaluation_keeps_the_best_model(tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="agents")
+    out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
+    info = train_run("ppo", PRIORITY_ENV, 128, out, hyperparams=hp, progress=False, eval_seeds=(100, 101),
+                     eval_freq=64)
+    steps = [row["timesteps"] for row in info["evaluations"]]
+    assert steps == [64, 128]
+    rows = (out / "evaluations.csv").read_text().splitlines()
+    assert rows[0] == "timesteps,mean_jct_h,venn_mean_jct_h,paired_vs_venn,best" and len(rows) == 3
+    best = min(info["evaluations"], key=lambda row: row["mean_jct_h"])
+    assert best["best"] and (out / "best_model.zip").exists()
+    for row in info["evaluations"]:  # the figures are real runs: Venn's is the native run's
+        assert row["paired_vs_venn"] == pytest.approx(row["venn_mean_jct_h"] / row["mean_jct_h"], rel=0.2)
+    from venn_gym.compare import RunSpec, censored_jct, execute
+
+    venn = [censored_jct(execute(RunSpec(SCENARIO, s, "venn", (("scale", SCALE),))).result.summary())
+            for s in (100, 101)]
+    assert info["evaluations"][0]["venn_mean_jct_h"] == pytest.approx(np.mean(venn) / 3600)
+    assert "paired ratio" in caplog.text
+
+
+def test_evaluation_seeds_must_be_held_out(tmp_path):
+    with pytest.raises(SpecError, match="evaluation seeds must be held out"):
+        train_run("ppo", PRIORITY_ENV, 64, tmp_path / "run", eval_seeds=(5, 10_001), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +186,7 @@ def cloned(tmp_path_factory):
     """A PPO priority agent behaviour-cloned from srsf-total (no RL steps)."""
     tmp = tmp_path_factory.mktemp("bc")
     out = tmp / "bc_agent"
-    info = train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, out, bc_warm_start=True,
+    info = train_run("ppo", PRIORITY_ENV, 0, out, bc_warm_start=True,
                  hyperparams=tiny_hyperparams(tmp, "ppo", PRIORITY_ENV), progress=False)
     return out / "model.zip", info
 
@@ -223,7 +323,7 @@ def test_per_class_bc_clones_venn_scheduling(tmp_path):
     table = yaml.safe_load((HYPERPARAMS_DIR / "ppo_per_class.yml").read_text())
     table[PRIORITY_ENV]["bc"] = {"episodes": 2, "epochs": 10, "log_std": -2.0}
     hp.write_text(yaml.safe_dump(table))
-    info = train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path / "pc", bc_warm_start=True, hyperparams=hp,
+    info = train_run("ppo", PRIORITY_ENV, 0, tmp_path / "pc", bc_warm_start=True, hyperparams=hp,
                  progress=False)
     assert info["bc"]["teacher"] == "venn-no-match"
     assert info["bc"]["loss_last_epoch"] < 0.5 * info["bc"]["loss_first_epoch"]
@@ -304,7 +404,7 @@ def test_residual_return_is_the_teacher_total_jct_minus_the_agent_s():
 def test_untrained_residual_agent_evaluates_as_venn(tmp_path):
     """The policy's correction starts at exactly 0, and evaluation rebuilds the wrapper from the model."""
     hp = tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV, "ppo_residual.yml")
-    train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path / "res", hyperparams=hp, progress=False)
+    train_run("ppo", PRIORITY_ENV, 0, tmp_path / "res", hyperparams=hp, progress=False)
     model, meta = load_agent(tmp_path / "res" / "model.zip")
     assert meta["residual"] == {"teacher": "venn", "correction_weight": 0.5, "relative_reward": True}
     run = run_agent(str(tmp_path / "res" / "model.zip"), SCENARIO, (("scale", SCALE),), 101)
@@ -326,7 +426,7 @@ def test_residual_settings_are_checked(settings, env_kwargs, message):
 
 def test_residual_agent_refuses_behaviour_cloning(tmp_path):
     with pytest.raises(SpecError, match="starts as its teacher"):
-        train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path, bc_warm_start=True,
+        train_run("ppo", PRIORITY_ENV, 0, tmp_path, bc_warm_start=True,
               hyperparams=HYPERPARAMS_DIR / "ppo_residual.yml", progress=False)
 
 
@@ -392,11 +492,11 @@ def test_knobs_illegal_choice_is_a_clear_error():
 
 def test_knobs_agent_trains_and_evaluates_from_its_record(tmp_path):
     hp = tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV, "ppo_knobs.yml")
-    train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 64, 0, tmp_path / "knobs", hyperparams=hp, progress=False)
+    train_run("ppo", PRIORITY_ENV, 64, tmp_path / "knobs", hyperparams=hp, progress=False)
     _, meta = load_agent(tmp_path / "knobs" / "model.zip")
     assert meta["knobs"]["menu"] == ["venn", "venn-no-match", "venn:alpha=1.1", "venn-no-match:alpha=1.1"]
     run = run_agent(str(tmp_path / "knobs" / "model.zip"), SCENARIO, (("scale", SCALE),), 101)
     assert run.result.summary()["unfinished_jobs"] == 0
     with pytest.raises(SpecError, match="its actions are Venn variants"):
-        train("ppo", PRIORITY_ENV, SCENARIO, SCALE, 0, 0, tmp_path / "bc", bc_warm_start=True, hyperparams=hp,
+        train_run("ppo", PRIORITY_ENV, 0, tmp_path / "bc", bc_warm_start=True, hyperparams=hp,
               progress=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import shlex
 import sys
@@ -20,6 +21,8 @@ SIMULATING_COMMANDS = {"_compare", "_benchmark", "_paper_table", "_train", "_eva
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(format="venn-gym: %(message)s", level=logging.WARNING)
+    logging.getLogger("agents").setLevel(logging.INFO)  # training says what it resumed, cloned and evaluated
     if args.trust_pickles:  # through the environment, so that worker processes trust them too
         from .scenario_files import TRUST_PICKLES_VARIABLE
 
@@ -119,20 +122,28 @@ def _parser() -> argparse.ArgumentParser:
                        help="re-render table1.md/.csv from OUT/table1-v<N>.json without simulating again")
     table.set_defaults(handler=_paper_table)
 
-    train = sub.add_parser("train", help="train an SB3 agent (hyperparameters: agents/hyperparams/<algo>.yml)")
+    train = sub.add_parser("train", help="train an SB3 agent (hyperparameters: agents/hyperparams/<algo>.yml)",
+                           description="Train an SB3 agent; each option is a field of agents.train.TrainConfig.")
     train.add_argument("--algo", required=True, help="ppo, maskable_ppo, a2c or dqn")
-    train.add_argument("--env", default="venn_gym/JobPriority-v0", help="venn_gym/JobPriority-v0 or venn_gym/DeviceAssign-v0")
+    train.add_argument("--env", dest="env_id", default="venn_gym/JobPriority-v0",
+                       help="venn_gym/JobPriority-v0 or venn_gym/DeviceAssign-v0")
     train.add_argument("--scenario", default=DEFAULT_SCENARIO, help="registered name or YAML/JSON file")
     train.add_argument("--scale", type=float, default=None, help="shrink demand, rounds and devices together")
     train.add_argument("--timesteps", type=int, required=True,
                        help="total environment steps (also when resuming); rounded up to whole rollouts")
     train.add_argument("--seed", type=int, default=0, help="training seed (scenario seeds are 10000 + ...)")
-    train.add_argument("--out", type=Path, required=True, help="folder for model.zip, checkpoints/, tb/, train_info.json")
-    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    train.add_argument("--out", type=Path, required=True,
+                       help="folder for model.zip, run.json, train_info.json, checkpoints/, tb/")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="clear a non-empty --out and start a fresh run there")
     train.add_argument("--bc-warm-start", action="store_true",
                        help="behaviour-clone a baseline first (device env: venn; priority env: srsf-total)")
     train.add_argument("--hyperparams", type=Path, default=None, help="a YAML file instead of agents/hyperparams/<algo>.yml")
     train.add_argument("--checkpoint-freq", type=int, default=None, help="steps between checkpoints (default from the YAML)")
+    train.add_argument("--eval-seeds", default="",
+                       help="held-out scenario seeds (below 10000) to evaluate on every --eval-freq steps, keeping "
+                            "best_model.zip; " + SEEDS_HELP)
+    train.add_argument("--eval-freq", type=int, default=10_000, help="steps between evaluations on --eval-seeds")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
@@ -378,18 +389,22 @@ def _paper_table(args) -> int:
 
 
 def _train(args) -> int:
-    from agents.train import train
+    from agents.train import TrainConfig, train
 
-    info = train(args.algo, args.env, args.scenario, args.scale, args.timesteps, args.seed, args.out,
-                 resume=args.resume, bc_warm_start=args.bc_warm_start, hyperparams=args.hyperparams,
-                 checkpoint_freq=args.checkpoint_freq, progress=not args.no_progress, command=_command_line())
+    config = TrainConfig(algo=args.algo, out=args.out, timesteps=args.timesteps, env_id=args.env_id,
+                         scenario=args.scenario, scale=args.scale, seed=args.seed, hyperparams=args.hyperparams,
+                         bc_warm_start=args.bc_warm_start, checkpoint_freq=args.checkpoint_freq,
+                         eval_seeds=tuple(parse_seeds(args.eval_seeds)) if args.eval_seeds else (),
+                         eval_freq=args.eval_freq, resume=args.resume, overwrite=args.overwrite,
+                         progress=not args.no_progress, command=_command_line())
+    info = train(config)
     rounded = (f" ({args.timesteps:,} asked for; PPO-style algorithms train in whole rollouts of n_steps x n_envs)"
                if info["timesteps"] != args.timesteps else "")
     print(f"trained {info['timesteps']:,} steps{rounded} in {info['wall_s']:.0f} s "
           f"({info['env_steps_per_s'] or 0:.0f} steps/s)")
-    written = [args.out / "model.zip", args.out / "train_info.json", args.out / "checkpoints"]
-    written += [p for p in (args.out / "vecnormalize.pkl",) if p.exists()]
-    print("wrote " + ", ".join(str(p) for p in written))
+    written = [args.out / name for name in ("model.zip", "best_model.zip", "evaluations.csv", "vecnormalize.pkl",
+                                            "run.json", "train_info.json", "checkpoints")]
+    print("wrote " + ", ".join(str(p) for p in written if p.exists()))
     if info.get("tensorboard"):
         print(f"curves: tensorboard --logdir {info['tensorboard']}")
     return 0

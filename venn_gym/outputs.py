@@ -7,17 +7,23 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import SpecError
 
 
-def write_atomically(path: Path, text: str) -> Path:
-    """Write a file under a temporary name and rename it: a reader sees the old file or the new one."""
+def write_atomically(path: Path, content: str | bytes | Callable[[Path], object]) -> Path:
+    """Write a file under a temporary name and rename it: a reader sees the old file or the new one.
+    ``content``: the text or bytes, or a function that writes the file at the path it is given."""
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     try:
-        partial.write_text(text)
+        if isinstance(content, str):
+            partial.write_text(content)
+        elif isinstance(content, bytes):
+            partial.write_bytes(content)
+        else:
+            content(partial)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

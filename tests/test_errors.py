@@ -40,6 +40,7 @@ def spec(**changes) -> JobSpec:
         (dict(arrival_s=float("inf")), "arrival_s"),
         (dict(workload_s=-1.0), "workload_s"),
         (dict(mode="async", buffer_size=0), "buffer_size"),
+        (dict(mode="sync", buffer_size=5), "buffer_size"),  # refused, not ignored: the author meant async
     ],
 )
 def test_bad_jobspec(changes, field):
@@ -167,6 +168,25 @@ def test_unversioned_scenario_registration():
 def test_bad_table_trace(start, end, device, message):
     with pytest.raises(SpecError, match=message):
         TableTrace(np.array(start), np.array(end), np.array(device, dtype=np.int64), period_s=100.0)
+
+
+def test_duplicate_rows_and_overlapping_windows_are_warned_of():
+    from venn_gym.errors import ScenarioWarning
+
+    with pytest.warns(ScenarioWarning, match=r"t.csv: 1 row\(s\) repeat another row exactly \(first: row 2 = row 1"):
+        TableTrace(start=np.array([0.0, 10, 10]), end=np.array([5.0, 30, 30]), device=np.array([0, 1, 1]),
+                   period_s=100, source="t.csv")
+    with pytest.warns(ScenarioWarning, match=r"1 check-in window\(s\) overlap .* \(first: rows 0 and 2\)"):
+        TableTrace(start=np.array([0.0, 0, 15]), end=np.array([20.0, 90, 25]), device=np.array([0, 1, 0]),
+                   period_s=100, source="t.csv")
+    with pytest.warns(ScenarioWarning, match=r"first: device 0 across the period"):
+        TableTrace(start=np.array([10.0, 90]), end=np.array([20.0, 115]), device=np.array([0, 0]), period_s=100)
+    import warnings
+
+    with warnings.catch_warnings():  # back-to-back windows, and one device's windows beside another's, are fine
+        warnings.simplefilter("error")
+        TableTrace(start=np.array([0.0, 20, 5, 90]), end=np.array([20.0, 40, 95, 100]), device=np.array([0, 0, 1, 0]),
+                   period_s=100)
 
 
 def test_bad_trace_row_is_located():

@@ -313,7 +313,7 @@ def _scenarios_show(args) -> int:
 def _scenarios_validate(args) -> int:
     import warnings
 
-    from .scenario import ScenarioWarning
+    from .errors import ScenarioWarning
     from .scenario_files import validate_file
 
     with warnings.catch_warnings(record=True) as caught:

@@ -32,3 +32,7 @@ class SpecError(VennGymError, ValueError):
 
 class IllegalActionError(VennGymError, ValueError):
     """A policy or agent asked for something the simulator does not allow."""
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario that runs, but probably not as its author meant (``scenarios validate`` lists them)."""

@@ -101,6 +101,9 @@ class JobSpec:
             checks.append(("workload_s", False, "> 0 when model_size_mb is 0 (a task must take time)"))
         if self.mode == ASYNC:
             checks.append(("buffer_size", self.buffer_size >= 1, "an integer >= 1 for an async job"))
+        else:  # refused rather than ignored: a buffer on a sync job means its author meant mode: async
+            checks.append(("buffer_size", self.buffer_size == 0, "left out for a sync job (it applies to mode: async "
+                                                                 "only)"))
         for name, ok, expected in checks:
             if not ok:
                 raise SpecError(f"must be {expected}, got {getattr(self, name)!r}", where=f"{where}.{name}")

@@ -8,6 +8,13 @@ LIMITS = {
     "checkins_per_chunk": 20_000_000,  # check-ins the simulator holds at once (a chunk of the trace)
     "min_chunk_s": 1.0,  # a chunk shorter than this would make the trace's overhead dominate
     "repeats_per_chunk": 100_000,  # how often a table trace's period may repeat inside one chunk
+    # A run without a horizon stops with an error naming the stuck jobs when, with jobs in the
+    # system, no round has succeeded and no job arrived or ended for this many simulated days ...
+    "stall_days": 30,
+    # ... or when more than this many scheduling events per job fall into one simulated second
+    # (time has stopped advancing: e.g. a deadline far shorter than any task makes a round fail
+    # and be requested again at once).
+    "events_per_job_per_simulated_s": 10_000,
 }
 
 

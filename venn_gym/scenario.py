@@ -17,15 +17,11 @@ import numpy as np
 
 from . import requirements
 from .devices import DevicePopulation, synthetic_population
-from .errors import SpecError
+from .errors import ScenarioWarning, SpecError
 from .limits import LIMITS, limit_text
-from .jobs import (DEADLINE_FROM_DISPATCH, DEADLINE_FROM_REQUEST, DEADLINE_ORIGINS, Workload,
+from .jobs import (ASYNC, DEADLINE_FROM_DISPATCH, DEADLINE_FROM_REQUEST, DEADLINE_ORIGINS, Workload,
                    generate_paper_workload, paper_mixes)
 from .trace import CheckinTrace, DiurnalTrace
-
-
-class ScenarioWarning(UserWarning):
-    """A scenario that runs, but probably not as its author meant (``scenarios validate`` lists them)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,6 +92,21 @@ class Scenario:
                     source=self.name,
                     where=f"job {job.name or job.arrival_s}",
                 )
+            where = f"job {job.name or job.arrival_s}"
+            if self.horizon_s is not None and job.arrival_s >= self.horizon_s:
+                warnings.warn(ScenarioWarning(
+                    f"{self.name}: {where}: it arrives at {job.arrival_s:g} s, at or after the horizon "
+                    f"({self.horizon_s:g} s): it will not run, and results list it as unfinished"), stacklevel=2)
+            elif job.arrival_s > self.max_sim_days * 86_400.0:
+                raise SpecError(f"it arrives at {job.arrival_s:g} s, after max_sim_days ({self.max_sim_days:g} days): "
+                                "it could never run", source=self.name, where=where)
+            fastest = float(np.min(job.workload_s * self.population.compute_factor[eligible & seen]
+                                   + 16.0 * job.model_size_mb / self.population.bandwidth_mbps[eligible & seen]))
+            if job.mode != ASYNC and job.deadline_s < fastest:
+                warnings.warn(ScenarioWarning(
+                    f"{self.name}: {where}: its deadline_s {job.deadline_s:g} is shorter than its fastest possible task "
+                    f"({fastest:,.1f} s on its fastest eligible device, before noise): its rounds succeed only on "
+                    "rare noise draws, and a run that makes no progress stops with an error"), stacklevel=2)
             if job.participants > usable:
                 warnings.warn(ScenarioWarning(
                     f"{self.name}: job {job.name or job.arrival_s}: asks for {job.participants} participants but "

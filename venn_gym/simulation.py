@@ -26,6 +26,7 @@ import numpy as np
 from . import matching, requirements
 from .errors import IllegalActionError, VennGymError
 from .jobs import ASYNC, DEADLINE_FROM_REQUEST
+from .limits import LIMITS, limit_text
 from .matching import ARRIVAL, CLOSE, DEADLINE, HORIZON, RESPONSE_SAMPLE, TASK_END
 from .metrics import JobRecord, RoundRecord, RunResult
 from .scenario import Scenario
@@ -61,7 +62,8 @@ class PendingCheckin:
 
 
 class SimulationStuck(VennGymError, RuntimeError):
-    """No job can make progress (for example no eligible device ever checks in)."""
+    """No job can make progress (for example no eligible device ever checks in, or every task is
+    longer than the check-in windows); the message names each stuck job and why."""
 
 
 class Simulation:
@@ -138,6 +140,19 @@ class Simulation:
         self._assigned = np.zeros(n_jobs, dtype=np.int64)
         self._attempt = np.zeros(n_jobs, dtype=np.int64)
         self._rounds_done = np.zeros(n_jobs, dtype=np.int64)
+        # Progress (a round succeeded, a job arrived or ended): when, and each job's counters
+        # then, so that a stall can be told apart from slow going and explained per job.
+        self._progress_s = 0.0
+        # A horizon bounds a run already, and there a long stall is a result (Random on request-timed
+        # rounds can go a month without a successful round), not an error.
+        horizon = self.scenario.horizon_s
+        bounded = horizon is not None and horizon <= self.scenario.max_sim_days * 86_400.0
+        self._stall_s = math.inf if bounded else float(LIMITS["stall_days"]) * 86_400.0
+        self._burst_start_s, self._burst_events = 0.0, 0
+        self._mark_time = np.zeros(n_jobs)
+        self._mark_tasks = np.zeros(n_jobs, dtype=np.int64)
+        self._mark_dropped = np.zeros(n_jobs, dtype=np.int64)
+        self._mark_failed = np.zeros(n_jobs, dtype=np.int64)
         self._round_request = np.zeros(n_jobs)
         self._dispatch_time = np.full(n_jobs, np.nan)
         self._quorum_dispatch = np.full(n_jobs, np.nan)
@@ -280,6 +295,8 @@ class Simulation:
             if self._pos >= self._chunk_len:
                 if self._chunk_end_time >= t_end:
                     return
+                if self._chunk_end_time - self._progress_s > self._stall_s and self._active.any():
+                    raise SimulationStuck(self._stall_report(self._chunk_end_time))
                 if self._chunk_end_time > self.scenario.max_sim_days * 86_400.0:
                     raise SimulationStuck(
                         f"simulated {self.scenario.max_sim_days} days without the jobs finishing; "
@@ -356,11 +373,15 @@ class Simulation:
             time = self._heap[0][0]
             self.now = time
             events: list[SchedulingEvent] = []
+            handled = 0
             while self._heap and self._heap[0][0] == time:
                 _, kind, _, j, tag = heapq.heappop(self._heap)
                 events.extend(self._handle(kind, j, tag, time))
+                handled += 1
             if self._ended.all():
                 self.done = True
+            elif self._active.any():
+                self._check_progress(time, handled)
             if events:
                 return events
         return []
@@ -368,6 +389,7 @@ class Simulation:
     def _handle(self, kind: int, j: int, tag: int, time: float) -> list[SchedulingEvent]:
         if kind == ARRIVAL:
             self._active[j] = True
+            self._mark_progress(j, time)
             return [SchedulingEvent(time, "arrival", j), *self._request(j, time)]
         if kind == HORIZON:
             self.done = True
@@ -425,6 +447,7 @@ class Simulation:
         self._open[j] = 0
         self._targets_dirty = True
         if success:
+            self._mark_progress(j, time)
             self._rounds_done[j] += 1
             self._attained[j] += self._quorum[j]
             self._stragglers[j] += self._success_count[j] - self._quorum[j]
@@ -440,6 +463,7 @@ class Simulation:
         self._active[j] = False
         self._ended[j] = True
         self._end_time[j] = time
+        self._progress_s = time
         return [SchedulingEvent(time, "job_end", j)]
 
     def _async_task_end(self, j: int, time: float) -> list[SchedulingEvent]:
@@ -454,6 +478,7 @@ class Simulation:
                 self._attained[j] += 1
             if self._async_buffer[j] >= self._buffer[j] and self._active[j]:
                 self._async_buffer[j] = 0
+                self._mark_progress(j, time)
                 self._rounds_done[j] += 1
                 events.append(SchedulingEvent(time, "round_end", j, True))
                 if self._rounds_done[j] >= self.static.job_rounds[j]:
@@ -461,6 +486,65 @@ class Simulation:
                     self._stragglers[j] += sum(1 for _, g in ends if g)
                     return events + self._end_job(j, time)
         return events
+
+    # ------------------------------------------------------------- progress
+    def _mark_progress(self, j: int, time: float) -> None:
+        self._progress_s = time
+        self._mark_time[j] = time
+        self._mark_tasks[j] = self._tasks[j]
+        self._mark_dropped[j] = self._dropped[j]
+        self._mark_failed[j] = self._failed_rounds[j]
+
+    def _check_progress(self, time: float, handled: int) -> None:
+        """Stop a run that can make no more progress, early and with the reason (not at max_sim_days)."""
+        if time - self._progress_s > self._stall_s:
+            raise SimulationStuck(self._stall_report(time))
+        if time - self._burst_start_s > 1.0:
+            self._burst_start_s, self._burst_events = time, 0
+        self._burst_events += handled
+        if self._burst_events > LIMITS["events_per_job_per_simulated_s"] * self.static.n_jobs:
+            raise SimulationStuck(
+                f"{self.scenario.name}: simulated time has stopped advancing: {self._burst_events:,} scheduling "
+                f"events within one simulated second at t = {time:,.3f} s (limit: "
+                f"{limit_text('events_per_job_per_simulated_s')} per job); " + self._job_reasons(time))
+
+    def _stall_report(self, time: float) -> str:
+        return (f"{self.scenario.name}: no progress for {(time - self._progress_s) / 86_400:.0f} simulated days "
+                f"(t = day {time / 86_400:.0f}): no round succeeded and no job arrived or ended (limit: "
+                f"{limit_text('stall_days')}); " + self._job_reasons(time))
+
+    def _job_reasons(self, time: float) -> str:
+        return "; ".join(f"job {j}{f' ({n})' if (n := self.scenario.workload.jobs[j].name) else ''}: "
+                         f"{self._stuck_reason(j, time)}" for j in np.flatnonzero(self._active))
+
+    def _stuck_reason(self, j: int, time: float) -> str:
+        tasks = int(self._tasks[j] - self._mark_tasks[j])
+        dropped = int(self._dropped[j] - self._mark_dropped[j])
+        failed = int(self._failed_rounds[j] - self._mark_failed[j])
+        since = f"since t = {self._mark_time[j]:,.0f} s"
+        eligible_classes = np.flatnonzero(self._job_eligible[:, j])
+        eligible = np.isin(self._device_class, eligible_classes)
+        fastest = float(np.min(self._workload[j] * self._compute[eligible] + self._transfer[j] / self._bandwidth[eligible]))
+        deadline = float(self.static.job_deadline_s[j])
+        if not self._is_async[j] and deadline < fastest:
+            return (f"its deadline_s {deadline:g} is shorter than its fastest possible task ({fastest:,.1f} s on its "
+                    f"fastest eligible device, before noise): {failed:,} rounds failed {since}")
+        if tasks == 0:
+            supply = float(self._supply_per_s()[eligible_classes].sum()) * 3600
+            if supply == 0:
+                return (f"no device that satisfies its requirement {self.static.requirement_labels[self._job_req[j]]} "
+                        f"has checked in for {len(self._supply_counts)} chunks of the trace; no task {since}")
+            return (f"it was given no device {since}, although {supply:,.0f} eligible check-ins an hour arrive: "
+                    f"the policy gives them to other jobs")
+        if dropped == tasks:
+            in_chunk = self._c_end[:self._chunk_len] - self._c_time[:self._chunk_len]
+            in_chunk = in_chunk[eligible[self._c_device[:self._chunk_len]]]
+            longest = f"{in_chunk.max():,.0f} s" if len(in_chunk) else "none"
+            return (f"all {tasks:,} tasks it was given {since} outlasted their device's check-in window: its task "
+                    f"needs at least {fastest:,.0f} s (fastest eligible device, before noise); the longest eligible "
+                    f"window in the trace's current chunk: {longest}")
+        return (f"{failed:,} rounds failed {since} ({tasks:,} tasks, {dropped:,} outlasted their window): its rounds "
+                f"cannot gather {int(self._quorum[j])} results within deadline_s {deadline:g}")
 
     # ------------------------------------------------------- device-level control
     @property

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SpecError
+import warnings
+
+from .errors import ScenarioWarning, SpecError
 from .limits import LIMITS, limit_text
 
 DAY_S = 86_400.0
@@ -109,6 +111,37 @@ def _check_numbers(trace, fields, source) -> None:
             raise SpecError(f"{field} must be a finite number, got {value!r}", source=source)
 
 
+def _warn_of_overlaps(start: np.ndarray, end: np.ndarray, device: np.ndarray, period_s: float, source: str) -> None:
+    """Duplicate rows and windows of one device that overlap (also across the period's repeat)
+    run, but rarely as meant: a device given a task is busy until its window ends and skips the
+    check-ins inside it, while the supply estimates count every row."""
+    by_device = np.lexsort((end, start, device))
+    d, s, e = device[by_device], start[by_device], end[by_device]
+    same = d[1:] == d[:-1]
+    duplicate = same & (s[1:] == s[:-1]) & (e[1:] == e[:-1])
+    # The running latest end within each device: devices are moved apart in time so that one
+    # cumulative maximum over the whole table never carries an end into the next device.
+    spread = float(e.max() - s.min()) + 1.0
+    latest_end = np.maximum.accumulate(e + d * spread) - d * spread
+    overlap = same & (s[1:] < latest_end[:-1]) & ~duplicate
+    if duplicate.any():
+        k = int(np.flatnonzero(duplicate)[0])
+        warnings.warn(ScenarioWarning(
+            f"{source}: {int(duplicate.sum()):,} row(s) repeat another row exactly (first: row {by_device[k + 1]} = row "
+            f"{by_device[k]}, device {d[k]}); each counts as a check-in in supply estimates: remove them if the table "
+            "was joined twice"), stacklevel=3)
+    first = np.r_[True, ~same]
+    group_end = np.maximum.reduceat(e, np.flatnonzero(first))
+    wraps = s[first] + period_s < group_end  # a device's last window runs into its first one, one period on
+    if overlap.any() or wraps.any():
+        example = (f"rows {by_device[int(np.flatnonzero(overlap)[0])]} and {by_device[int(np.flatnonzero(overlap)[0]) + 1]}"
+                   if overlap.any() else f"device {d[first][int(np.flatnonzero(wraps)[0])]} across the period")
+        warnings.warn(ScenarioWarning(
+            f"{source}: {int(overlap.sum() + wraps.sum()):,} check-in window(s) overlap another window of the same device "
+            f"(first: {example}); a device given a task is busy until its window ends and skips check-ins inside it, "
+            "but supply estimates count every row: merge overlapping windows"), stacklevel=3)
+
+
 @dataclass(frozen=True, eq=False)
 class TableTrace(CheckinTrace):
     """Check-ins read from a table (one row per check-in), repeated every ``period_s``.
@@ -155,6 +188,7 @@ class TableTrace(CheckinTrace):
             raise SpecError(f"period_s {self.period_s:g} repeats the table {self.chunk_s / self.period_s:,.0f} times "
                             f"in one chunk of {self.chunk_s:g} s; at most {limit_text('repeats_per_chunk')}",
                             source=self.source)
+        _warn_of_overlaps(start, end, device, self.period_s, self.source)
         order = np.argsort(start, kind="stable")
         object.__setattr__(self, "start", start[order])
         object.__setattr__(self, "end", end[order])

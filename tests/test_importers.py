@@ -168,8 +168,10 @@ def test_fedscale_capacity_picks(tmp_path):
     [
         ({"computation": 50.0}, r"client 2: missing key\(s\) \['communication'\]"),
         ({"computation": "fast", "communication": 1.0}, r"client 2\.computation: expected a finite number > 0, got 'fast'"),
-        ({"computation": 50.0, "communication": 0.0}, r"client 2\.communication: expected a finite number > 0, got 0\.0"),
+        ({"computation": 50.0, "communication": 0.0}, r"client 2\.communication: expected a number in \(0, 1e\+12\], got 0\.0"),
         ({"computation": float("nan"), "communication": 1.0}, r"client 2\.computation"),
+        ({"computation": 1e308, "communication": 1.0}, r"client 2\.computation: expected a number in \(0, 1e\+12\], got 1e\+308"),
+        ({"computation": 1e308, "communication": 1.0}, r"client 2\.computation: expected a number in \(0, 1e\+12\], got 1e\+308"),
         ([50.0, 1000.0], r"client 2: expected a dict"),
     ],
 )
@@ -274,6 +276,7 @@ def test_venn_client_table_ties_keep_file_order(tmp_path):
         (",ID,start,end\n0,1,200,3\n", r"line 2, column 'end': end 3\.0 is before start 200\.0"),
         (",ID,start,end\n0,1,-2,3\n", r"line 2, column 'start': start -2\.0 is negative"),
         (",ID,start,end\n", "has a header but no rows"),
+        (",ID,start,end\n0,1,2,3\n1,2,4,5,6\n", r"cannot be read as CSV: .*Expected 4 fields in line 3, saw 5$"),
         ("", "the file is empty"),
     ],
 )

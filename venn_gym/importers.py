@@ -294,13 +294,17 @@ def _require_keys(entry: Any, keys: dict[str, str], source: str, where: str) -> 
         raise SpecError(f"missing key(s) {missing}; expected {expected}", source=source, where=where)
 
 
+_CAPACITY_MAX = 1e12
+
+
 def _capacity_entry(entry: Any, source: str, where: str) -> tuple[float, float]:
     _require_keys(entry, {"computation": "time per unit of work", "communication": "kbit/s"}, source, where)
     values = []
     for key in ("computation", "communication"):
         value = _number(entry[key], source, f"{where}.{key}", "a finite number > 0")
-        if value <= 0:
-            raise SpecError(f"expected a finite number > 0, got {value!r}", source=source, where=f"{where}.{key}")
+        if not 0 < value <= _CAPACITY_MAX:  # far above any device; larger ones overflow the file's mean
+            raise SpecError(f"expected a number in (0, {_CAPACITY_MAX:g}], got {value!r}", source=source,
+                            where=f"{where}.{key}")
         values.append(value)
     return values[0], values[1]
 
@@ -633,7 +637,7 @@ def read_venn_client_table(
     try:
         frame = pd.read_csv(path, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot be read as CSV: {exc}", source=source) from None
+        raise SpecError(f"cannot be read as CSV: {str(exc).strip()}", source=source) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in ("ID", "start", "end") if c not in frame.columns]
     if missing:

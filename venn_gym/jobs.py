@@ -12,6 +12,7 @@ import numpy as np
 
 from . import requirements
 from .errors import SpecError
+from .limits import LIMITS, limit_text
 
 SYNC, ASYNC = "sync", "async"
 # Where a synchronous round's deadline counts from (a scenario setting, Scenario.round_deadline_from).
@@ -89,8 +90,10 @@ class JobSpec:
         requirements.normalize(self.requirement, where=f"{where}.requirement")
         checks = [
             ("arrival_s", self.arrival_s >= 0 and math.isfinite(self.arrival_s), "a finite number >= 0"),
-            ("participants", isinstance(self.participants, (int, np.integer)) and self.participants >= 1, "an integer >= 1"),
-            ("rounds", isinstance(self.rounds, (int, np.integer)) and self.rounds >= 1, "an integer >= 1"),
+            ("participants", isinstance(self.participants, (int, np.integer)) and 1 <= self.participants <= LIMITS["participants"],
+             f"an integer in [1, {LIMITS['participants']:,}] ({limit_text('participants')})"),
+            ("rounds", isinstance(self.rounds, (int, np.integer)) and 1 <= self.rounds <= LIMITS["rounds"],
+             f"an integer in [1, {LIMITS['rounds']:,}] ({limit_text('rounds')})"),
             ("deadline_s", self.deadline_s > 0, "> 0"),
             ("quorum", 0 < self.quorum <= 1, "in (0, 1]"),
             ("workload_s", self.workload_s >= 0, ">= 0"),

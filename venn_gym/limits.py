@@ -5,6 +5,8 @@ memory. They are far above the paper's scale; raise one for a bigger study, e.g.
 LIMITS = {
     "devices": 20_000_000,  # devices in a population (the paper's pool: about 100,000)
     "speed_tiers": 64,
+    "participants": 10_000_000,  # devices one round asks for (the paper's largest job: a few thousand)
+    "rounds": 10_000_000,  # rounds of one job (the paper's: at most a few thousand)
     "checkins_per_chunk": 20_000_000,  # check-ins the simulator holds at once (a chunk of the trace)
     "min_chunk_s": 1.0,  # a chunk shorter than this would make the trace's overhead dominate
     "repeats_per_chunk": 100_000,  # how often a table trace's period may repeat inside one chunk

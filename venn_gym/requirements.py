@@ -171,7 +171,9 @@ def _normalize(spec: Any, where: str, depth: int, budget: list[int]) -> Any:
         return {"category": CATEGORY_NAMES[_bit(spec["category"], where).bit_length() - 1]}
     if "attr" in spec:
         _only_keys(spec, {"attr", "op", "value"}, where)
-        if spec.get("op") not in _OPS:
+        if not isinstance(spec.get("attr"), str) or not spec["attr"].strip():
+            raise SpecError(f"'attr' must be an attribute name, got {short_repr(spec.get('attr'))}", where=where)
+        if not isinstance(spec.get("op"), str) or spec["op"] not in _OPS:
             raise SpecError(f"'op' must be one of {sorted(_OPS)}, got {short_repr(spec.get('op'))}", where=where)
         value = spec.get("value")
         if not isinstance(value, (int, float)) or isinstance(value, bool):

@@ -125,6 +125,7 @@ def test_trace_names_a_device_beyond_the_population(tiny):
 @pytest.mark.parametrize("settings, message", [
     (dict(speed_tiers=0), "speed_tiers"),
     (dict(task_noise_log_sd=-0.1), "task_noise_log_sd"),
+    (dict(task_noise_log_sd=1000.0), r"task_noise_log_sd must be in \[0, 5.0\]"),
     (dict(horizon_s=0.0), "horizon_s"),
 ])
 def test_bad_scenario_settings(tiny, settings, message):

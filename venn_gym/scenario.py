@@ -21,7 +21,7 @@ from .errors import ScenarioWarning, SpecError
 from .limits import LIMITS, limit_text
 from .jobs import (ASYNC, DEADLINE_FROM_DISPATCH, DEADLINE_FROM_REQUEST, DEADLINE_ORIGINS, Workload,
                    generate_paper_workload, paper_mixes)
-from .trace import CheckinTrace, DiurnalTrace
+from .trace import MAX_WINDOW_LOG_SD, CheckinTrace, DiurnalTrace
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,8 +67,9 @@ class Scenario:
             raise SpecError(f"the trace has {per_chunk:,.0f} check-ins per chunk of {chunk_s:g} s on average, above "
                             f"{limit_text('checkins_per_chunk')} (a tiny period_s, or a huge check-in rate?)",
                             source=self.name)
-        if self.task_noise_log_sd < 0:
-            raise SpecError(f"task_noise_log_sd must be >= 0, got {self.task_noise_log_sd}", source=self.name)
+        if not 0 <= self.task_noise_log_sd <= MAX_WINDOW_LOG_SD:
+            raise SpecError(f"task_noise_log_sd must be in [0, {MAX_WINDOW_LOG_SD}] (beyond it task times overflow to "
+                            f"infinity or zero), got {self.task_noise_log_sd}", source=self.name)
         if self.round_deadline_from not in DEADLINE_ORIGINS:
             raise SpecError(f"round_deadline_from must be one of {', '.join(DEADLINE_ORIGINS)}, "
                             f"got {self.round_deadline_from!r}", source=self.name)

@@ -24,26 +24,9 @@ import numpy as np
 import torch as th
 
 from venn_gym.errors import SpecError
-from venn_gym.policy import Policy, rank_scores
 
 from .config import DEVICE_ENV, TRAIN_SEED_MIN, make_env
-
-
-class RemainingServicePolicy(Policy):
-    """``srsf-total``: smallest total remaining demand first (Venn's within-group order), ties by arrival."""
-
-    name = "srsf-total"
-
-    def scores(self, view, events):
-        return rank_scores(view.remaining_demand, view.arrival_s, np.arange(view.static.n_jobs))
-
-
-def make_teacher(name: str) -> Policy:
-    if name == "srsf-total":
-        return RemainingServicePolicy()
-    from baselines import make_policy
-
-    return make_policy(name)
+from .teachers import make_teacher
 
 
 def default_teacher(env_id: str, env_extra: dict | None = None) -> str:

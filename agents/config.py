@@ -28,6 +28,9 @@ import yaml
 import venn_gym  # noqa: F401  (registers the envs)
 from venn_gym.errors import SpecError
 
+from . import knobs as knobs_module
+from . import residual as residual_module
+
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 DEVICE_ENV, PRIORITY_ENV = "venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"
 TRAIN_SEED_MIN = 10_000  # training episodes use scenario seeds >= this; evaluate on seeds below it
@@ -79,17 +82,13 @@ def load_hyperparams(algo: str, env_id: str, path: Path | None = None) -> dict:
     hp["env_kwargs"] = dict(hp.get("env_kwargs") or {})
     hp["policy_kwargs"] = dict(hp.get("policy_kwargs") or {})
     if hp.get("residual") is not None:
-        from .residual import check_settings
-
         if env_id != PRIORITY_ENV:
             raise SpecError(f"residual agents need {PRIORITY_ENV}, not {env_id}")
-        hp["residual"] = check_settings(hp["residual"], hp["env_kwargs"])
+        hp["residual"] = residual_module.check_settings(hp["residual"], hp["env_kwargs"])
     if hp.get("knobs") is not None:
-        from .knobs import check_settings
-
         if env_id != PRIORITY_ENV or hp.get("residual") is not None:
             raise SpecError(f"knobs agents need {PRIORITY_ENV} and no residual section")
-        hp["knobs"] = check_settings(hp["knobs"], hp["env_kwargs"])
+        hp["knobs"] = knobs_module.check_settings(hp["knobs"], hp["env_kwargs"])
     return hp
 
 
@@ -141,11 +140,7 @@ def make_env(env_id: str, scenario: str, scale: float | None, extra: dict | None
     env = gym.make(env_id, **env_kwargs(env_id, scenario, scale, extra))
     env = TrainingSeeds(env) if training else env
     if residual is not None:
-        from .residual import ResidualEnv
-
-        env = ResidualEnv(env, **dict(residual, relative_reward=training and residual.get("relative_reward", True)))
+        env = residual_module.ResidualEnv(env, **dict(residual, relative_reward=training and residual.get("relative_reward", True)))
     if knobs is not None:
-        from .knobs import KnobEnv
-
-        env = KnobEnv(env, **dict(knobs, relative_reward=training and knobs.get("relative_reward", True)))
+        env = knobs_module.KnobEnv(env, **dict(knobs, relative_reward=training and knobs.get("relative_reward", True)))
     return env

@@ -36,7 +36,7 @@ from gymnasium import spaces
 from venn_gym.errors import SpecError
 from venn_gym.policy import run_policy
 
-from .bc import make_teacher
+from .teachers import make_teacher
 
 DEFAULTS = {"teacher": "venn", "correction_weight": 0.5, "relative_reward": True}
 _REFERENCE_CACHE_SIZE = 64  # teacher runs kept (one per scenario seed and settings)

@@ -44,7 +44,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from venn_gym.compare import censored_jct, machine_description
 from venn_gym.errors import SpecError
 from venn_gym.outputs import write_atomically
-from venn_gym.scenario import DEFAULT_SCENARIO
+from venn_gym.catalog import DEFAULT_SCENARIO
 
 from . import bc
 from .config import PRIORITY_ENV, TRAIN_SEED_MIN, algorithm_class, load_hyperparams, make_env, resolve

@@ -39,9 +39,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import numba
 import numpy as np
 
+from venn_gym.compiled import compiled
 from venn_gym.errors import SpecError
 from venn_gym.policy import Policy, rank_order, scores_of_order
 
@@ -203,7 +203,7 @@ class VennPolicy(Policy):
 
 
 
-@numba.njit(cache=True)  # compiled on first use, cached on disk
+@compiled
 def _take_over(order, bounds, sorted_demand, alloc, margin=1.0):
     """The sequential take-over pass. Groups in ``order`` (most abundant first); group
     g's queue is ``sorted_demand[bounds[g]:bounds[g + 1]]`` (ascending), ``alloc[g]``
@@ -249,7 +249,7 @@ def _take_over(order, bounds, sorted_demand, alloc, margin=1.0):
     return taken_by
 
 
-@numba.njit(cache=True)
+@compiled
 def _affected_queue_longer(queue_j, supply_j, queue_k, supply_k, margin):
     """Does group j's affected queue per unit supply exceed ``margin`` times k's? (Queues ascending.)"""
     delay_k = 0.0

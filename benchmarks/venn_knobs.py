@@ -28,13 +28,14 @@ import csv
 import itertools
 import math
 import multiprocessing as mp
+import os
 import time
 
 import numpy as np
 
 from baselines.venn import VennDecision, VennPolicy
 from venn_gym.policy import rank_order, run_policy, scores_of_order
-from venn_gym.scenario import make_scenario
+from venn_gym.catalog import make_scenario
 from venn_gym.seeds import SEEDS_HELP, parse_seeds
 
 
@@ -125,6 +126,7 @@ def main():
     with mp.Pool(args.workers) as pool:
         rows = pool.map(_run, tasks, chunksize=1)
     jct = {(v, s, seed): m for v, s, seed, m in rows}
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)  # runs/ does not exist in a fresh clone
     with open(args.out, "w", newline="") as f:
         csv.writer(f).writerows([("variant", "scenario", "seed", "mean_jct_s"), *rows])
     print(f"{len(tasks)} runs in {time.time() - start:.0f} s; paired ratio venn/variant (>1: variant faster)")

@@ -14,6 +14,7 @@ import yaml
 pytest.importorskip("stable_baselines3")
 
 from agents import bc  # noqa: E402
+from agents.teachers import RemainingServicePolicy, make_teacher  # noqa: E402
 from agents.config import ALGOS, DEVICE_ENV, PRIORITY_ENV, HYPERPARAMS_DIR, load_hyperparams  # noqa: E402
 from agents.evaluate import ci95, evaluate, load_agent, run_agent  # noqa: E402
 from agents.leaderboard import shipped_models  # noqa: E402
@@ -197,9 +198,9 @@ def test_bc_reduces_its_loss_and_matches_the_teacher(cloned):
     assert info["bc"]["loss_last_epoch"] < 0.5 * info["bc"]["loss_first_epoch"]
     agent = run_agent(str(path), SCENARIO, (("scale", SCALE),), 100).result.summary()["mean_jct_s"]
     from venn_gym.policy import run_policy
-    from venn_gym.scenario import make_scenario
+    from venn_gym.catalog import make_scenario
 
-    teacher = run_policy(make_scenario(SCENARIO, seed=100, scale=SCALE), bc.RemainingServicePolicy())
+    teacher = run_policy(make_scenario(SCENARIO, seed=100, scale=SCALE), RemainingServicePolicy())
     assert agent == pytest.approx(teacher.summary()["mean_jct_s"], rel=0.15)
 
 
@@ -379,9 +380,9 @@ def _residual_episode(correction, seed: int = 100):
 
 def _venn_run(seed: int = 100, spec: str = "venn"):
     from venn_gym.policy import run_policy
-    from venn_gym.scenario import make_scenario
+    from venn_gym.catalog import make_scenario
 
-    return run_policy(make_scenario(SCENARIO, seed=seed, scale=SCALE), bc.make_teacher(spec), keep_rounds=False)
+    return run_policy(make_scenario(SCENARIO, seed=seed, scale=SCALE), make_teacher(spec), keep_rounds=False)
 
 
 def test_residual_with_zero_correction_is_venn_exactly():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import re
@@ -14,11 +15,12 @@ import pandas as pd
 import pytest
 
 import venn_gym
+import venn_gym.registry as registry_module
 import venn_gym.scenario as scenario_module
 from baselines import make_policy
 from venn_gym.errors import SpecError
 from venn_gym.policy import run_policy
-from venn_gym.scenario import make_scenario, registered_scenarios
+from venn_gym.catalog import make_scenario, registered_scenarios
 from venn_gym.scenario_files import (
     load_scenario_file,
     load_workload_file,
@@ -88,11 +90,21 @@ def hand_files(folder: Path, jobs: str = "", extra: str = "") -> Path:
     return write(folder / "hand.yaml", text)
 
 
+@contextlib.contextmanager
+def restored_registry():
+    """The scenario registry as it was, after the block (the real one keeps the paper scenarios)."""
+    saved = dict(registry_module._REGISTRY)
+    try:
+        yield registry_module._REGISTRY
+    finally:
+        registry_module._REGISTRY.clear()
+        registry_module._REGISTRY.update(saved)
+
+
 @pytest.fixture
-def registry(monkeypatch):
-    """An isolated scenario registry (the real one keeps the paper scenarios)."""
-    monkeypatch.setattr(scenario_module, "_REGISTRY", dict(scenario_module._REGISTRY))
-    return scenario_module._REGISTRY
+def registry():
+    with restored_registry() as names:
+        yield names
 
 
 # ------------------------------------------------------------------------- loading
@@ -703,12 +715,11 @@ def test_authors_jobs_example(registry):
 @pytest.fixture
 def fresh_registry(monkeypatch):
     """A registry and discovery state of this test's own (restored afterwards)."""
-    import venn_gym.scenario as scenario_module
     import venn_gym.scenario_files as files_module
 
-    monkeypatch.setattr(scenario_module, "_REGISTRY", dict(scenario_module._REGISTRY))
     monkeypatch.setattr(files_module, "_discovered", False)
-    return files_module
+    with restored_registry():
+        yield files_module
 
 
 def test_scenario_folder_is_searched_and_a_broken_file_does_not_hide_the_others(tmp_path, monkeypatch, fresh_registry):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import VennGymError
-from .scenario import DEFAULT_SCENARIO, make_scenario, registered_scenarios
+from .catalog import DEFAULT_SCENARIO, make_scenario, registered_scenarios
 from .seeds import SEEDS_HELP, parse_seeds
 
 

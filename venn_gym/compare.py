@@ -15,7 +15,7 @@ import numpy as np
 
 from .metrics import RunResult
 from .policy import run_policy
-from .scenario import make_scenario
+from .catalog import make_scenario
 
 REFERENCE_POLICY = "random"
 

@@ -26,13 +26,7 @@ import os
 
 import numpy as np
 
-try:
-    from numba import njit
-
-    _compiled = njit(cache=True)  # compiled on first use, cached on disk
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps the core importable without it
-    def _compiled(function):
-        return function
+from .compiled import compiled as _compiled
 
 def compiled_on_disk() -> bool:
     """Whether numba's on-disk cache already holds the matcher (if not, the first run in this

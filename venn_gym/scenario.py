@@ -1,4 +1,4 @@
-"""Scenarios: devices + check-in trace + workload + simulation settings, and their registry.
+"""Scenarios: devices + check-in trace + workload + simulation settings, and the paper's.
 
 A scenario is built from (name, seed): the seed draws the synthetic population,
 the workload and every exogenous random stream, so (name, seed) fixes a run.
@@ -19,6 +19,7 @@ from . import requirements
 from .devices import DevicePopulation, synthetic_population
 from .errors import ScenarioWarning, SpecError
 from .limits import LIMITS, limit_text
+from .registry import register_scenario
 from .jobs import (ASYNC, DEADLINE_FROM_DISPATCH, DEADLINE_FROM_REQUEST, DEADLINE_ORIGINS, Workload,
                    generate_paper_workload, paper_mixes)
 from .trace import MAX_WINDOW_LOG_SD, CheckinTrace, DiurnalTrace
@@ -128,79 +129,6 @@ def _devices_in_trace(trace: CheckinTrace, n_devices: int) -> np.ndarray:
     return seen
 
 
-ScenarioFactory = Callable[..., Scenario]
-
-
-@dataclass(frozen=True)
-class RegisteredScenario:
-    """``source`` says where it came from: ``built-in``, ``python``, ``file <path>`` (a scenario
-    file; from a scenarios folder too) or ``entry point <name>`` (a package's)."""
-
-    name: str
-    factory: ScenarioFactory
-    description: str
-    source: str = "python"
-
-
-_REGISTRY: dict[str, RegisteredScenario] = {}
-
-
-def register_scenario(name: str, factory: ScenarioFactory, description: str = "", *, overwrite: bool = False,
-                      source: str = "python") -> None:
-    """Register ``factory(seed=..., **options) -> Scenario`` under a versioned name (``owner/thing-vN``)."""
-    if not _is_versioned(name):
-        raise SpecError(f"scenario names end in a version, like 'mylab/city-v0'; got {name!r}")
-    if name in _REGISTRY and not overwrite:
-        raise SpecError(f"scenario {name!r} is already registered (pass overwrite=True to replace it)")
-    _REGISTRY[name] = RegisteredScenario(name, factory, description, source)
-
-
-def _is_versioned(name: str) -> bool:
-    head, sep, version = name.rpartition("-v")
-    return bool(head) and bool(sep) and version.isdigit()
-
-
-def registered_names() -> list[str]:
-    """The names registered so far (without reading the scenario folders or packages)."""
-    return list(_REGISTRY)
-
-
-def mark_source(names, source: str) -> None:
-    for name in names:
-        _REGISTRY[name] = dataclasses.replace(_REGISTRY[name], source=source)
-
-
-def registered_scenarios() -> dict[str, RegisteredScenario]:
-    """Every scenario: built-in, registered in Python, in the scenarios folders and from packages."""
-    _discover()
-    return dict(sorted(_REGISTRY.items()))
-
-
-def _discover() -> None:
-    # Lazy: the scenario folders and packages' entry points are read once, at first need.
-    from .scenario_files import discover_scenarios
-
-    discover_scenarios()
-
-
-def make_scenario(name: str, seed: int = 0, **options) -> Scenario:
-    """Build a registered scenario (or one from a YAML/JSON file path) for a seed."""
-    if name not in _REGISTRY:
-        if name.endswith((".yaml", ".yml", ".json")):
-            from .scenario_files import load_scenario_file
-
-            return load_scenario_file(name, seed=seed, **options)
-        _discover()
-    if name not in _REGISTRY:
-        raise SpecError(f"unknown scenario {name!r}; registered: {', '.join(sorted(_REGISTRY)) or 'none'} "
-                        "(own scenarios: register_scenario_file, a scenarios folder, or a package's entry point; "
-                        "see the README)")
-    try:
-        return _REGISTRY[name].factory(seed=seed, **options)
-    except TypeError as exc:
-        raise SpecError(f"bad options {options} for scenario {name!r}: {exc}") from None
-
-
 # Full-scale defaults: ~100 k devices (FedScale saw ~136 k in a week) checking in
 # ~300 k times a day, our estimate of the density of the authors' FedScale-derived table.
 FULL_SCALE_DEVICES = 100_000
@@ -282,4 +210,3 @@ def _register_paper() -> None:
 
 
 _register_paper()
-DEFAULT_SCENARIO = "paper/even-v1"

@@ -150,7 +150,8 @@ from .jobs import (
     generate_paper_workload,
     paper_mixes,
 )
-from .scenario import Scenario, register_scenario
+from .registry import mark_source, register_scenario, registered_names
+from .scenario import Scenario
 from .trace import CheckinTrace, DiurnalTrace, TableTrace
 
 __all__ = [
@@ -944,7 +945,6 @@ def discover_scenarios(refresh: bool = False) -> list[str]:
         return []
     _discovered = True
     discovery_problems.clear()
-    from .scenario import mark_source, registered_names
 
     before = set(registered_names())
     for folder in scenario_folders():

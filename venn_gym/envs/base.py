@@ -9,7 +9,8 @@ import numpy as np
 from gymnasium import spaces
 
 from venn_gym.errors import SpecError, VennGymError
-from venn_gym.scenario import DEFAULT_SCENARIO, Scenario, make_scenario
+from venn_gym.catalog import DEFAULT_SCENARIO, make_scenario
+from venn_gym.scenario import Scenario
 from venn_gym.simulation import Simulation
 from venn_gym.view import SchedulerView
 

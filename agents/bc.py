@@ -112,8 +112,9 @@ def bc_loss(policy, obs: dict, target: th.Tensor, mask: th.Tensor, discrete: boo
     return (((mean - target) ** 2) * m).sum() / m.sum().clamp(min=1.0)
 
 
-def fit(policy, data, epochs: int, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
-        discrete: bool = True) -> list[float]:
+def fit(
+    policy, data, epochs: int, batch_size: int = 256, lr: float = 1e-3, seed: int = 0, discrete: bool = True
+) -> list[float]:
     """Supervised epochs over the teacher data; returns the mean loss of each epoch."""
     obs, targets, masks = data
     n = len(targets)
@@ -139,22 +140,43 @@ def fit(policy, data, epochs: int, batch_size: int = 256, lr: float = 1e-3, seed
     return losses
 
 
-def warm_start(model, env_id: str, scenario: str, scale, env_extra: dict, teacher: str | None = None,
-               episodes: int = 1, epochs: int = 10, lr: float = 1e-3, log_std: float | None = -2.0,
-               seed: int = 0, batch_size: int = 256) -> dict:
+def warm_start(
+    model,
+    env_id: str,
+    scenario: str,
+    scale,
+    env_extra: dict,
+    teacher: str | None = None,
+    episodes: int = 1,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    log_std: float | None = -2.0,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> dict:
     """Clone ``teacher`` into ``model.policy`` (in place); returns what was done, for train_info.json."""
     from gymnasium import spaces
 
     if not hasattr(model.policy, "get_distribution"):
-        raise SpecError(f"--bc-warm-start needs an actor-critic policy (ppo, maskable_ppo, a2c), "
-                        f"not {type(model).__name__}")
+        raise SpecError(
+            f"--bc-warm-start needs an actor-critic policy (ppo, maskable_ppo, a2c), not {type(model).__name__}"
+        )
     teacher = teacher or default_teacher(env_id, env_extra)
     obs, targets, masks, teacher_jct = collect(env_id, scenario, scale, env_extra, teacher, episodes, seed)
     discrete = isinstance(model.action_space, spaces.Discrete)
-    losses = fit(model.policy, (obs, targets, masks), epochs, batch_size=batch_size, lr=lr, seed=seed, discrete=discrete)
+    losses = fit(
+        model.policy, (obs, targets, masks), epochs, batch_size=batch_size, lr=lr, seed=seed, discrete=discrete
+    )
     if not discrete and log_std is not None and hasattr(model.policy, "log_std"):
         with th.no_grad():  # explore close to the teacher's ranking when RL starts
             model.policy.log_std.fill_(log_std)
-    return {"teacher": teacher, "episodes": episodes, "samples": int(len(targets)), "epochs": epochs,
-            "loss_first_epoch": losses[0], "loss_last_epoch": losses[-1], "teacher_mean_jct_s": teacher_jct,
-            "log_std_after": log_std if not discrete else None}
+    return {
+        "teacher": teacher,
+        "episodes": episodes,
+        "samples": int(len(targets)),
+        "epochs": epochs,
+        "loss_first_epoch": losses[0],
+        "loss_last_epoch": losses[-1],
+        "teacher_mean_jct_s": teacher_jct,
+        "log_std_after": log_std if not discrete else None,
+    }

@@ -132,15 +132,24 @@ def env_kwargs(env_id: str, scenario: str, scale: float | None, extra: dict | No
     return dict(extra or {}, scenario=scenario, scenario_options=options)
 
 
-def make_env(env_id: str, scenario: str, scale: float | None, extra: dict | None = None, training: bool = False,
-             residual: dict | None = None, knobs: dict | None = None):
+def make_env(
+    env_id: str,
+    scenario: str,
+    scale: float | None,
+    extra: dict | None = None,
+    training: bool = False,
+    residual: dict | None = None,
+    knobs: dict | None = None,
+):
     """The env (training: on training seeds only); ``residual`` / ``knobs``: settings of the
     :class:`agents.residual.ResidualEnv` / :class:`agents.knobs.KnobEnv` around it (the reward
     is relative to the teacher only in training: evaluation needs no teacher run)."""
     env = gym.make(env_id, **env_kwargs(env_id, scenario, scale, extra))
     env = TrainingSeeds(env) if training else env
     if residual is not None:
-        env = residual_module.ResidualEnv(env, **dict(residual, relative_reward=training and residual.get("relative_reward", True)))
+        env = residual_module.ResidualEnv(
+            env, **dict(residual, relative_reward=training and residual.get("relative_reward", True))
+        )
     if knobs is not None:
         env = knobs_module.KnobEnv(env, **dict(knobs, relative_reward=training and knobs.get("relative_reward", True)))
     return env

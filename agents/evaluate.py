@@ -33,8 +33,26 @@ from .config import TRAIN_SEED_MIN, algorithm_class, make_env
 
 BASELINES = ("random", "random-order", "fifo", "srsf", "las", "venn", "venn-ref", "venn-no-match")
 # two-sided 95 % Student-t quantiles by degrees of freedom (scipy is not a dependency)
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+_T95 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    12: 2.179,
+    15: 2.131,
+    20: 2.086,
+    25: 2.060,
+    30: 2.042,
+    40: 2.021,
+    60: 2.000,
+    120: 1.980,
+}
 
 
 def t95(df: int) -> float:
@@ -94,8 +112,14 @@ def run_agent(path: str, scenario: str, options: tuple, seed: int, name: str | N
     torch.set_num_threads(1)
     model, meta = load_agent(Path(path))
     name = name or agent_name(Path(path))
-    env = make_env(meta["env_id"], scenario, dict(options).get("scale"), meta["env_kwargs"],
-                   residual=meta.get("residual"), knobs=meta.get("knobs"))
+    env = make_env(
+        meta["env_id"],
+        scenario,
+        dict(options).get("scale"),
+        meta["env_kwargs"],
+        residual=meta.get("residual"),
+        knobs=meta.get("knobs"),
+    )
     start = time.perf_counter()
     result = play_episode(model, env, seed, masked=meta["algo"] == "maskable_ppo").result(name)
     env.close()
@@ -106,8 +130,14 @@ def _run_agent_args(args) -> TimedRun:
     return run_agent(*args)
 
 
-def run_agents(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequence[int], workers: int = 1,
-               on_done: Callable[[TimedRun], None] | None = None) -> list[TimedRun]:
+def run_agents(
+    agents: Sequence[Path],
+    scenario: str,
+    options: dict,
+    seeds: Sequence[int],
+    workers: int = 1,
+    on_done: Callable[[TimedRun], None] | None = None,
+) -> list[TimedRun]:
     jobs = [(str(a), scenario, tuple(sorted(options.items())), int(s), agent_name(a)) for a in agents for s in seeds]
     if workers <= 1:
         runs = []
@@ -151,8 +181,9 @@ def add_intervals(summary: dict) -> dict:
     ratio paired against Venn (in place)."""
     for p in summary["policies"].values():
         p["mean_jct_s_ci95"] = ci95([censored_jct(s) for s in p["per_seed"]])
-        p["speedup_vs_random_ci95"] = ci95([s.get("speedup_vs_random_censored", s["speedup_vs_random"])
-                                            for s in p["per_seed"]])
+        p["speedup_vs_random_ci95"] = ci95(
+            [s.get("speedup_vs_random_censored", s["speedup_vs_random"]) for s in p["per_seed"]]
+        )
     for name, (mean, lo, hi) in paired_vs_venn(summary["policies"]).items():
         summary["policies"][name].update(paired_vs_venn=mean, paired_vs_venn_ci95=(lo, hi))
     summary["interval"] = "95% Student-t interval over seeds"
@@ -176,10 +207,17 @@ def breakdown(runs: Sequence[TimedRun]) -> list[dict]:
         ref = means[means["policy"] == "random"].set_index(column)["mean"]
         for _, r in means.iterrows():
             base = ref.get(r[column])
-            rows.append({"breakdown": kind, "group": r[column], "policy": r["policy"], "jobs": int(r["count"]),
-                         "mean_jct_h": r["mean"] / 3600.0,
-                         "speedup_vs_random": (base / r["mean"]) if base is not None and r["mean"] > 0 else None,
-                         "size_split_demand": median if kind == "size" else None})
+            rows.append(
+                {
+                    "breakdown": kind,
+                    "group": r[column],
+                    "policy": r["policy"],
+                    "jobs": int(r["count"]),
+                    "mean_jct_h": r["mean"] / 3600.0,
+                    "speedup_vs_random": (base / r["mean"]) if base is not None and r["mean"] > 0 else None,
+                    "size_split_demand": median if kind == "size" else None,
+                }
+            )
     return rows
 
 
@@ -190,13 +228,23 @@ def summary_rows(summary: dict) -> list[dict]:
         lo, hi = p["mean_jct_s_ci95"]
         slo, shi = p["speedup_vs_random_ci95"]
         vs_venn, vlo, vhi = paired.get(name, (None, None, None))
-        rows.append({"scenario": summary["scenario"], "policy": name, "seeds": len(p["per_seed"]),
-                     "mean_jct_h": censored_jct(p) / 3600, "mean_jct_h_ci95_lo": lo / 3600,
-                     "mean_jct_h_ci95_hi": hi / 3600,
-                     "speedup_vs_random": p.get("speedup_vs_random_censored", p["speedup_vs_random"]),
-                     "speedup_ci95_lo": slo, "speedup_ci95_hi": shi, "paired_vs_venn": vs_venn,
-                     "paired_vs_venn_ci95_lo": vlo, "paired_vs_venn_ci95_hi": vhi,
-                     "unfinished_jobs": p["unfinished_jobs"]})
+        rows.append(
+            {
+                "scenario": summary["scenario"],
+                "policy": name,
+                "seeds": len(p["per_seed"]),
+                "mean_jct_h": censored_jct(p) / 3600,
+                "mean_jct_h_ci95_lo": lo / 3600,
+                "mean_jct_h_ci95_hi": hi / 3600,
+                "speedup_vs_random": p.get("speedup_vs_random_censored", p["speedup_vs_random"]),
+                "speedup_ci95_lo": slo,
+                "speedup_ci95_hi": shi,
+                "paired_vs_venn": vs_venn,
+                "paired_vs_venn_ci95_lo": vlo,
+                "paired_vs_venn_ci95_hi": vhi,
+                "unfinished_jobs": p["unfinished_jobs"],
+            }
+        )
     return rows
 
 
@@ -208,19 +256,37 @@ def evaluation_lines(summary: dict) -> list[str]:
     for r in summary_rows(summary):
         jct_ci = "[{:.2f}, {:.2f}]".format(r["mean_jct_h_ci95_lo"], r["mean_jct_h_ci95_hi"])
         sp_ci = "[{:.2f}, {:.2f}]".format(r["speedup_ci95_lo"], r["speedup_ci95_hi"])
-        vs_venn = "" if r["paired_vs_venn"] is None else "{:.3f} [{:.3f}, {:.3f}]".format(
-            r["paired_vs_venn"], r["paired_vs_venn_ci95_lo"], r["paired_vs_venn_ci95_hi"])
-        lines.append(f"{r['policy']:<28}{r['mean_jct_h']:>14.2f}{jct_ci:>18}{r['speedup_vs_random']:>9.2f}x"
-                     f"{sp_ci:>16}{vs_venn:>28}")
-    lines.append("Mean JCT censored at the horizon (an unfinished job counts as ending there); intervals: 95 % "
-                 "Student-t over seeds. vs random: uniform Random's mean JCT / the policy's, per seed. vs venn "
-                 "(paired): Venn's mean JCT / the policy's on the same seed, averaged (> 1: faster than Venn).")
+        vs_venn = (
+            ""
+            if r["paired_vs_venn"] is None
+            else "{:.3f} [{:.3f}, {:.3f}]".format(
+                r["paired_vs_venn"], r["paired_vs_venn_ci95_lo"], r["paired_vs_venn_ci95_hi"]
+            )
+        )
+        lines.append(
+            f"{r['policy']:<28}{r['mean_jct_h']:>14.2f}{jct_ci:>18}{r['speedup_vs_random']:>9.2f}x"
+            f"{sp_ci:>16}{vs_venn:>28}"
+        )
+    lines.append(
+        "Mean JCT censored at the horizon (an unfinished job counts as ending there); intervals: 95 % "
+        "Student-t over seeds. vs random: uniform Random's mean JCT / the policy's, per seed. vs venn "
+        "(paired): Venn's mean JCT / the policy's on the same seed, averaged (> 1: faster than Venn)."
+    )
     return lines
 
 
-def evaluate(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequence[int],
-             policies: Sequence[str] = BASELINES, workers: int = 1, out: Path | None = None, command: str = "",
-             print_line: Callable[[str], None] = lambda s: None, progress: bool = False) -> dict:
+def evaluate(
+    agents: Sequence[Path],
+    scenario: str,
+    options: dict,
+    seeds: Sequence[int],
+    policies: Sequence[str] = BASELINES,
+    workers: int = 1,
+    out: Path | None = None,
+    command: str = "",
+    print_line: Callable[[str], None] = lambda s: None,
+    progress: bool = False,
+) -> dict:
     """Run agents and baselines on (scenario, seeds); returns the summary (written to ``out``).
     ``progress``: a bar over the runs (on stderr)."""
     from baselines import make_policy
@@ -239,15 +305,18 @@ def evaluate(agents: Sequence[Path], scenario: str, options: dict, seeds: Sequen
     specs = [RunSpec(scenario, s, p, opts) for s in seeds for p in policies]
     from tqdm import tqdm
 
-    with tqdm(total=len(specs) + len(agents) * len(seeds), unit="run", dynamic_ncols=True, disable=not progress,
-              desc=scenario) as bar:
+    with tqdm(
+        total=len(specs) + len(agents) * len(seeds), unit="run", dynamic_ncols=True, disable=not progress, desc=scenario
+    ) as bar:
+
         def done(run: TimedRun) -> None:
             bar.set_postfix_str(f"{run.spec.policy} seed {run.spec.seed}: {run.wall_s:.0f} s")
             bar.update()
 
         runs = run_many(specs, workers=min(workers, len(specs)), on_done=done)
-        runs += run_agents(agents, scenario, options, seeds, workers=min(workers, len(agents) * len(seeds)),
-                           on_done=done)
+        runs += run_agents(
+            agents, scenario, options, seeds, workers=min(workers, len(agents) * len(seeds)), on_done=done
+        )
     summary = add_intervals(summarise(runs))
     summary["breakdown"] = breakdown(runs)
     summary["agents"] = {agent_name(a): str(a) for a in agents}

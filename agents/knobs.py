@@ -30,8 +30,7 @@ from venn_gym.errors import IllegalActionError, SpecError
 
 from .residual import RelativeReturn
 
-DEFAULTS = {"menu": ["venn", "venn-no-match", "venn:alpha=1.1", "venn-no-match:alpha=1.1"],
-            "relative_reward": True}
+DEFAULTS = {"menu": ["venn", "venn-no-match", "venn:alpha=1.1", "venn-no-match:alpha=1.1"], "relative_reward": True}
 
 
 def check_settings(settings: dict | None, env_kwargs: dict) -> dict:
@@ -47,8 +46,10 @@ def check_settings(settings: dict | None, env_kwargs: dict) -> dict:
 
 def _check_env_kwargs(env_kwargs: dict) -> None:
     if not (env_kwargs.get("per_class_scores") and env_kwargs.get("tier_choice")):
-        raise SpecError("a knobs agent needs env_kwargs per_class_scores: true and tier_choice: true "
-                        "(the action space in which Venn's decisions are exact)")
+        raise SpecError(
+            "a knobs agent needs env_kwargs per_class_scores: true and tier_choice: true "
+            "(the action space in which Venn's decisions are exact)"
+        )
 
 
 def menu_policies(menu) -> list[VennPolicy]:
@@ -58,8 +59,10 @@ def menu_policies(menu) -> list[VennPolicy]:
     policies = [make_policy(spec) for spec in menu]
     for spec, policy in zip(menu, policies):
         if not (isinstance(policy, VennPolicy) and policy.scheduling):
-            raise SpecError(f"knobs menu entry {spec!r} is not a Venn variant with scheduling "
-                            f"(venn, venn-no-match, with options e= and alpha=)")
+            raise SpecError(
+                f"knobs menu entry {spec!r} is not a Venn variant with scheduling "
+                f"(venn, venn-no-match, with options e= and alpha=)"
+            )
     return policies
 
 

@@ -36,24 +36,40 @@ def budget_text(rec: dict) -> str:
     if not rec:
         return "(no training record)"
     bc = rec.get("bc") or {}
-    parts = [f"{rec['algo']} on {rec['env_id'].split('/')[-1]}",
-             f"trained on {rec['scenario']} x{rec.get('scale')} (seeds >= 10000)",
-             f"{rec['timesteps']:,} RL steps in {rec['wall_s'] / 60:.1f} min "
-             f"({rec.get('env_steps_per_s') or 0:.0f} env steps/s)" if rec["timesteps"] else "no RL steps"]
+    parts = [
+        f"{rec['algo']} on {rec['env_id'].split('/')[-1]}",
+        f"trained on {rec['scenario']} x{rec.get('scale')} (seeds >= 10000)",
+        f"{rec['timesteps']:,} RL steps in {rec['wall_s'] / 60:.1f} min "
+        f"({rec.get('env_steps_per_s') or 0:.0f} env steps/s)"
+        if rec["timesteps"]
+        else "no RL steps",
+    ]
     if rec.get("residual"):
         res = rec["residual"]
-        parts.append(f"residual over {res['teacher']} (correction weight {res['correction_weight']}), "
-                     f"reward relative to {res['teacher']} on the same seed")
+        parts.append(
+            f"residual over {res['teacher']} (correction weight {res['correction_weight']}), "
+            f"reward relative to {res['teacher']} on the same seed"
+        )
     if rec.get("knobs"):
-        parts.append(f"chooses per step among {', '.join(rec['knobs']['menu'])}; reward relative to venn on the same seed")
+        parts.append(
+            f"chooses per step among {', '.join(rec['knobs']['menu'])}; reward relative to venn on the same seed"
+        )
     if bc:
         parts.append(f"BC from {bc['teacher']} ({bc['samples']:,} samples, {bc.get('wall_s', 0):.0f} s)")
     return "; ".join(parts)
 
 
-def leaderboard(out: Path, scenarios: Sequence[str] = DEFAULT_SCENARIOS, scale: float = 0.05,
-                seeds: Sequence[int] = (100, 101, 102, 103, 104), models: Path | None = None, workers: int = 1,
-                command: str = "", print_line: Callable[[str], None] = print, run: bool = True) -> list[Path]:
+def leaderboard(
+    out: Path,
+    scenarios: Sequence[str] = DEFAULT_SCENARIOS,
+    scale: float = 0.05,
+    seeds: Sequence[int] = (100, 101, 102, 103, 104),
+    models: Path | None = None,
+    workers: int = 1,
+    command: str = "",
+    print_line: Callable[[str], None] = print,
+    run: bool = True,
+) -> list[Path]:
     """Evaluate every agent and baseline per scenario (unless ``run=False``: re-render the
     tables from the per-scenario summaries already in ``out/leaderboard/``), then write the tables."""
     out = Path(out)
@@ -62,11 +78,27 @@ def leaderboard(out: Path, scenarios: Sequence[str] = DEFAULT_SCENARIOS, scale: 
     if run:
         t0 = time.perf_counter()
         for scenario in scenarios:
-            evaluate(agents, scenario, {"scale": scale}, seeds, policies=BASELINES, workers=workers,
-                     out=_scenario_dir(out, scenario), command=command, print_line=print_line, progress=True)
-        meta = {"command": command or "venn-gym leaderboard --out results", "machine": machine_description(),
-                "wall_s": time.perf_counter() - t0, "scale": scale, "seeds": list(seeds), "scenarios": list(scenarios),
-                "workers": workers}
+            evaluate(
+                agents,
+                scenario,
+                {"scale": scale},
+                seeds,
+                policies=BASELINES,
+                workers=workers,
+                out=_scenario_dir(out, scenario),
+                command=command,
+                print_line=print_line,
+                progress=True,
+            )
+        meta = {
+            "command": command or "venn-gym leaderboard --out results",
+            "machine": machine_description(),
+            "wall_s": time.perf_counter() - t0,
+            "scale": scale,
+            "seeds": list(seeds),
+            "scenarios": list(scenarios),
+            "workers": workers,
+        }
         write_atomically(meta_path, json.dumps(meta, indent=2) + "\n")
     return render(out, agents, print_line)
 
@@ -96,8 +128,10 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
     # The authors' Random (a random order of round requests) where it ran: uniform Random
     # collapses under request-timed rounds, which makes ratios against it meaningless.
     reference = "random-order" if all("random-order" in summaries[c] for c in cols) else "random"
-    title = {"random-order": "Random-order (the authors' Random: a random priority per round request)",
-             "random": "Random"}[reference]
+    title = {
+        "random-order": "Random-order (the authors' Random: a random priority per round request)",
+        "random": "Random",
+    }[reference]
     speedup = {}
     for c in cols:
         for name, (mean, lo, hi) in paired_ratio(summaries[c], reference).items():
@@ -131,9 +165,14 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
             cells = [fmt(df[(df.policy == p) & (df.scenario == c)].iloc[0]) for c in cols]
             lines.append(f"| {'**' + p + '**' if p in names else p} | " + " | ".join(cells) + " |")
     if names:
-        lines += ["", "Paired against Venn on the same seeds: mean over seeds of Venn's mean JCT / the agent's "
-                  "(> 1: the agent is faster) [95 % t-interval]:", "",
-                  "| agent | " + " | ".join(short) + " |", "|---|" + "---|" * len(cols)]
+        lines += [
+            "",
+            "Paired against Venn on the same seeds: mean over seeds of Venn's mean JCT / the agent's "
+            "(> 1: the agent is faster) [95 % t-interval]:",
+            "",
+            "| agent | " + " | ".join(short) + " |",
+            "|---|" + "---|" * len(cols),
+        ]
         paired = {c: paired_vs_venn(summaries[c]) for c in cols}
         for name in names:
             cells = ["{:.3f} [{:.3f}, {:.3f}]".format(*paired[c][name]) if name in paired[c] else "" for c in cols]
@@ -141,9 +180,13 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
     bd = pd.DataFrame(breakdowns)
     if len(bd):
         groups = ["small", "large", "general", "compute_rich", "memory_rich", "high_performance"]
-        lines += ["", f"Speed-up over {reference} on the same jobs (its mean JCT over the finished jobs of a group / "
-                  "the policy's), by job size (small/large: participants x rounds below / at or above the median) "
-                  "and by eligibility category (like the paper's Tables 2 and 3):", ""]
+        lines += [
+            "",
+            f"Speed-up over {reference} on the same jobs (its mean JCT over the finished jobs of a group / "
+            "the policy's), by job size (small/large: participants x rounds below / at or above the median) "
+            "and by eligibility category (like the paper's Tables 2 and 3):",
+            "",
+        ]
         for c in cols:
             sub = bd[bd.scenario == c]
             present = [g for g in groups if g in set(sub["group"])]
@@ -160,8 +203,9 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
         lines += ["", "## Agents (training budget on this machine)", ""]
         for name, path in names.items():
             rec = training_record(path)
-            lines.append(f"- **{name}** (`agents/models/{path.name}`): {budget_text(rec)}. "
-                         f"Command: `{rec.get('command', '?')}`")
+            lines.append(
+                f"- **{name}** (`agents/models/{path.name}`): {budget_text(rec)}. Command: `{rec.get('command', '?')}`"
+            )
     md = out / "leaderboard.md"
     write_atomically(md, "\n".join(lines) + "\n")
     png = plot(df, order, cols, out / "leaderboard.png", names, reference, meta["seeds"], meta["scale"])
@@ -184,8 +228,16 @@ def plot(df, order, cols, path: Path, agents, reference: str, seeds, scale) -> P
     for i, p in enumerate(order):
         sub = df[df.policy == p].set_index("scenario").loc[cols]
         err = np.array([sub.speedup - sub.speedup_ci95_lo, sub.speedup_ci95_hi - sub.speedup])
-        ax.bar(x + (i - len(order) / 2 + 0.5) * width, sub.speedup, width, yerr=err, capsize=2,
-               label=p, color=colors[i % len(colors)], hatch="//" if p in agents else None)
+        ax.bar(
+            x + (i - len(order) / 2 + 0.5) * width,
+            sub.speedup,
+            width,
+            yerr=err,
+            capsize=2,
+            label=p,
+            color=colors[i % len(colors)],
+            hatch="//" if p in agents else None,
+        )
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xticks(x, [c.replace("paper/", "") for c in cols])
     ax.set_ylabel(f"mean JCT speed-up over {reference}\n(bars: 95 % t-interval over seeds)")

@@ -113,8 +113,7 @@ class JobScorePolicy(ActorCriticPolicy):
         if not isinstance(self.features_extractor, JobSetExtractor):
             raise TypeError("JobScorePolicy needs the JobSetExtractor features extractor")
         if self.action_space.shape[0] != self.features_extractor.max_jobs:
-            raise ValueError("JobScorePolicy needs one score per job slot (per_class_scores=False, "
-                             "tier_choice=False)")
+            raise ValueError("JobScorePolicy needs one score per job slot (per_class_scores=False, tier_choice=False)")
         self.mlp_extractor = _SlotScores(self.features_extractor, self.score_hidden)
 
     def _build(self, lr_schedule) -> None:
@@ -161,8 +160,12 @@ class _ClassSlotScores(_SlotScores):
         b = h.shape[0]
         elig = th.einsum("bmr,cr->bcm", obs["job_requirement"].float(), self.class_bits).clamp(max=1.0)
         cls = th.cat([self.class_static.expand(b, -1, -1), obs["class_supply"].float().unsqueeze(-1)], dim=-1)
-        z = (self.job_in(h)[:, None] + self.class_in(cls)[:, :, None] + self.ctx_in(features)[:, None, None]
-             + elig.unsqueeze(-1) * self.elig_in)
+        z = (
+            self.job_in(h)[:, None]
+            + self.class_in(cls)[:, :, None]
+            + self.ctx_in(features)[:, None, None]
+            + elig.unsqueeze(-1) * self.elig_in
+        )
         return self.out(th.tanh(z)).squeeze(-1).reshape(b, -1)
 
 

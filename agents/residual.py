@@ -80,8 +80,12 @@ class RelativeReturn:
         self._references: OrderedDict = OrderedDict()
 
     def _reference(self, inner) -> TeacherReference:
-        key = (inner.scenario.name, inner.scenario.seed, repr(sorted(inner.config["scenario_options"].items())),
-               inner.scenario.horizon_s)
+        key = (
+            inner.scenario.name,
+            inner.scenario.seed,
+            repr(sorted(inner.config["scenario_options"].items())),
+            inner.scenario.horizon_s,
+        )
         if key not in self._references:
             self._references[key] = TeacherReference(inner.scenario, self.teacher)
             if len(self._references) > _REFERENCE_CACHE_SIZE:
@@ -107,9 +111,13 @@ class RelativeReturn:
 class ResidualEnv(gym.Wrapper):
     """See the module docstring. ``env``: a ``JobPriority-v0`` env (possibly wrapped)."""
 
-    def __init__(self, env, teacher: str = DEFAULTS["teacher"],
-                 correction_weight: float = DEFAULTS["correction_weight"],
-                 relative_reward: bool = DEFAULTS["relative_reward"]):
+    def __init__(
+        self,
+        env,
+        teacher: str = DEFAULTS["teacher"],
+        correction_weight: float = DEFAULTS["correction_weight"],
+        relative_reward: bool = DEFAULTS["relative_reward"],
+    ):
         super().__init__(env)
         inner = env.unwrapped
         if not getattr(inner, "config", {}).get("per_class_scores"):
@@ -124,8 +132,8 @@ class ResidualEnv(gym.Wrapper):
         if not isinstance(env.observation_space, spaces.Dict):
             raise SpecError("ResidualEnv needs the Dict observation (flatten_obs=False)")
         self.observation_space = spaces.Dict(
-            {**env.observation_space.spaces,
-             "teacher_score": spaces.Box(-1.0, 1.0, (self.n_slots,), dtype=np.float32)})
+            {**env.observation_space.spaces, "teacher_score": spaces.Box(-1.0, 1.0, (self.n_slots,), dtype=np.float32)}
+        )
 
     # ----------------------------------------------------------- teacher
     def _teacher_observation(self, obs: dict, info: dict) -> dict:
@@ -142,8 +150,9 @@ class ResidualEnv(gym.Wrapper):
         """The env action: the teacher's action (scaled) plus the weighted correction per slot."""
         correction = np.clip(np.asarray(correction, dtype=np.float32).reshape(-1), -1.0, 1.0)
         if correction.shape != (self.n_slots,):
-            raise SpecError(f"the correction must have {self.n_slots} entries (one per job slot), "
-                            f"got shape {np.shape(correction)}")
+            raise SpecError(
+                f"the correction must have {self.n_slots} entries (one per job slot), got shape {np.shape(correction)}"
+            )
         action = self._teacher_action.copy()
         table = action[: self.n_scores].reshape(-1, self.n_slots)
         w = np.float32(self.correction_weight)

@@ -45,11 +45,23 @@ def grid(policies: Sequence[str], scenarios: Sequence[str], seeds: Sequence[int]
     return [Task("evaluate", p, sc, int(s), opts) for sc in scenarios for s in seeds for p in policies]
 
 
-def training_grid(algo: str, env_id: str, scenario: str, train_seeds: Sequence[int], timesteps: int, out: str,
-                  options: dict | None = None, bc_warm_start: bool = False):
+def training_grid(
+    algo: str,
+    env_id: str,
+    scenario: str,
+    train_seeds: Sequence[int],
+    timesteps: int,
+    out: str,
+    options: dict | None = None,
+    bc_warm_start: bool = False,
+):
     opts = tuple(sorted((options or {}).items()))
-    return [Task("train", algo, scenario, int(s), opts, env_id, timesteps, str(Path(out) / f"{algo}_seed{s}"),
-                 bc_warm_start) for s in train_seeds]
+    return [
+        Task(
+            "train", algo, scenario, int(s), opts, env_id, timesteps, str(Path(out) / f"{algo}_seed{s}"), bc_warm_start
+        )
+        for s in train_seeds
+    ]
 
 
 def run_task(task: Task) -> dict:
@@ -61,11 +73,25 @@ def run_task(task: Task) -> dict:
     if task.kind == "train":
         from .train import TrainConfig, train
 
-        info = train(TrainConfig(algo=task.policy, out=Path(task.out), timesteps=task.timesteps, env_id=task.env_id,
-                                 scenario=task.scenario, scale=opts.get("scale"), seed=task.seed,
-                                 bc_warm_start=task.bc_warm_start, progress=False))
-        return {**asdict(task), "model": str(Path(task.out) / "model.zip"), "timesteps_done": info["timesteps"],
-                "wall_s": info["wall_s"]}
+        info = train(
+            TrainConfig(
+                algo=task.policy,
+                out=Path(task.out),
+                timesteps=task.timesteps,
+                env_id=task.env_id,
+                scenario=task.scenario,
+                scale=opts.get("scale"),
+                seed=task.seed,
+                bc_warm_start=task.bc_warm_start,
+                progress=False,
+            )
+        )
+        return {
+            **asdict(task),
+            "model": str(Path(task.out) / "model.zip"),
+            "timesteps_done": info["timesteps"],
+            "wall_s": info["wall_s"],
+        }
     if task.policy.endswith(".zip"):
         from .evaluate import run_agent
 
@@ -75,8 +101,12 @@ def run_task(task: Task) -> dict:
 
         run = execute(RunSpec(task.scenario, task.seed, task.policy, task.options))
     s = run.result.summary()
-    return {**asdict(task), "mean_jct_s": s["mean_jct_s"], "unfinished_jobs": s["unfinished_jobs"],
-            "wall_s": run.wall_s}
+    return {
+        **asdict(task),
+        "mean_jct_s": s["mean_jct_s"],
+        "unfinished_jobs": s["unfinished_jobs"],
+        "wall_s": run.wall_s,
+    }
 
 
 def run_sweep(tasks: Sequence[Task], backend: str = "local", workers: int | None = None) -> list[dict]:
@@ -122,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--out", type=Path, default=None, help="CSV of the rows")
     args = p.parse_args(argv)
-    tasks = grid(args.policies.split(","), args.scenarios.split(","), parse_seeds(args.seeds),
-                 {"scale": args.scale} if args.scale else {})
+    tasks = grid(
+        args.policies.split(","),
+        args.scenarios.split(","),
+        parse_seeds(args.seeds),
+        {"scale": args.scale} if args.scale else {},
+    )
     df = pd.DataFrame(run_sweep(tasks, args.backend, args.workers))
     print(df.groupby(["scenario", "policy"])["mean_jct_s"].mean().div(3600).round(2).to_string())
     if args.out:

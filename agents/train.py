@@ -41,10 +41,10 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+from venn_gym.catalog import DEFAULT_SCENARIO
 from venn_gym.compare import censored_jct, machine_description
 from venn_gym.errors import SpecError
 from venn_gym.outputs import write_atomically
-from venn_gym.catalog import DEFAULT_SCENARIO
 
 from . import bc
 from .config import PRIORITY_ENV, TRAIN_SEED_MIN, algorithm_class, load_hyperparams, make_env, resolve
@@ -108,7 +108,11 @@ def train(config: TrainConfig) -> dict:
     hp.pop("checkpoint_freq", None)
     _check(config, hp, checkpoint_freq)
     out = _claim_folder(config, identity)
-    previous = json.loads((out / "train_info.json").read_text()) if config.resume and (out / "train_info.json").exists() else {}
+    previous = (
+        json.loads((out / "train_info.json").read_text())
+        if config.resume and (out / "train_info.json").exists()
+        else {}
+    )
 
     venv = build_vec_env(config.env_id, config.scenario, config.scale, hp, config.seed)
     tb = str(out / "tb") if _has("tensorboard") else None
@@ -118,19 +122,39 @@ def train(config: TrainConfig) -> dict:
         log.info("resuming from %s steps", f"{model.num_timesteps:,}")
     else:
         policy, policy_kwargs, algo_kwargs = resolve(hp)
-        model = algorithm_class(config.algo)(policy, venv, seed=config.seed, tensorboard_log=tb,
-                                             policy_kwargs=policy_kwargs, device="cpu", verbose=config.verbose,
-                                             **algo_kwargs)
+        model = algorithm_class(config.algo)(
+            policy,
+            venv,
+            seed=config.seed,
+            tensorboard_log=tb,
+            policy_kwargs=policy_kwargs,
+            device="cpu",
+            verbose=config.verbose,
+            **algo_kwargs,
+        )
         if config.bc_warm_start:
             t0 = time.perf_counter()
-            bc_info = bc.warm_start(model, config.env_id, config.scenario, config.scale, hp["env_kwargs"],
-                                    seed=config.seed, **bc_cfg)
+            bc_info = bc.warm_start(
+                model, config.env_id, config.scenario, config.scale, hp["env_kwargs"], seed=config.seed, **bc_cfg
+            )
             bc_info["wall_s"] = time.perf_counter() - t0
-            log.info("behaviour cloning from %s: loss %.4f -> %.4f on %d samples", bc_info["teacher"],
-                     bc_info["loss_first_epoch"], bc_info["loss_last_epoch"], bc_info["samples"])
-    model.venn_gym_meta = {"algo": config.algo, "env_id": config.env_id, "env_kwargs": hp["env_kwargs"],
-                           "scenario": config.scenario, "scale": config.scale, "seed": config.seed,
-                           "residual": hp.get("residual"), "knobs": hp.get("knobs")}
+            log.info(
+                "behaviour cloning from %s: loss %.4f -> %.4f on %d samples",
+                bc_info["teacher"],
+                bc_info["loss_first_epoch"],
+                bc_info["loss_last_epoch"],
+                bc_info["samples"],
+            )
+    model.venn_gym_meta = {
+        "algo": config.algo,
+        "env_id": config.env_id,
+        "env_kwargs": hp["env_kwargs"],
+        "scenario": config.scenario,
+        "scale": config.scale,
+        "seed": config.seed,
+        "residual": hp.get("residual"),
+        "knobs": hp.get("knobs"),
+    }
 
     callbacks: list[BaseCallback] = [AtomicCheckpoints(out / "checkpoints", checkpoint_freq)]
     evaluation = None
@@ -146,8 +170,13 @@ def train(config: TrainConfig) -> dict:
     complete = False
     try:
         if config.timesteps > model.num_timesteps:
-            model.learn(config.timesteps - model.num_timesteps, callback=CallbackList(callbacks),
-                        progress_bar=rich_bar, reset_num_timesteps=False, tb_log_name=config.algo)
+            model.learn(
+                config.timesteps - model.num_timesteps,
+                callback=CallbackList(callbacks),
+                progress_bar=rich_bar,
+                reset_num_timesteps=False,
+                tb_log_name=config.algo,
+            )
         if evaluation is not None:
             evaluation.evaluate(model)  # the final agent is evaluated too
         complete = True
@@ -156,15 +185,20 @@ def train(config: TrainConfig) -> dict:
         save_checkpoint(model, out / "checkpoints")
         steps = model.num_timesteps - start_steps
         info = {
-            "command": config.command, "machine": machine_description(), **identity,
-            "timesteps": int(model.num_timesteps), "complete": complete,
+            "command": config.command,
+            "machine": machine_description(),
+            **identity,
+            "timesteps": int(model.num_timesteps),
+            "complete": complete,
             "training_seeds": f"scenario seeds drawn >= {TRAIN_SEED_MIN} (held-out evaluation seeds are below)",
             "wall_s": previous.get("wall_s", 0.0) + wall,
             "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's CPU time (a teacher's reference runs count too)
             "env_steps_per_s": steps / wall if wall > 0 else None,
-            "sessions": previous.get("sessions", []) + [{"steps": int(steps), "wall_s": wall, "cpu_s": cpu,
-                                                          "complete": complete}],
-            "bc": bc_info, "residual": hp.get("residual"), "knobs": hp.get("knobs"),
+            "sessions": previous.get("sessions", [])
+            + [{"steps": int(steps), "wall_s": wall, "cpu_s": cpu, "complete": complete}],
+            "bc": bc_info,
+            "residual": hp.get("residual"),
+            "knobs": hp.get("knobs"),
             "evaluations": evaluation.history if evaluation is not None else previous.get("evaluations", []),
             "tensorboard": tb,
         }
@@ -178,9 +212,20 @@ def train(config: TrainConfig) -> dict:
 
 def _identity(config: TrainConfig, hp: dict) -> dict:
     """What makes two runs the same run (JSON-normalised, so that it compares with run.json)."""
-    return json.loads(json.dumps({"algo": config.algo, "env_id": config.env_id, "scenario": config.scenario,
-                                  "scale": config.scale, "seed": config.seed, "hyperparams": hp,
-                                  "bc_warm_start": config.bc_warm_start}, default=str))
+    return json.loads(
+        json.dumps(
+            {
+                "algo": config.algo,
+                "env_id": config.env_id,
+                "scenario": config.scenario,
+                "scale": config.scale,
+                "seed": config.seed,
+                "hyperparams": hp,
+                "bc_warm_start": config.bc_warm_start,
+            },
+            default=str,
+        )
+    )
 
 
 def _check(config: TrainConfig, hp: dict, checkpoint_freq: int) -> None:
@@ -194,8 +239,9 @@ def _check(config: TrainConfig, hp: dict, checkpoint_freq: int) -> None:
         raise SpecError("--timesteps must be >= 0, --checkpoint-freq and --eval-freq >= 1")
     seen = [s for s in config.eval_seeds if s >= TRAIN_SEED_MIN]
     if seen:
-        raise SpecError(f"evaluation seeds must be held out (below {TRAIN_SEED_MIN}, the training seeds' range); "
-                        f"got {seen}")
+        raise SpecError(
+            f"evaluation seeds must be held out (below {TRAIN_SEED_MIN}, the training seeds' range); got {seen}"
+        )
 
 
 def _claim_folder(config: TrainConfig, identity: dict) -> Path:
@@ -209,18 +255,23 @@ def _claim_folder(config: TrainConfig, identity: dict) -> Path:
         stored = json.loads(manifest.read_text())
         differs = [k for k in _IDENTITY if stored.get(k) != identity.get(k)]
         if differs:
-            shown = ", ".join(f"{k}: {stored.get(k)!r} there, {identity.get(k)!r} asked" for k in differs
-                              if k != "hyperparams")
+            shown = ", ".join(
+                f"{k}: {stored.get(k)!r} there, {identity.get(k)!r} asked" for k in differs if k != "hyperparams"
+            )
             shown += ", hyperparameters differ" if "hyperparams" in differs else ""
-            raise SpecError(f"--resume: {out} holds another run ({shown}); resume with the same settings, "
-                            f"or train into another --out")
+            raise SpecError(
+                f"--resume: {out} holds another run ({shown}); resume with the same settings, "
+                f"or train into another --out"
+            )
         return out
     if out.exists() and not out.is_dir():
         raise SpecError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not config.overwrite:
-            raise SpecError(f"{out} is not empty: pass --resume to continue the run in it, --overwrite to start "
-                            f"again there, or choose another --out")
+            raise SpecError(
+                f"{out} is not empty: pass --resume to continue the run in it, --overwrite to start "
+                f"again there, or choose another --out"
+            )
         shutil.rmtree(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     write_atomically(manifest, json.dumps(identity, indent=2) + "\n")
@@ -228,9 +279,20 @@ def _claim_folder(config: TrainConfig, identity: dict) -> Path:
 
 
 def build_vec_env(env_id: str, scenario: str, scale, hp: dict, seed: int):
-    fns = [lambda: Monitor(make_env(env_id, scenario, scale, hp["env_kwargs"], training=True,
-                                    residual=hp.get("residual"), knobs=hp.get("knobs")))
-           for _ in range(int(hp["n_envs"]))]
+    fns = [
+        lambda: Monitor(
+            make_env(
+                env_id,
+                scenario,
+                scale,
+                hp["env_kwargs"],
+                training=True,
+                residual=hp.get("residual"),
+                knobs=hp.get("knobs"),
+            )
+        )
+        for _ in range(int(hp["n_envs"]))
+    ]
     venv = DummyVecEnv(fns)
     venv.seed(seed)
     if hp["normalize"]:
@@ -266,8 +328,11 @@ def save_checkpoint(model, folder: Path) -> Path:
 
 def checkpoints(out: Path) -> list[tuple[Path, int]]:
     """(path, steps) of the checkpoints in ``out``, newest first."""
-    found = [(p, int(m.group(1))) for p in (Path(out) / "checkpoints").glob("model_*_steps.zip")
-             if (m := _CKPT.search(p.name))]
+    found = [
+        (p, int(m.group(1)))
+        for p in (Path(out) / "checkpoints").glob("model_*_steps.zip")
+        if (m := _CKPT.search(p.name))
+    ]
     return sorted(found, key=lambda x: -x[1])
 
 
@@ -326,8 +391,9 @@ class AtomicCheckpoints(BaseCallback):
 
 
 class HeldOutEvaluation(BaseCallback):
-    """Every ``every`` steps (at the first rollout boundary after): the agent's mean JCT (censored at the horizon) on the held-out
-    seeds, beside Venn's on the same seeds; the best agent so far is kept as best_model.zip.
+    """Every ``every`` steps (at the first rollout boundary after): the agent's mean JCT (censored
+    at the horizon) on the held-out seeds, beside Venn's on the same seeds; the best agent so far
+    is kept as best_model.zip.
     The rl-zoo3 habit of SB3's EvalCallback, measured in JCT rather than reward (the reward of
     a residual or knobs agent in training is relative to its teacher, so it cannot rank agents)."""
 
@@ -356,8 +422,10 @@ class HeldOutEvaluation(BaseCallback):
             from venn_gym.compare import RunSpec, execute
 
             options = () if self.config.scale is None else (("scale", float(self.config.scale)),)
-            self._venn = [censored_jct(execute(RunSpec(self.config.scenario, s, "venn", options)).result.summary())
-                          for s in self.seeds]
+            self._venn = [
+                censored_jct(execute(RunSpec(self.config.scenario, s, "venn", options)).result.summary())
+                for s in self.seeds
+            ]
         return self._venn
 
     def evaluate(self, model) -> dict:
@@ -365,31 +433,49 @@ class HeldOutEvaluation(BaseCallback):
 
         if self.history and self.history[-1]["timesteps"] == model.num_timesteps:
             return self.history[-1]  # this step count was evaluated already
-        env = make_env(self.config.env_id, self.config.scenario, self.config.scale, self.hp["env_kwargs"],
-                       residual=self.hp.get("residual"), knobs=self.hp.get("knobs"))
+        env = make_env(
+            self.config.env_id,
+            self.config.scenario,
+            self.config.scale,
+            self.hp["env_kwargs"],
+            residual=self.hp.get("residual"),
+            knobs=self.hp.get("knobs"),
+        )
         masked = self.config.algo == "maskable_ppo"
         agent = [censored_jct(play_episode(model, env, s, masked).result("agent").summary()) for s in self.seeds]
         env.close()
         venn = self.venn_jcts()
-        row = {"timesteps": int(model.num_timesteps), "mean_jct_h": float(np.mean(agent)) / 3600,
-               "venn_mean_jct_h": float(np.mean(venn)) / 3600,
-               "paired_vs_venn": float(np.mean([v / a for v, a in zip(venn, agent) if a > 0])),
-               "seeds": self.seeds}
+        row = {
+            "timesteps": int(model.num_timesteps),
+            "mean_jct_h": float(np.mean(agent)) / 3600,
+            "venn_mean_jct_h": float(np.mean(venn)) / 3600,
+            "paired_vs_venn": float(np.mean([v / a for v, a in zip(venn, agent) if a > 0])),
+            "seeds": self.seeds,
+        }
         best = min((h["mean_jct_h"] for h in self.history), default=float("inf"))
         row["best"] = row["mean_jct_h"] < best
         self.history.append(row)
         if row["best"]:
             write_atomically(self.out / "best_model.zip", lambda path: _save_model(model, path))
         lines = ["timesteps,mean_jct_h,venn_mean_jct_h,paired_vs_venn,best"]
-        lines += [f"{h['timesteps']},{h['mean_jct_h']:.4f},{h['venn_mean_jct_h']:.4f},{h['paired_vs_venn']:.4f},"
-                  f"{int(h['best'])}" for h in self.history]
+        lines += [
+            f"{h['timesteps']},{h['mean_jct_h']:.4f},{h['venn_mean_jct_h']:.4f},{h['paired_vs_venn']:.4f},"
+            f"{int(h['best'])}"
+            for h in self.history
+        ]
         write_atomically(self.out / "evaluations.csv", "\n".join(lines) + "\n")
         if self.logger is not None:
             self.logger.record("eval/mean_jct_h", row["mean_jct_h"])
             self.logger.record("eval/paired_vs_venn", row["paired_vs_venn"])
-        log.info("step %s: mean JCT %.2f h on seeds %s (Venn %.2f h, paired ratio %.3f)%s",
-                 f"{row['timesteps']:,}", row["mean_jct_h"], self.seeds, row["venn_mean_jct_h"],
-                 row["paired_vs_venn"], ", best so far: saved best_model.zip" if row["best"] else "")
+        log.info(
+            "step %s: mean JCT %.2f h on seeds %s (Venn %.2f h, paired ratio %.3f)%s",
+            f"{row['timesteps']:,}",
+            row["mean_jct_h"],
+            self.seeds,
+            row["venn_mean_jct_h"],
+            row["paired_vs_venn"],
+            ", best so far: saved best_model.zip" if row["best"] else "",
+        )
         return row
 
 

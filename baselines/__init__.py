@@ -35,14 +35,16 @@ _SUMMARIES = {
     "srsf": "smallest remaining service (participants x rounds left) first",
     "las": "least attained service (results received so far) first",
     "venn": "Venn: scarcest-first group allocation with take-over, smallest remaining service first in a group, "
-            "tier matching",
+    "tier matching",
     "venn-no-match": "Venn without tier matching",
     "venn-no-sched": "Venn without the group allocation (tier matching only)",
     "venn-ref": "the authors' Venn: as venn, but the current round's remaining demand orders a group",
 }
-_OPTION_HELP = {"e": "fairness knob (0: none; the paper's epsilon)",
-                "alpha": "take-over margin (1: the paper's rule; inf: never take over)",
-                "admission": "the authors' admission check factor (0: off; their code uses 0.5)"}
+_OPTION_HELP = {
+    "e": "fairness knob (0: none; the paper's epsilon)",
+    "alpha": "take-over margin (1: the paper's rule; inf: never take over)",
+    "admission": "the authors' admission check factor (0: off; their code uses 0.5)",
+}
 
 
 def describe_policies() -> list[str]:
@@ -64,7 +66,10 @@ def make_policy(spec: str) -> Policy:
     for item in filter(None, opts.split(",")):
         key, eq, value = item.partition("=")
         if not eq or key not in _OPTIONS or not name.startswith("venn"):
-            raise SpecError(f"bad policy option {item!r} in {spec!r}; Venn policies take e=<float>, alpha=<float> and admission=<float>")
+            raise SpecError(
+                f"bad policy option {item!r} in {spec!r}; Venn policies take e=<float>, alpha=<float> "
+                "and admission=<float>"
+            )
         field, cast = _OPTIONS[key]
         try:
             kwargs[field] = cast(value)
@@ -73,4 +78,14 @@ def make_policy(spec: str) -> Policy:
     return POLICIES[name](**kwargs)
 
 
-__all__ = ["POLICIES", "describe_policies", "make_policy", "FifoPolicy", "LasPolicy", "RandomOrderPolicy", "RandomPolicy", "SrsfPolicy", "VennPolicy"]
+__all__ = [
+    "POLICIES",
+    "describe_policies",
+    "make_policy",
+    "FifoPolicy",
+    "LasPolicy",
+    "RandomOrderPolicy",
+    "RandomPolicy",
+    "SrsfPolicy",
+    "VennPolicy",
+]

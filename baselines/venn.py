@@ -75,8 +75,15 @@ class VennDecision:
 
 
 class VennPolicy(Policy):
-    def __init__(self, scheduling: bool = True, matching: bool = True, fairness: float = 0.0,
-                 take_over_margin: float = 1.0, order_key: str = "service", admission: float = 0.0):
+    def __init__(
+        self,
+        scheduling: bool = True,
+        matching: bool = True,
+        fairness: float = 0.0,
+        take_over_margin: float = 1.0,
+        order_key: str = "service",
+        admission: float = 0.0,
+    ):
         if not take_over_margin >= 0:
             raise SpecError(f"take_over_margin (alpha) must be >= 0 (inf: no take-over), got {take_over_margin}")
         if order_key not in ORDER_KEYS:
@@ -202,7 +209,6 @@ class VennPolicy(Policy):
         return u if 1 + c > tiers + c * g else -1
 
 
-
 @compiled
 def _take_over(order, bounds, sorted_demand, alloc, margin=1.0):
     """The sequential take-over pass. Groups in ``order`` (most abundant first); group
@@ -224,12 +230,16 @@ def _take_over(order, bounds, sorted_demand, alloc, margin=1.0):
         if length[j] == 0 or alloc[j] <= 0:
             continue
         n = length[j]
-        merged[:n] = sorted_demand[bounds[j]:bounds[j] + n]
-        for k in order[pos + 1:]:
+        merged[:n] = sorted_demand[bounds[j] : bounds[j] + n]
+        for k in order[pos + 1 :]:
             if alloc[k] <= 0 and length[k] == 0:
                 continue
-            queue_k = sorted_demand[bounds[k]:bounds[k] + length[k]]
-            if length[k] > 0 and alloc[k] > 0 and not _affected_queue_longer(merged[:n], alloc[j], queue_k, alloc[k], margin):
+            queue_k = sorted_demand[bounds[k] : bounds[k] + length[k]]
+            if (
+                length[k] > 0
+                and alloc[k] > 0
+                and not _affected_queue_longer(merged[:n], alloc[j], queue_k, alloc[k], margin)
+            ):
                 break
             # k is scarcer, so it has not taken anything over yet, and j is no one's.
             taken_by[k] = j

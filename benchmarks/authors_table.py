@@ -79,12 +79,13 @@ def write_scenario(folder: Path, rows: int, devices: int) -> Path:
 def measure(scenario: Path, policy: str) -> dict:
     before = os.times()
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", RUN, str(scenario), policy], check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-c", RUN, str(scenario), policy], check=True, capture_output=True, text=True)
     after = os.times()
     figures = json.loads(out.stdout.strip().splitlines()[-1])
-    figures.update(cpu_s=(after.children_user - before.children_user) + (after.children_system - before.children_system),
-                   process_wall_s=time.perf_counter() - start)
+    figures.update(
+        cpu_s=(after.children_user - before.children_user) + (after.children_system - before.children_system),
+        process_wall_s=time.perf_counter() - start,
+    )
     return figures
 
 
@@ -97,13 +98,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the table as Markdown here")
     args = parser.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines = [f"Produced by `python {' '.join(sys.argv)}` on {machine_description()} (table seed {args.seed}, "
-             f"scenario seed 0; load average before: {load}). The Venn authors' simulator takes 87-246 s and "
-             "1.3 GB on the same work.", "",
-             f"A {args.rows:,}-row 5-day table over {args.devices:,} devices, repeated 3 times; 50 Even jobs, "
-             "request-timed rounds, 15-day horizon. CPU = the run's process from start-up to exit.", "",
-             "| policy | CPU (s) | process wall (s) | simulation wall (s) | check-ins | finished jobs | failed rounds "
-             "| peak RSS (MB) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Produced by `python {' '.join(sys.argv)}` on {machine_description()} (table seed {args.seed}, "
+        f"scenario seed 0; load average before: {load}). The Venn authors' simulator takes 87-246 s and "
+        "1.3 GB on the same work.",
+        "",
+        f"A {args.rows:,}-row 5-day table over {args.devices:,} devices, repeated 3 times; 50 Even jobs, "
+        "request-timed rounds, 15-day horizon. CPU = the run's process from start-up to exit.",
+        "",
+        "| policy | CPU (s) | process wall (s) | simulation wall (s) | check-ins | finished jobs | failed rounds "
+        "| peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     print("\n".join(lines))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -111,8 +117,10 @@ def main() -> None:
         scenario = write_scenario(folder, args.rows, args.devices)
         for policy in [p.strip() for p in args.policies.split(",") if p.strip()]:
             m = measure(scenario, policy)
-            line = (f"| {policy} | {m['cpu_s']:.1f} | {m['process_wall_s']:.1f} | {m['sim_wall_s']:.1f} | "
-                    f"{m['checkins']:,} | {m['finished_jobs']} | {m['failed_rounds']:,} | {m['peak_rss_mb']:.0f} |")
+            line = (
+                f"| {policy} | {m['cpu_s']:.1f} | {m['process_wall_s']:.1f} | {m['sim_wall_s']:.1f} | "
+                f"{m['checkins']:,} | {m['finished_jobs']} | {m['failed_rounds']:,} | {m['peak_rss_mb']:.0f} |"
+            )
             lines.append(line)
             print(line, flush=True)
     if args.out is not None:

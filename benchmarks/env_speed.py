@@ -28,8 +28,11 @@ def run_steps(env, steps: int, seed: int, agent=None) -> tuple[int, float]:
     rng = np.random.default_rng(seed)
     # Random draws made up front: the figure is the env's speed, not the random generator's.
     uniforms = rng.random(steps)
-    box_actions = rng.uniform(-1.0, 1.0, (steps, *env.action_space.shape)).astype(np.float32) \
-        if isinstance(env, JobPriorityEnv) else None
+    box_actions = (
+        rng.uniform(-1.0, 1.0, (steps, *env.action_space.shape)).astype(np.float32)
+        if isinstance(env, JobPriorityEnv)
+        else None
+    )
     obs, info = env.reset(seed=seed)
     t0 = time.perf_counter()
     for i in range(steps):
@@ -84,8 +87,10 @@ def main(argv=None) -> None:
         lines.append(line)
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"Produced by `python benchmarks/env_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
-          f"on {machine_description()} (load average before: {load}).")
+    print(
+        f"Produced by `python benchmarks/env_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
+        f"on {machine_description()} (load average before: {load})."
+    )
     options = {"scale": args.scale}
     print(f"scenario {args.scenario} scale {args.scale} seed {args.seed}")
 
@@ -116,13 +121,16 @@ def main(argv=None) -> None:
                 break
         env_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        native = venn_gym.run_policy(venn_gym.make_scenario(args.full_scenario, seed=args.seed),
-                                     make_policy(args.policy), keep_rounds=False)
+        native = venn_gym.run_policy(
+            venn_gym.make_scenario(args.full_scenario, seed=args.seed), make_policy(args.policy), keep_rounds=False
+        )
         native_s = time.perf_counter() - t0
         same = np.array_equal(info["jcts_s"], [j.jct_s for j in native.jobs])
-        print(f"  full-scale {args.full_scenario}, JobPriority-v0 + {args.policy}: {env_s:.1f} s, {steps} steps, "
-              f"mean JCT {info['summary']['mean_jct_s'] / 3600:.1f} h; native run_policy {native_s:.1f} s; "
-              f"identical JCTs: {same}")
+        print(
+            f"  full-scale {args.full_scenario}, JobPriority-v0 + {args.policy}: {env_s:.1f} s, {steps} steps, "
+            f"mean JCT {info['summary']['mean_jct_s'] / 3600:.1f} h; native run_policy {native_s:.1f} s; "
+            f"identical JCTs: {same}"
+        )
 
     if args.out is not None:
         args.out.write_text("\n".join(["```", *lines, "```"]) + "\n")

@@ -34,8 +34,8 @@ import time
 import numpy as np
 
 from baselines.venn import VennDecision, VennPolicy
-from venn_gym.policy import rank_order, run_policy, scores_of_order
 from venn_gym.catalog import make_scenario
+from venn_gym.policy import rank_order, run_policy, scores_of_order
 from venn_gym.seeds import SEEDS_HELP, parse_seeds
 
 
@@ -95,7 +95,9 @@ VARIANTS = {
 
 def _run(task):
     variant, scenario, seed, scale = task
-    result = run_policy(make_scenario(scenario, seed=seed, scale=scale), KnobVenn(**VARIANTS[variant]), keep_rounds=False)
+    result = run_policy(
+        make_scenario(scenario, seed=seed, scale=scale), KnobVenn(**VARIANTS[variant]), keep_rounds=False
+    )
     return variant, scenario, seed, float(np.mean([j.jct_s for j in result.jobs]))
 
 
@@ -112,9 +114,12 @@ def main():
     scenarios = args.scenarios.split(",")
     if args.check:
         from baselines import make_policy
+
         for scenario in scenarios:
             a = run_policy(make_scenario(scenario, seed=args.seeds[0], scale=args.scale), KnobVenn(), keep_rounds=False)
-            b = run_policy(make_scenario(scenario, seed=args.seeds[0], scale=args.scale), make_policy("venn"), keep_rounds=False)
+            b = run_policy(
+                make_scenario(scenario, seed=args.seeds[0], scale=args.scale), make_policy("venn"), keep_rounds=False
+            )
             assert [j.end_s for j in a.jobs] == [j.end_s for j in b.jobs], scenario
         print("defaults reproduce venn")
         return

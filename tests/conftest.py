@@ -56,8 +56,13 @@ def make_trace(rows: Iterable[tuple[float, float, int]], period_s: float = LONG_
     """A table trace from explicit (start, end, device) rows."""
     rows = list(rows)
     start, end, device = (np.array(col) for col in zip(*rows))
-    return TableTrace(start=start.astype(float), end=end.astype(float), device=device.astype(np.int64),
-                      period_s=period_s, source="test trace")
+    return TableTrace(
+        start=start.astype(float),
+        end=end.astype(float),
+        device=device.astype(np.int64),
+        period_s=period_s,
+        source="test trace",
+    )
 
 
 def job(
@@ -73,9 +78,17 @@ def job(
 ) -> JobSpec:
     """A synchronous job. Defaults: task time on a device with compute 1, bandwidth 8
     is 10 * 1 + 16 * 5 / 8 = 20 s; every participant must report (quorum 1.0)."""
-    return JobSpec(arrival_s=arrival_s, requirement=requirement, participants=participants, rounds=rounds,
-                   deadline_s=deadline_s, quorum=quorum, workload_s=workload_s, model_size_mb=model_size_mb,
-                   name=name)
+    return JobSpec(
+        arrival_s=arrival_s,
+        requirement=requirement,
+        participants=participants,
+        rounds=rounds,
+        deadline_s=deadline_s,
+        quorum=quorum,
+        workload_s=workload_s,
+        model_size_mb=model_size_mb,
+        name=name,
+    )
 
 
 def make_scenario(
@@ -91,8 +104,14 @@ def make_scenario(
     settings.setdefault("task_noise_log_sd", 0.0)
     settings.setdefault("speed_tiers", 1)
     settings.setdefault("max_sim_days", 30.0)
-    return Scenario(name=name, seed=seed, population=population, trace=make_trace(rows, period_s),
-                    workload=Workload(tuple(jobs), name=name), **settings)
+    return Scenario(
+        name=name,
+        seed=seed,
+        population=population,
+        trace=make_trace(rows, period_s),
+        workload=Workload(tuple(jobs), name=name),
+        **settings,
+    )
 
 
 def as_policy(policy: str | Policy) -> Policy:

@@ -13,11 +13,10 @@ import yaml
 
 pytest.importorskip("stable_baselines3")
 
-from agents import bc  # noqa: E402
-from agents.teachers import RemainingServicePolicy, make_teacher  # noqa: E402
-from agents.config import ALGOS, DEVICE_ENV, PRIORITY_ENV, HYPERPARAMS_DIR, load_hyperparams  # noqa: E402
+from agents.config import ALGOS, DEVICE_ENV, HYPERPARAMS_DIR, PRIORITY_ENV, load_hyperparams  # noqa: E402
 from agents.evaluate import ci95, evaluate, load_agent, run_agent  # noqa: E402
 from agents.leaderboard import shipped_models  # noqa: E402
+from agents.teachers import RemainingServicePolicy, make_teacher  # noqa: E402
 from agents.train import TrainConfig, checkpoints, latest_checkpoint, train  # noqa: E402
 from venn_gym.cli import main as cli  # noqa: E402
 from venn_gym.errors import IllegalActionError, SpecError, VennGymError  # noqa: E402
@@ -28,8 +27,11 @@ ALGO_ENVS = [("ppo", PRIORITY_ENV), ("maskable_ppo", DEVICE_ENV), ("a2c", PRIORI
 
 def train_run(algo: str, env_id: str, timesteps: int, out: Path, **settings) -> dict:
     """Train on the tests' scenario and scale, seed 0."""
-    return train(TrainConfig(algo=algo, env_id=env_id, scenario=SCENARIO, scale=SCALE, timesteps=timesteps,
-                             out=Path(out), **settings))
+    return train(
+        TrainConfig(
+            algo=algo, env_id=env_id, scenario=SCENARIO, scale=SCALE, timesteps=timesteps, out=Path(out), **settings
+        )
+    )
 
 
 def tiny_hyperparams(tmp_path: Path, algo: str, env_id: str, source: str | None = None) -> Path:
@@ -52,8 +54,9 @@ def tiny_hyperparams(tmp_path: Path, algo: str, env_id: str, source: str | None 
 @pytest.mark.parametrize("algo,env_id", ALGO_ENVS)
 def test_train_each_algo_writes_model_and_checkpoints(tmp_path, algo, env_id):
     out = tmp_path / "run"
-    info = train_run(algo, env_id, 192, out, hyperparams=tiny_hyperparams(tmp_path, algo, env_id),
-                 checkpoint_freq=64, progress=False)
+    info = train_run(
+        algo, env_id, 192, out, hyperparams=tiny_hyperparams(tmp_path, algo, env_id), checkpoint_freq=64, progress=False
+    )
     assert (out / "model.zip").exists() and (out / "train_info.json").exists()
     assert latest_checkpoint(out) is not None and latest_checkpoint(out)[1] == info["timesteps"] >= 192
     model, meta = load_agent(out / "model.zip")
@@ -63,13 +66,34 @@ def test_train_each_algo_writes_model_and_checkpoints(tmp_path, algo, env_id):
 
 def test_train_command_says_how_steps_were_rounded_and_what_it_wrote(tmp_path, capsys):
     out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
-    assert cli(["train", "--algo", "ppo", "--scenario", SCENARIO, "--scale", str(SCALE), "--timesteps", "100",
-                "--hyperparams", str(hp), "--out", str(out), "--no-progress"]) == 0
+    assert (
+        cli(
+            [
+                "train",
+                "--algo",
+                "ppo",
+                "--scenario",
+                SCENARIO,
+                "--scale",
+                str(SCALE),
+                "--timesteps",
+                "100",
+                "--hyperparams",
+                str(hp),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     rollout = 64 * yaml.safe_load(hp.read_text())[PRIORITY_ENV].get("n_envs", 1)  # n_steps x n_envs
     assert f"trained {-(-100 // rollout) * rollout:,} steps (100 asked for" in said
-    assert (f"wrote {out / 'model.zip'}, {out / 'vecnormalize.pkl'}, {out / 'run.json'}, {out / 'train_info.json'}, "
-            f"{out / 'checkpoints'}") in said
+    assert (
+        f"wrote {out / 'model.zip'}, {out / 'vecnormalize.pkl'}, {out / 'run.json'}, {out / 'train_info.json'}, "
+        f"{out / 'checkpoints'}"
+    ) in said
 
 
 def test_resume_continues_the_timestep_count(tmp_path):
@@ -119,8 +143,19 @@ def test_resume_refuses_a_checkpoint_without_its_vecnormalize_statistics(trained
 def test_resume_refuses_another_runs_folder(trained_twice):
     out, hp = trained_twice
     with pytest.raises(SpecError, match=r"holds another run \(scenario: 'paper/low-v0' there, 'paper/high-v0' asked"):
-        train(TrainConfig(algo="ppo", env_id=PRIORITY_ENV, scenario="paper/high-v0", scale=SCALE, timesteps=192,
-                          out=out, hyperparams=hp, resume=True, progress=False))
+        train(
+            TrainConfig(
+                algo="ppo",
+                env_id=PRIORITY_ENV,
+                scenario="paper/high-v0",
+                scale=SCALE,
+                timesteps=192,
+                out=out,
+                hyperparams=hp,
+                resume=True,
+                progress=False,
+            )
+        )
 
 
 def test_a_fresh_run_refuses_a_used_folder_unless_overwrite(trained_twice):
@@ -159,8 +194,7 @@ def test_held_out_evaluation_keeps_the_best_model(tmp_path, caplog):
 
     caplog.set_level(logging.INFO, logger="agents")
     out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
-    info = train_run("ppo", PRIORITY_ENV, 128, out, hyperparams=hp, progress=False, eval_seeds=(100, 101),
-                     eval_freq=64)
+    info = train_run("ppo", PRIORITY_ENV, 128, out, hyperparams=hp, progress=False, eval_seeds=(100, 101), eval_freq=64)
     steps = [row["timesteps"] for row in info["evaluations"]]
     assert steps == [64, 128]
     rows = (out / "evaluations.csv").read_text().splitlines()
@@ -171,8 +205,9 @@ def test_held_out_evaluation_keeps_the_best_model(tmp_path, caplog):
         assert row["paired_vs_venn"] == pytest.approx(row["venn_mean_jct_h"] / row["mean_jct_h"], rel=0.2)
     from venn_gym.compare import RunSpec, censored_jct, execute
 
-    venn = [censored_jct(execute(RunSpec(SCENARIO, s, "venn", (("scale", SCALE),))).result.summary())
-            for s in (100, 101)]
+    venn = [
+        censored_jct(execute(RunSpec(SCENARIO, s, "venn", (("scale", SCALE),))).result.summary()) for s in (100, 101)
+    ]
     assert info["evaluations"][0]["venn_mean_jct_h"] == pytest.approx(np.mean(venn) / 3600)
     assert "paired ratio" in caplog.text
 
@@ -187,8 +222,15 @@ def cloned(tmp_path_factory):
     """A PPO priority agent behaviour-cloned from srsf-total (no RL steps)."""
     tmp = tmp_path_factory.mktemp("bc")
     out = tmp / "bc_agent"
-    info = train_run("ppo", PRIORITY_ENV, 0, out, bc_warm_start=True,
-                 hyperparams=tiny_hyperparams(tmp, "ppo", PRIORITY_ENV), progress=False)
+    info = train_run(
+        "ppo",
+        PRIORITY_ENV,
+        0,
+        out,
+        bc_warm_start=True,
+        hyperparams=tiny_hyperparams(tmp, "ppo", PRIORITY_ENV),
+        progress=False,
+    )
     return out / "model.zip", info
 
 
@@ -197,8 +239,8 @@ def test_bc_reduces_its_loss_and_matches_the_teacher(cloned):
     assert info["bc"]["teacher"] == "srsf-total"
     assert info["bc"]["loss_last_epoch"] < 0.5 * info["bc"]["loss_first_epoch"]
     agent = run_agent(str(path), SCENARIO, (("scale", SCALE),), 100).result.summary()["mean_jct_s"]
-    from venn_gym.policy import run_policy
     from venn_gym.catalog import make_scenario
+    from venn_gym.policy import run_policy
 
     teacher = run_policy(make_scenario(SCENARIO, seed=100, scale=SCALE), RemainingServicePolicy())
     assert agent == pytest.approx(teacher.summary()["mean_jct_s"], rel=0.15)
@@ -246,12 +288,15 @@ def test_every_yaml_entry_loads():
             assert load_hyperparams(algo, env_id, path)["env_kwargs"]["max_jobs"] == 50
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--algo", "dqn", "--env", PRIORITY_ENV], "dqn needs a Discrete action space"),
-    (["--algo", "maskable_ppo", "--env", PRIORITY_ENV], "maskable_ppo needs action masks"),
-    (["--algo", "sac", "--env", PRIORITY_ENV], "unknown algorithm 'sac'"),
-    (["--algo", "ppo", "--env", "CartPole-v1"], "unknown env"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--algo", "dqn", "--env", PRIORITY_ENV], "dqn needs a Discrete action space"),
+        (["--algo", "maskable_ppo", "--env", PRIORITY_ENV], "maskable_ppo needs action masks"),
+        (["--algo", "sac", "--env", PRIORITY_ENV], "unknown algorithm 'sac'"),
+        (["--algo", "ppo", "--env", "CartPole-v1"], "unknown env"),
+    ],
+)
 def test_bad_inputs_give_clear_errors(tmp_path, capsys, args, message):
     assert cli(["train", *args, "--timesteps", "10", "--out", str(tmp_path), "--scale", "0.02"]) == 2
     assert message in capsys.readouterr().err
@@ -324,12 +369,12 @@ def test_per_class_bc_clones_venn_scheduling(tmp_path):
     table = yaml.safe_load((HYPERPARAMS_DIR / "ppo_per_class.yml").read_text())
     table[PRIORITY_ENV]["bc"] = {"episodes": 2, "epochs": 10, "log_std": -2.0}
     hp.write_text(yaml.safe_dump(table))
-    info = train_run("ppo", PRIORITY_ENV, 0, tmp_path / "pc", bc_warm_start=True, hyperparams=hp,
-                 progress=False)
+    info = train_run("ppo", PRIORITY_ENV, 0, tmp_path / "pc", bc_warm_start=True, hyperparams=hp, progress=False)
     assert info["bc"]["teacher"] == "venn-no-match"
     assert info["bc"]["loss_last_epoch"] < 0.5 * info["bc"]["loss_first_epoch"]
-    summary = evaluate([tmp_path / "pc" / "model.zip"], SCENARIO, {"scale": SCALE}, [100, 101],
-                       policies=["random", "venn-no-match"])
+    summary = evaluate(
+        [tmp_path / "pc" / "model.zip"], SCENARIO, {"scale": SCALE}, [100, 101], policies=["random", "venn-no-match"]
+    )
     p = summary["policies"]
     assert p["pc"]["speedup_vs_random"] > 0.9 * p["venn-no-match"]["speedup_vs_random"]
 
@@ -343,8 +388,9 @@ def test_leaderboard_writes_md_csv_png(cloned, tmp_path):
     models.mkdir()
     shutil.copy(cloned[0], models / "bc_agent.zip")
     shutil.copy(cloned[0].parent / "train_info.json", models / "bc_agent.json")
-    md, csv, png = leaderboard(tmp_path / "results", [SCENARIO], SCALE, [100, 101], models=models,
-                               print_line=lambda s: None)
+    md, csv, png = leaderboard(
+        tmp_path / "results", [SCENARIO], SCALE, [100, 101], models=models, print_line=lambda s: None
+    )
     text = md.read_text()
     assert "| **bc_agent** |" in text and "| venn |" in text and "held-out seeds [100, 101]" in text
     assert png.stat().st_size > 0 and "speedup_ci95_lo" in csv.read_text()
@@ -352,8 +398,13 @@ def test_leaderboard_writes_md_csv_png(cloned, tmp_path):
 
 
 # ---------------------------------------------------------------- residual agents (agents/residual.py)
-RESIDUAL_ENV_KWARGS = {"max_jobs": 50, "max_requirements": 4, "max_tiers": 4, "per_class_scores": True,
-                       "tier_choice": True}
+RESIDUAL_ENV_KWARGS = {
+    "max_jobs": 50,
+    "max_requirements": 4,
+    "max_tiers": 4,
+    "per_class_scores": True,
+    "tier_choice": True,
+}
 
 
 def _episode(env, act, seed: int = 100):
@@ -374,13 +425,14 @@ def _residual_episode(correction, seed: int = 100):
     from agents.config import make_env
     from agents.residual import ResidualEnv
 
-    return _episode(ResidualEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS), teacher="venn"),
-                    correction, seed)
+    return _episode(
+        ResidualEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS), teacher="venn"), correction, seed
+    )
 
 
 def _venn_run(seed: int = 100, spec: str = "venn"):
-    from venn_gym.policy import run_policy
     from venn_gym.catalog import make_scenario
+    from venn_gym.policy import run_policy
 
     return run_policy(make_scenario(SCENARIO, seed=seed, scale=SCALE), make_teacher(spec), keep_rounds=False)
 
@@ -388,8 +440,9 @@ def _venn_run(seed: int = 100, spec: str = "venn"):
 def test_residual_with_zero_correction_is_venn_exactly():
     rewards, result, _ = _residual_episode(lambda step: np.zeros(50, dtype=np.float32))
     venn = _venn_run()
-    assert [(j.end_s, j.tasks, j.failed_rounds) for j in result.jobs] == \
-        [(j.end_s, j.tasks, j.failed_rounds) for j in venn.jobs]
+    assert [(j.end_s, j.tasks, j.failed_rounds) for j in result.jobs] == [
+        (j.end_s, j.tasks, j.failed_rounds) for j in venn.jobs
+    ]
     assert np.abs(rewards).max() < 1e-12  # same run as the reference: nothing to gain or lose at any step
 
 
@@ -412,12 +465,15 @@ def test_untrained_residual_agent_evaluates_as_venn(tmp_path):
     assert [j.end_s for j in run.result.jobs] == [j.end_s for j in _venn_run(101).jobs]
 
 
-@pytest.mark.parametrize("settings,env_kwargs,message", [
-    ({"teacher": "venn"}, {"max_jobs": 50}, "per_class_scores"),
-    ({"correction_weight": 1.5}, {"per_class_scores": True}, "correction_weight must be in"),
-    ({"teacher": "oracle"}, {"per_class_scores": True}, "oracle"),
-    ({"weight": 0.1}, {"per_class_scores": True}, "unknown residual settings"),
-])
+@pytest.mark.parametrize(
+    "settings,env_kwargs,message",
+    [
+        ({"teacher": "venn"}, {"max_jobs": 50}, "per_class_scores"),
+        ({"correction_weight": 1.5}, {"per_class_scores": True}, "correction_weight must be in"),
+        ({"teacher": "oracle"}, {"per_class_scores": True}, "oracle"),
+        ({"weight": 0.1}, {"per_class_scores": True}, "unknown residual settings"),
+    ],
+)
 def test_residual_settings_are_checked(settings, env_kwargs, message):
     from agents.residual import check_settings
 
@@ -427,8 +483,15 @@ def test_residual_settings_are_checked(settings, env_kwargs, message):
 
 def test_residual_agent_refuses_behaviour_cloning(tmp_path):
     with pytest.raises(SpecError, match="starts as its teacher"):
-        train_run("ppo", PRIORITY_ENV, 0, tmp_path, bc_warm_start=True,
-              hyperparams=HYPERPARAMS_DIR / "ppo_residual.yml", progress=False)
+        train_run(
+            "ppo",
+            PRIORITY_ENV,
+            0,
+            tmp_path,
+            bc_warm_start=True,
+            hyperparams=HYPERPARAMS_DIR / "ppo_residual.yml",
+            progress=False,
+        )
 
 
 # ---------------------------------------------------------------- knobs agents (agents/knobs.py)
@@ -462,14 +525,17 @@ def test_knobs_without_matching_is_venn_no_match_and_the_return_is_relative_to_v
     assert rewards.sum() == pytest.approx((venn_total - agent_total) / env.unwrapped.reward_scale, rel=1e-9)
 
 
-@pytest.mark.parametrize("settings,env_kwargs,message", [
-    ({"menu": ["venn"]}, RESIDUAL_ENV_KWARGS, "at least two"),
-    ({"menu": ["venn", "srsf"]}, RESIDUAL_ENV_KWARGS, "'srsf' is not a Venn variant"),
-    ({"menu": ["venn", "venn-no-sched"]}, RESIDUAL_ENV_KWARGS, "not a Venn variant with scheduling"),
-    ({"menu": ["venn", "venn:beta=2"]}, RESIDUAL_ENV_KWARGS, "bad policy option"),
-    ({"choices": ["venn"]}, RESIDUAL_ENV_KWARGS, "unknown knobs settings"),
-    ({}, {"per_class_scores": True}, "tier_choice"),
-])
+@pytest.mark.parametrize(
+    "settings,env_kwargs,message",
+    [
+        ({"menu": ["venn"]}, RESIDUAL_ENV_KWARGS, "at least two"),
+        ({"menu": ["venn", "srsf"]}, RESIDUAL_ENV_KWARGS, "'srsf' is not a Venn variant"),
+        ({"menu": ["venn", "venn-no-sched"]}, RESIDUAL_ENV_KWARGS, "not a Venn variant with scheduling"),
+        ({"menu": ["venn", "venn:beta=2"]}, RESIDUAL_ENV_KWARGS, "bad policy option"),
+        ({"choices": ["venn"]}, RESIDUAL_ENV_KWARGS, "unknown knobs settings"),
+        ({}, {"per_class_scores": True}, "tier_choice"),
+    ],
+)
 def test_knobs_settings_are_checked(settings, env_kwargs, message):
     from agents.knobs import check_settings
 
@@ -499,5 +565,4 @@ def test_knobs_agent_trains_and_evaluates_from_its_record(tmp_path):
     run = run_agent(str(tmp_path / "knobs" / "model.zip"), SCENARIO, (("scale", SCALE),), 101)
     assert run.result.summary()["unfinished_jobs"] == 0
     with pytest.raises(SpecError, match="its actions are Venn variants"):
-        train_run("ppo", PRIORITY_ENV, 0, tmp_path / "bc", bc_warm_start=True, hyperparams=hp,
-              progress=False)
+        train_run("ppo", PRIORITY_ENV, 0, tmp_path / "bc", bc_warm_start=True, hyperparams=hp, progress=False)

@@ -41,11 +41,13 @@ def test_the_core_and_the_baselines_run_with_numpy_alone_and_give_the_same_resul
 
 
 def test_import_venn_gym_registers_the_envs_without_loading_them():
-    code = ("import sys, venn_gym, gymnasium as gym; "
-            "print(sorted(m for m in sys.modules if m.startswith('venn_gym.envs') or m in "
-            "('venn_gym.scenario_files', 'venn_gym.importers', 'pandas'))); "
-            "env = gym.make('venn_gym/JobPriority-v0', scenario='paper/low-v1', scenario_options={'scale': 0.02}); "
-            "print(type(env.unwrapped).__name__)")
+    code = (
+        "import sys, venn_gym, gymnasium as gym; "
+        "print(sorted(m for m in sys.modules if m.startswith('venn_gym.envs') or m in "
+        "('venn_gym.scenario_files', 'venn_gym.importers', 'pandas'))); "
+        "env = gym.make('venn_gym/JobPriority-v0', scenario='paper/low-v1', scenario_options={'scale': 0.02}); "
+        "print(type(env.unwrapped).__name__)"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     loaded, env_class = done.stdout.splitlines()
@@ -72,8 +74,10 @@ def module_imports(path: Path) -> set[str]:
 
 
 def test_the_package_has_no_import_circle():
-    graph = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): module_imports(p)
-             for p in PACKAGE.rglob("*.py")}
+    graph = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): module_imports(p)
+        for p in PACKAGE.rglob("*.py")
+    }
     # A package imports its parents on the way in; a module importing its own package's
     # __init__ (which imports it back) is the circle this test is after.
     state: dict[str, str] = {}
@@ -82,7 +86,7 @@ def test_the_package_has_no_import_circle():
         state[module] = "open"
         for target in sorted(graph.get(module, ())):
             if state.get(target) == "open":
-                raise AssertionError("import circle: " + " -> ".join(trail[trail.index(target):] + [target]))
+                raise AssertionError("import circle: " + " -> ".join(trail[trail.index(target) :] + [target]))
             if target not in state:
                 visit(target, trail + [target])
         state[module] = "done"

@@ -2,15 +2,25 @@
 
 import numpy as np
 import pytest
-
-from venn_gym import JobSpec, Workload, make_scenario as make_registered
 from conftest import job, make_population, make_scenario, simulate
+
+from venn_gym import JobSpec, Workload
+from venn_gym import make_scenario as make_registered
 
 
 def async_job(arrival_s, participants, rounds, buffer_size, name="A"):
-    return JobSpec(arrival_s=arrival_s, requirement="general", participants=participants, rounds=rounds,
-                   deadline_s=1000.0, workload_s=10.0, model_size_mb=5.0, mode="async",
-                   buffer_size=buffer_size, name=name)
+    return JobSpec(
+        arrival_s=arrival_s,
+        requirement="general",
+        participants=participants,
+        rounds=rounds,
+        deadline_s=1000.0,
+        workload_s=10.0,
+        model_size_mb=5.0,
+        mode="async",
+        buffer_size=buffer_size,
+        name=name,
+    )
 
 
 def test_hand_worked_async_job():

@@ -13,8 +13,10 @@ SMALL = ["--scenario", "paper/low-v0", "--scale", "0.02"]
 
 def test_compare_writes_summary_jobs_and_plots(tmp_path, capsys):
     out = tmp_path / "cmp"
-    assert main(["compare", *SMALL, "--policies", "random,srsf,venn", "--seeds", "2", "--workers", "1",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["compare", *SMALL, "--policies", "random,srsf,venn", "--seeds", "2", "--workers", "1", "--out", str(out)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "speed-up" in printed and "venn" in printed
     summary = json.loads((out / "summary.json").read_text())
@@ -49,8 +51,25 @@ def test_compare_parallel_workers_give_the_same_numbers(tmp_path):
 
 def test_horizon_reports_unfinished_jobs_apart(tmp_path):
     out = tmp_path / "h"
-    assert main(["compare", *SMALL, "--policies", "random", "--seeds", "1", "--workers", "1",
-                 "--horizon-days", "0.05", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                *SMALL,
+                "--policies",
+                "random",
+                "--seeds",
+                "1",
+                "--workers",
+                "1",
+                "--horizon-days",
+                "0.05",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     seed = json.loads((out / "summary.json").read_text())["policies"]["random"]["per_seed"][0]
     assert seed["unfinished_jobs"] > 0
     assert seed["finished_jobs"] + seed["unfinished_jobs"] == seed["jobs"]
@@ -83,8 +102,24 @@ def test_benchmark_prints_figures(tmp_path, capsys):
 
 
 def test_paper_table_small(tmp_path):
-    assert main(["paper-table", "--workloads", "low", "--seeds", "2", "--scale", "0.02", "--workers", "2",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "paper-table",
+                "--workloads",
+                "low",
+                "--seeds",
+                "2",
+                "--scale",
+                "0.02",
+                "--workers",
+                "2",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     table = (tmp_path / "table1.md").read_text()
     assert "| low |" in table and "1.88x" in table  # paper's Venn figure for Low beside ours
     assert "Ablation" in table
@@ -98,8 +133,26 @@ def test_paper_table_small(tmp_path):
     assert main(["paper-table", "--tables-only", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "table1.md").read_text() == table
     # A second version's record joins the same tables: its speed-ups stand beside the first's.
-    assert main(["paper-table", "--workloads", "low", "--seeds", "2", "--scale", "0.02", "--workers", "2",
-                 "--version", "0", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "paper-table",
+                "--workloads",
+                "low",
+                "--seeds",
+                "2",
+                "--scale",
+                "0.02",
+                "--workers",
+                "2",
+                "--version",
+                "0",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     both = (tmp_path / "table1.md").read_text()
     assert "v1 / v0 / paper" in both
     assert set(pd.read_csv(tmp_path / "table1.csv", comment="#").version) == {0, 1}
@@ -107,13 +160,15 @@ def test_paper_table_small(tmp_path):
 
 def test_rounds_csv_has_every_round_attempt(tmp_path):
     out = tmp_path / "r"
-    assert main(["compare", *SMALL, "--policies", "fifo", "--seeds", "1", "--workers", "1", "--rounds",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["compare", *SMALL, "--policies", "fifo", "--seeds", "1", "--workers", "1", "--rounds", "--out", str(out)])
+        == 0
+    )
     rounds = pd.read_csv(out / "rounds.csv.gz")
     jobs = pd.read_csv(out / "jobs.csv")
     done = rounds[rounds.success].groupby("job").size()
     assert (done.reindex(jobs.job).values == jobs.rounds_done.values).all()
-    assert ((rounds.end_s - rounds.request_s).groupby(rounds.job).sum().values == pytest.approx(jobs.jct_s.values))
+    assert (rounds.end_s - rounds.request_s).groupby(rounds.job).sum().values == pytest.approx(jobs.jct_s.values)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -182,8 +237,9 @@ def test_ctrl_c_keeps_the_finished_runs_in_a_partial_summary(tmp_path, monkeypat
 
     monkeypatch.setattr(compare, "execute", interrupted_second_run)
     out = tmp_path / "run"
-    assert main(["compare", *SMALL, "--policies", "fifo,srsf", "--seeds", "1", "--workers", "1",
-                 "--out", str(out)]) == 130
+    assert (
+        main(["compare", *SMALL, "--policies", "fifo,srsf", "--seeds", "1", "--workers", "1", "--out", str(out)]) == 130
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["policies"]) == ["fifo"]
     assert summary["partial"].startswith("interrupted after 1 of 2 runs")
@@ -197,10 +253,28 @@ def test_summaries_and_plots_name_a_file_scenario_by_its_registered_name(tmp_pat
 
     path = Path(__file__).resolve().parents[1] / "examples" / "scenarios" / "campus-v0.yaml"
     out = tmp_path / "run"
-    assert main(["compare", "--scenario", str(path), "--policies", "fifo", "--seeds", "2", "--workers", "1",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--scenario",
+                str(path),
+                "--policies",
+                "fifo",
+                "--seeds",
+                "2",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenario"] == str(path) and summary["scenario_name"] == "mylab/campus-v0"
     assert scenario_title(summary) == "mylab/campus-v0, seeds 0-1"
-    assert scenario_title(dict(summary, scenario_options={"scale": 0.05}, seeds=[100, 102])) == \
-        "mylab/campus-v0, scale 0.05, seeds 100,102"
+    assert (
+        scenario_title(dict(summary, scenario_options={"scale": 0.05}, seeds=[100, 102]))
+        == "mylab/campus-v0, scale 0.05, seeds 100,102"
+    )

@@ -68,16 +68,37 @@ RULES = [
     # half the usual scale: evaluate always runs uniform Random, which collapses on the larger
     # workloads (45 s alone on paper/high-v1 x0.02, 8 s at x0.01)
     ("venn-gym evaluate", [("--scale", SMALL_SCALE / 2)], [], _paper_scenario),
-    ("venn-gym paper-table", [("--workloads", "low"), ("--seeds", "1"), ("--scale", SMALL_SCALE),
-                              ("--workers", "1")], [], lambda c: "--tables-only" not in c),
-    ("venn-gym leaderboard", [("--scenarios", "paper/low-v1"), ("--seeds", "100,"), ("--scale", SMALL_SCALE),
-                              ("--workers", "1"), ("--models", "one-agent")], [],
-     lambda c: "--render-only" not in c),
+    (
+        "venn-gym paper-table",
+        [("--workloads", "low"), ("--seeds", "1"), ("--scale", SMALL_SCALE), ("--workers", "1")],
+        [],
+        lambda c: "--tables-only" not in c,
+    ),
+    (
+        "venn-gym leaderboard",
+        [
+            ("--scenarios", "paper/low-v1"),
+            ("--seeds", "100,"),
+            ("--scale", SMALL_SCALE),
+            ("--workers", "1"),
+            ("--models", "one-agent"),
+        ],
+        [],
+        lambda c: "--render-only" not in c,
+    ),
     ("venn-gym benchmark", [("--scale", SMALL_SCALE)], [], _paper_scenario),
-    ("python benchmarks/env_speed.py", [("--scale", SMALL_SCALE), ("--steps", "2000"), ("--priority-steps", "200")],
-     ["--full"], None),
-    ("python benchmarks/venn_knobs.py", [("--scenarios", "paper/low-v1"), ("--seeds", "10000,"),
-                                         ("--scale", SMALL_SCALE), ("--workers", "1")], [], None),
+    (
+        "python benchmarks/env_speed.py",
+        [("--scale", SMALL_SCALE), ("--steps", "2000"), ("--priority-steps", "200")],
+        ["--full"],
+        None,
+    ),
+    (
+        "python benchmarks/venn_knobs.py",
+        [("--scenarios", "paper/low-v1"), ("--seeds", "10000,"), ("--scale", SMALL_SCALE), ("--workers", "1")],
+        [],
+        None,
+    ),
 ]
 
 # `venn-gym train` also gets `--hyperparams` pointing to a copy of the YAML it would use with
@@ -130,8 +151,10 @@ FENCE = re.compile(r"^```([\w-]*)[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTI
 
 def blocks_of(path: Path) -> list[Block]:
     text = path.read_text()
-    return [Block(str(path.relative_to(ROOT)), text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2))
-            for m in FENCE.finditer(text)]
+    return [
+        Block(str(path.relative_to(ROOT)), text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2))
+        for m in FENCE.finditer(text)
+    ]
 
 
 ALL_BLOCKS = [b for path in DOC_FILES for b in blocks_of(path)]
@@ -197,7 +220,7 @@ def set_option(command: str, option: str, value) -> str:
         return command if option in IF_PRESENT else f"{command} {option} {value}"
     if option == "--scale" and float(match.group(2)) <= float(value):
         return command
-    return command[:match.start()] + f"{match.group(1)} {value}" + command[match.end():]
+    return command[: match.start()] + f"{match.group(1)} {value}" + command[match.end() :]
 
 
 def drop_flag(command: str, flag: str) -> str:
@@ -271,8 +294,7 @@ def _param(blocks, slow: bool):
 
 
 PYTHON = [_param(b, _is_slow(b)) for b in ALL_BLOCKS if b.language == "python"]
-BASH = [_param(group, any(_is_slow(b) for b in group))
-        for path in DOC_FILES for group in bash_groups(blocks_of(path))]
+BASH = [_param(group, any(_is_slow(b) for b in group)) for path in DOC_FILES for group in bash_groups(blocks_of(path))]
 FILES = [b for b in ALL_BLOCKS if b.language in ("yaml", "csv")]
 
 
@@ -301,22 +323,35 @@ def test_every_doc_file_is_reachable_from_the_index():
 
 
 def test_shrinking_rules():
-    assert shrink("venn-gym compare --scenario paper/even-v1 --seeds 3 --out runs/even") == \
-        "venn-gym compare --scenario paper/even-v1 --seeds 1 --out runs/even --workers 1 --scale 0.02"
-    assert shrink("venn-gym compare --scenario examples/scenarios/shop-v0.yaml --seeds 3") == \
-        "venn-gym compare --scenario examples/scenarios/shop-v0.yaml --seeds 1 --workers 1"
-    assert shrink("venn-gym train --algo ppo --scale 0.01 --timesteps 9000 --out x") == \
-        "venn-gym train --algo ppo --scale 0.01 --timesteps 256 --out x"
+    assert (
+        shrink("venn-gym compare --scenario paper/even-v1 --seeds 3 --out runs/even")
+        == "venn-gym compare --scenario paper/even-v1 --seeds 1 --out runs/even --workers 1 --scale 0.02"
+    )
+    assert (
+        shrink("venn-gym compare --scenario examples/scenarios/shop-v0.yaml --seeds 3")
+        == "venn-gym compare --scenario examples/scenarios/shop-v0.yaml --seeds 1 --workers 1"
+    )
+    assert (
+        shrink("venn-gym train --algo ppo --scale 0.01 --timesteps 9000 --out x")
+        == "venn-gym train --algo ppo --scale 0.01 --timesteps 256 --out x"
+    )
     assert "--eval-seeds 100, " in shrink("venn-gym train --algo ppo --eval-seeds 100-102 --timesteps 9 --out x")
     tables_only = "venn-gym paper-table --tables-only --out results"
     assert shrink(tables_only) == tables_only
-    assert shrink("python benchmarks/env_speed.py --full --out r.md") == \
-        "python benchmarks/env_speed.py --out r.md --scale 0.02 --steps 2000 --priority-steps 200"
+    assert (
+        shrink("python benchmarks/env_speed.py --full --out r.md")
+        == "python benchmarks/env_speed.py --out r.md --scale 0.02 --steps 2000 --priority-steps 200"
+    )
     assert shrink("pip install -e .").startswith(": 'skipped pip install")
-    assert shrink("VENN_GYM_TRUST_PICKLES=1 venn-gym --trust-pickles evaluate --agent a.zip --seeds 1-9") == \
-        "VENN_GYM_TRUST_PICKLES=1 venn-gym --trust-pickles evaluate --agent a.zip --seeds 100, --workers 1 --scale 0.01"
-    assert shrink("venn-gym compare --seeds 3 > log.txt") == \
-        "venn-gym compare --seeds 1 --workers 1 --scale 0.02 > log.txt"
+    assert (
+        shrink("VENN_GYM_TRUST_PICKLES=1 venn-gym --trust-pickles evaluate --agent a.zip --seeds 1-9")
+        == "VENN_GYM_TRUST_PICKLES=1 venn-gym --trust-pickles evaluate --agent a.zip --seeds 100, --workers 1 "
+        "--scale 0.01"
+    )
+    assert (
+        shrink("venn-gym compare --seeds 3 > log.txt")
+        == "venn-gym compare --seeds 1 --workers 1 --scale 0.02 > log.txt"
+    )
     assert commands_of("a \\\n  --b 1  # note\n# only a comment\nc && d '&&' # e\n") == ["a --b 1", "c", "d '&&'"]
 
 
@@ -339,8 +374,15 @@ def _repository_outputs() -> tuple:
 @pytest.mark.parametrize("block", PYTHON)
 def test_python_block_runs(block):
     before = _repository_outputs()
-    done = subprocess.run([sys.executable, "-c", block.text], cwd=ROOT, capture_output=True, text=True, check=False,
-                          timeout=600, env=_environment(None))
+    done = subprocess.run(
+        [sys.executable, "-c", block.text],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env=_environment(None),
+    )
     assert done.returncode == 0, f"{block.id}: python block failed:\n{block.text}\n{done.stderr[-3000:]}"
     assert _repository_outputs() == before, f"{block.id}: a python block wrote into runs/ or results/"
 
@@ -355,10 +397,19 @@ def test_bash_block_runs(blocks, tmp_path):
         shutil.copy(model, tmp_path / "one-agent")
     for block in blocks:
         script = "set -ex\n" + "\n".join(shrink(c, tmp_path) for c in commands_of(block.text)) + "\n"
-        done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False,
-                              timeout=600, env=_environment(tmp_path))
-        assert done.returncode == 0, (f"{block.id}: bash block failed (exit {done.returncode}); as run:\n{script}\n"
-                                      f"stdout:\n{done.stdout[-2000:]}\nstderr:\n{done.stderr[-4000:]}")
+        done = subprocess.run(
+            ["bash", "-c", script],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+            env=_environment(tmp_path),
+        )
+        assert done.returncode == 0, (
+            f"{block.id}: bash block failed (exit {done.returncode}); as run:\n{script}\n"
+            f"stdout:\n{done.stdout[-2000:]}\nstderr:\n{done.stderr[-4000:]}"
+        )
 
 
 def _environment(home: Path | None) -> dict:

@@ -59,8 +59,9 @@ def random_action(env, info, rng):
 
 
 def unexpected(records):
-    return [str(w.message) for w in records
-            if not any(re.search(pattern, str(w.message)) for pattern in WARNING_WHITELIST)]
+    return [
+        str(w.message) for w in records if not any(re.search(pattern, str(w.message)) for pattern in WARNING_WHITELIST)
+    ]
 
 
 # ------------------------------------------------------------------ API conformance
@@ -201,8 +202,7 @@ def test_mask_is_exactly_the_eligible_jobs_with_open_demand(min_choices):
         for _ in range(300):
             view, pc = env.sim.observe(), env.sim.pending_checkin
             legal_jobs = np.flatnonzero(view.static.job_eligible[pc.device_class] & (view.open_demand > 0))
-            assert np.array_equal(np.sort(env.slots.job_of_slot[np.flatnonzero(info["action_mask"][:-1])]),
-                                  legal_jobs)
+            assert np.array_equal(np.sort(env.slots.job_of_slot[np.flatnonzero(info["action_mask"][:-1])]), legal_jobs)
             obs, reward, term, trunc, info = env.step(random_action(env, info, rng))
             if term or trunc:
                 break
@@ -311,8 +311,11 @@ def native_jcts(policy_name, seed, **options):
 
 
 @pytest.mark.parametrize("policy", ["random", "fifo", "srsf", "venn"])
-@pytest.mark.parametrize("env_id,kw", [(DEVICE, {}), (PRIORITY, {"per_class_scores": True, "tier_choice": True})],
-                         ids=["device", "priority-per-class-tier"])
+@pytest.mark.parametrize(
+    "env_id,kw",
+    [(DEVICE, {}), (PRIORITY, {"per_class_scores": True, "tier_choice": True})],
+    ids=["device", "priority-per-class-tier"],
+)
 def test_baseline_agent_reproduces_native_run_exactly(env_id, kw, policy):
     info = run_agent(make(env_id, **kw), policy, seed=11)
     np.testing.assert_array_equal(info["jcts_s"], native_jcts(policy, seed=11))
@@ -351,8 +354,9 @@ def test_slots_reused_when_max_jobs_is_below_the_job_count():
 def test_reset_can_switch_scenario():
     env = make(DEVICE, max_jobs=60)
     env.reset(seed=0)
-    obs, info = env.reset(seed=0, options={"scenario": "paper/even-v0",
-                                           "scenario_options": {"scale": 0.02, "n_jobs": 60}})
+    obs, info = env.reset(
+        seed=0, options={"scenario": "paper/even-v0", "scenario_options": {"scale": 0.02, "n_jobs": 60}}
+    )
     assert env.unwrapped.scenario.name == "paper/even-v0" and len(env.unwrapped.scenario.workload.jobs) == 60
     assert obs in env.observation_space
     obs, info = env.reset(seed=1)  # the switch is kept

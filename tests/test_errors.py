@@ -25,6 +25,7 @@ def spec(**changes) -> JobSpec:
 
 # ---------------------------------------------------------------- JobSpec
 
+
 @pytest.mark.parametrize(
     "changes, field",
     [
@@ -57,6 +58,7 @@ def test_empty_workload():
 
 
 # ----------------------------------------------------------- requirements
+
 
 @pytest.mark.parametrize(
     "requirement, message",
@@ -97,11 +99,13 @@ def test_unknown_attribute_at_evaluation():
 def test_unknown_attribute_in_a_scenario(tiny):
     pop = tiny.population([1.0, 1.0])
     with pytest.raises(SpecError, match="os_version"):
-        tiny.scenario(pop, [(0, 100, 0), (5, 100, 1)],
-                      [tiny.job(0, {"attr": "os_version", "op": ">=", "value": 12}, 1)])
+        tiny.scenario(
+            pop, [(0, 100, 0), (5, 100, 1)], [tiny.job(0, {"attr": "os_version", "op": ">=", "value": 12}, 1)]
+        )
 
 
 # -------------------------------------------------------------- scenarios
+
 
 def test_no_device_satisfies_a_job(tiny):
     pop = tiny.population([1.0, 1.0], 8.0, ["G", "C"])
@@ -122,12 +126,15 @@ def test_trace_names_a_device_beyond_the_population(tiny):
         tiny.scenario(pop, [(0, 100, 0), (5, 100, 3)], [tiny.job(0, "general", 1)])
 
 
-@pytest.mark.parametrize("settings, message", [
-    (dict(speed_tiers=0), "speed_tiers"),
-    (dict(task_noise_log_sd=-0.1), "task_noise_log_sd"),
-    (dict(task_noise_log_sd=1000.0), r"task_noise_log_sd must be in \[0, 5.0\]"),
-    (dict(horizon_s=0.0), "horizon_s"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(speed_tiers=0), "speed_tiers"),
+        (dict(task_noise_log_sd=-0.1), "task_noise_log_sd"),
+        (dict(task_noise_log_sd=1000.0), r"task_noise_log_sd must be in \[0, 5.0\]"),
+        (dict(horizon_s=0.0), "horizon_s"),
+    ],
+)
 def test_bad_scenario_settings(tiny, settings, message):
     pop = tiny.population([1.0])
     with pytest.raises(SpecError, match=message):
@@ -153,6 +160,7 @@ def test_unversioned_scenario_registration():
 
 # ------------------------------------------------------------------ traces
 
+
 @pytest.mark.parametrize(
     "start, end, device, message",
     [
@@ -175,19 +183,33 @@ def test_duplicate_rows_and_overlapping_windows_are_warned_of():
     from venn_gym.errors import ScenarioWarning
 
     with pytest.warns(ScenarioWarning, match=r"t.csv: 1 row\(s\) repeat another row exactly \(first: row 2 = row 1"):
-        TableTrace(start=np.array([0.0, 10, 10]), end=np.array([5.0, 30, 30]), device=np.array([0, 1, 1]),
-                   period_s=100, source="t.csv")
+        TableTrace(
+            start=np.array([0.0, 10, 10]),
+            end=np.array([5.0, 30, 30]),
+            device=np.array([0, 1, 1]),
+            period_s=100,
+            source="t.csv",
+        )
     with pytest.warns(ScenarioWarning, match=r"1 check-in window\(s\) overlap .* \(first: rows 0 and 2\)"):
-        TableTrace(start=np.array([0.0, 0, 15]), end=np.array([20.0, 90, 25]), device=np.array([0, 1, 0]),
-                   period_s=100, source="t.csv")
+        TableTrace(
+            start=np.array([0.0, 0, 15]),
+            end=np.array([20.0, 90, 25]),
+            device=np.array([0, 1, 0]),
+            period_s=100,
+            source="t.csv",
+        )
     with pytest.warns(ScenarioWarning, match=r"first: device 0 across the period"):
         TableTrace(start=np.array([10.0, 90]), end=np.array([20.0, 115]), device=np.array([0, 0]), period_s=100)
     import warnings
 
     with warnings.catch_warnings():  # back-to-back windows, and one device's windows beside another's, are fine
         warnings.simplefilter("error")
-        TableTrace(start=np.array([0.0, 20, 5, 90]), end=np.array([20.0, 40, 95, 100]), device=np.array([0, 0, 1, 0]),
-                   period_s=100)
+        TableTrace(
+            start=np.array([0.0, 20, 5, 90]),
+            end=np.array([20.0, 40, 95, 100]),
+            device=np.array([0, 0, 1, 0]),
+            period_s=100,
+        )
 
 
 def test_bad_trace_row_is_located():
@@ -197,6 +219,7 @@ def test_bad_trace_row_is_located():
 
 
 # --------------------------------------------------------------- devices
+
 
 @pytest.mark.parametrize("compute", [[1.0, 0.0], [1.0, -2.0], [1.0, float("nan")], [float("inf"), 1.0]])
 def test_non_positive_compute_factor(compute):
@@ -217,12 +240,16 @@ def test_bad_bandwidth_and_attribute_lengths():
 
 # ---------------------------------------------------------------- policies
 
-@pytest.mark.parametrize("name, message", [
-    ("optimal", "unknown policy 'optimal'"),
-    ("fifo:e=1", "bad policy option"),
-    ("venn:x=1", "bad policy option"),
-    ("venn:e=abc", "needs a number"),
-])
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("optimal", "unknown policy 'optimal'"),
+        ("fifo:e=1", "bad policy option"),
+        ("venn:x=1", "bad policy option"),
+        ("venn:e=abc", "needs a number"),
+    ],
+)
 def test_bad_policy_spec(name, message):
     with pytest.raises(SpecError, match=message):
         baselines.make_policy(name)
@@ -235,6 +262,7 @@ def test_make_policy_accepts_every_listed_name():
 
 
 # ------------------------------------------------------------- simulation
+
 
 def three_job_sim(tiny) -> Simulation:
     pop = tiny.population([1.0] * 3, 8.0, ["G", "C", "H"])
@@ -250,17 +278,21 @@ def test_set_scores_accepts_both_shapes(tiny):
     sim.set_scores(np.array([0.0, -np.inf, 1.0]))  # -inf means never
 
 
-@pytest.mark.parametrize("make_scores, message", [
-    (lambda n_classes: np.zeros(2), "shape"),
-    (lambda n_classes: np.zeros(4), "shape"),
-    (lambda n_classes: np.zeros((1, 3)), "shape"),
-    (lambda n_classes: np.zeros((n_classes, 4)), "shape"),
-    (lambda n_classes: np.zeros((n_classes + 1, 3)), "shape"),
-    (lambda n_classes: np.zeros((n_classes, 3, 1)), "shape"),
-    (lambda n_classes: np.array([0.0, np.nan, 1.0]), "NaN"),
-    (lambda n_classes: np.array([0.0, np.inf, 1.0]), r"\+inf"),
-    (lambda n_classes: np.full((n_classes, 3), np.nan), "NaN"),
-], ids=["short", "long", "one-row", "classes-x-4", "extra-class", "3d", "nan", "posinf", "all-nan"])
+@pytest.mark.parametrize(
+    "make_scores, message",
+    [
+        (lambda n_classes: np.zeros(2), "shape"),
+        (lambda n_classes: np.zeros(4), "shape"),
+        (lambda n_classes: np.zeros((1, 3)), "shape"),
+        (lambda n_classes: np.zeros((n_classes, 4)), "shape"),
+        (lambda n_classes: np.zeros((n_classes + 1, 3)), "shape"),
+        (lambda n_classes: np.zeros((n_classes, 3, 1)), "shape"),
+        (lambda n_classes: np.array([0.0, np.nan, 1.0]), "NaN"),
+        (lambda n_classes: np.array([0.0, np.inf, 1.0]), r"\+inf"),
+        (lambda n_classes: np.full((n_classes, 3), np.nan), "NaN"),
+    ],
+    ids=["short", "long", "one-row", "classes-x-4", "extra-class", "3d", "nan", "posinf", "all-nan"],
+)
 def test_set_scores_rejects_bad_scores(tiny, make_scores, message):
     sim = three_job_sim(tiny)
     assert sim.static.n_classes == 3
@@ -306,9 +338,10 @@ def test_yaml_bomb_is_reported_without_expanding_it(tmp_path):
     lines = ["name: test/bomb-v0", 'l0: &l0 ["x","x","x","x","x","x","x","x","x"]']
     for level in range(1, 9):
         lines.append(f"l{level}: &l{level} [" + ",".join([f"*l{level - 1}"] * 9) + "]")
-    lines += ["devices: {synthetic: {n_devices: *l8}}",
-              "workload: {jobs: [{arrival_s: 0, requirement: {any: *l8}, participants: 1, rounds: 1, "
-              "deadline_s: 60}]}"]
+    lines += [
+        "devices: {synthetic: {n_devices: *l8}}",
+        "workload: {jobs: [{arrival_s: 0, requirement: {any: *l8}, participants: 1, rounds: 1, deadline_s: 60}]}",
+    ]
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(lines) + "\n")
     problems = venn_gym.scenario_files.validate_file(path)
@@ -321,47 +354,82 @@ def _pool(n=3):
     return DevicePopulation(np.ones(n), np.full(n, 8.0), {"categories": np.full(n, 15, dtype=np.uint8)})
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: TableTrace(start=np.array([0.0]), end=np.array([1.0]), device=np.array([0]), period_s=1e-6),
-     "repeats the table 3,600,000,000 times"),
-    (lambda: TableTrace(start=np.array([0.0]), end=np.array([1.0]), device=np.array([99_999_999_999]),
-                        period_s=10.0), "device index 99,999,999,999 is beyond the limit on devices"),
-    (lambda: venn_gym.devices.synthetic_population(10**12, np.random.default_rng(0)), "n_devices 1,000,000,000,000"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: TableTrace(start=np.array([0.0]), end=np.array([1.0]), device=np.array([0]), period_s=1e-6),
+            "repeats the table 3,600,000,000 times",
+        ),
+        (
+            lambda: TableTrace(
+                start=np.array([0.0]), end=np.array([1.0]), device=np.array([99_999_999_999]), period_s=10.0
+            ),
+            "device index 99,999,999,999 is beyond the limit on devices",
+        ),
+        (
+            lambda: venn_gym.devices.synthetic_population(10**12, np.random.default_rng(0)),
+            "n_devices 1,000,000,000,000",
+        ),
+    ],
+)
 def test_sizes_that_would_exhaust_time_or_memory_are_refused(make, message):
     with pytest.raises(SpecError, match=message):
         make()
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(speed_tiers=10**9), "speed_tiers 1,000,000,000 is above venn_gym.limits.LIMITS"),
-    (dict(trace=venn_gym.trace.DiurnalTrace(n_devices=3, chunk_s=1e-3)), "chunk_s 0.001 is below"),
-    (dict(trace=venn_gym.trace.DiurnalTrace(n_devices=3, checkins_per_day=1e15)), "check-ins per chunk"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(speed_tiers=10**9), "speed_tiers 1,000,000,000 is above venn_gym.limits.LIMITS"),
+        (dict(trace=venn_gym.trace.DiurnalTrace(n_devices=3, chunk_s=1e-3)), "chunk_s 0.001 is below"),
+        (dict(trace=venn_gym.trace.DiurnalTrace(n_devices=3, checkins_per_day=1e15)), "check-ins per chunk"),
+    ],
+)
 def test_scenario_limits(changes, message):
-    settings = dict(name="test/limits-v0", seed=0, population=_pool(),
-                    trace=venn_gym.trace.DiurnalTrace(n_devices=3),
-                    workload=Workload((spec(),), name="w"))
+    settings = dict(
+        name="test/limits-v0",
+        seed=0,
+        population=_pool(),
+        trace=venn_gym.trace.DiurnalTrace(n_devices=3),
+        workload=Workload((spec(),), name="w"),
+    )
     with pytest.raises(SpecError, match=message):
         venn_gym.Scenario(**{**settings, **changes})
 
 
 def test_a_limit_can_be_raised(monkeypatch):
-    settings = dict(name="test/limits-v0", seed=0, population=_pool(), trace=venn_gym.trace.DiurnalTrace(n_devices=3),
-                    workload=Workload((spec(),), name="w"), speed_tiers=100)
+    settings = dict(
+        name="test/limits-v0",
+        seed=0,
+        population=_pool(),
+        trace=venn_gym.trace.DiurnalTrace(n_devices=3),
+        workload=Workload((spec(),), name="w"),
+        speed_tiers=100,
+    )
     with pytest.raises(SpecError, match="speed_tiers 100 is above"):
         venn_gym.Scenario(**settings)
     monkeypatch.setitem(venn_gym.limits.LIMITS, "speed_tiers", 128)
     assert venn_gym.Scenario(**settings).speed_tiers == 100
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: TableTrace(start=np.array([0.0]), end=np.array([1.0]), device=np.array([0]), period_s="5"),
-     "period_s must be a finite number, got '5'"),
-    (lambda: venn_gym.trace.DiurnalTrace(n_devices=3, window_log_sd=1000.0), r"window_log_sd must be in \[0, 5.0\]"),
-    (lambda: venn_gym.trace.DiurnalTrace(n_devices=3, checkins_per_day=float("nan")),
-     "checkins_per_day must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: TableTrace(start=np.array([0.0]), end=np.array([1.0]), device=np.array([0]), period_s="5"),
+            "period_s must be a finite number, got '5'",
+        ),
+        (
+            lambda: venn_gym.trace.DiurnalTrace(n_devices=3, window_log_sd=1000.0),
+            r"window_log_sd must be in \[0, 5.0\]",
+        ),
+        (
+            lambda: venn_gym.trace.DiurnalTrace(n_devices=3, checkins_per_day=float("nan")),
+            "checkins_per_day must be a finite number",
+        ),
+    ],
+)
 def test_trace_settings_from_python_are_checked(make, message):
     with pytest.raises(SpecError, match=message):
         make()

@@ -22,10 +22,32 @@ from venn_gym.scenario_files import load_scenario_file
 
 FUZZ_EXAMPLES = 10_000 if os.environ.get("VENN_GYM_PROPERTY_PROFILE") == "long" else 1_000
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "scenarios"
-SOURCES = {name: yaml.safe_load((EXAMPLES / name).read_text())
-           for name in ("campus-v0.yaml", "hand-trace-v0.yaml", "authors-jobs-v0.yaml")}
-ODD_VALUES = [None, True, 0, -1, 1, 2.7, 1e-300, 1e308, -1e308, float("nan"), float("inf"), "", "x", "5", [], {},
-              [1, 2], {"a": 1}, {"not": {"not": {"not": "general"}}}, 10**30]
+SOURCES = {
+    name: yaml.safe_load((EXAMPLES / name).read_text())
+    for name in ("campus-v0.yaml", "hand-trace-v0.yaml", "authors-jobs-v0.yaml")
+}
+ODD_VALUES = [
+    None,
+    True,
+    0,
+    -1,
+    1,
+    2.7,
+    1e-300,
+    1e308,
+    -1e308,
+    float("nan"),
+    float("inf"),
+    "",
+    "x",
+    "5",
+    [],
+    {},
+    [1, 2],
+    {"a": 1},
+    {"not": {"not": {"not": "general"}}},
+    10**30,
+]
 
 
 def paths(node, prefix=()):

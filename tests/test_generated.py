@@ -18,21 +18,39 @@ import os
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import job, make_population, make_trace, simulate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baselines import make_policy
-from conftest import job, make_population, make_trace, simulate
 from venn_gym import requirements
 from venn_gym.envs import DeviceAssignEnv
 from venn_gym.jobs import ASYNC, JobSpec, Workload
 from venn_gym.scenario import Scenario
 from venn_gym.trace import DiurnalTrace
 
-POLICIES = ("random", "random-order", "fifo", "srsf", "las", "venn", "venn-no-match", "venn-no-sched", "venn-ref",
-            "venn:e=1", "venn:alpha=1.1", "venn-ref:admission=0.5")
+POLICIES = (
+    "random",
+    "random-order",
+    "fifo",
+    "srsf",
+    "las",
+    "venn",
+    "venn-no-match",
+    "venn-no-sched",
+    "venn-ref",
+    "venn:e=1",
+    "venn:alpha=1.1",
+    "venn-ref:admission=0.5",
+)
 CATEGORIES = ("G", "C", "M", "H")
-REQUIREMENTS = ("general", "compute_rich", "memory_rich", "high_performance", {"attr": "ram_gb", "op": ">=", "value": 6})
+REQUIREMENTS = (
+    "general",
+    "compute_rich",
+    "memory_rich",
+    "high_performance",
+    {"attr": "ram_gb", "op": ">=", "value": 6},
+)
 HORIZON_S = 2 * 86_400.0
 LONG = os.environ.get("VENN_GYM_PROPERTY_PROFILE") == "long"  # ten times the examples, for a release check
 SIM_EXAMPLES, ENV_EXAMPLES = (10_000, 2_000) if LONG else (1_000, 200)
@@ -50,30 +68,57 @@ def small_scenarios(draw) -> Scenario:
     if draw(st.booleans()):
         n_rows = draw(st.integers(3, 40))
         starts = sorted(draw(st.lists(st.integers(0, 3000), min_size=n_rows, max_size=n_rows)))
-        rows = [(float(t), float(t + draw(st.sampled_from([10, 60, 300, 1200]))),
-                 0 if i == 0 else draw(st.integers(0, n_devices - 1))) for i, t in enumerate(starts)]
+        rows = [
+            (
+                float(t),
+                float(t + draw(st.sampled_from([10, 60, 300, 1200]))),
+                0 if i == 0 else draw(st.integers(0, n_devices - 1)),
+            )
+            for i, t in enumerate(starts)
+        ]
         trace = make_trace(rows, period_s=float(draw(st.sampled_from([3600, 7200]))))
     else:
-        trace = DiurnalTrace(n_devices=n_devices, checkins_per_day=float(draw(st.sampled_from([50, 300, 2000]))),
-                             window_median_s=float(draw(st.sampled_from([60, 600, 1800]))),
-                             window_log_sd=float(draw(st.sampled_from([0.0, 0.5, 1.5]))))
+        trace = DiurnalTrace(
+            n_devices=n_devices,
+            checkins_per_day=float(draw(st.sampled_from([50, 300, 2000]))),
+            window_median_s=float(draw(st.sampled_from([60, 600, 1800]))),
+            window_log_sd=float(draw(st.sampled_from([0.0, 0.5, 1.5]))),
+        )
     jobs = []
     for k in range(draw(st.integers(1, 4))):
         participants = draw(st.integers(1, 4))
-        common = dict(arrival_s=float(draw(st.integers(0, 4000))), requirement=draw(st.sampled_from(REQUIREMENTS)),
-                      participants=participants, rounds=draw(st.integers(1, 3)),
-                      workload_s=float(draw(st.sampled_from([1, 10, 60]))),
-                      model_size_mb=float(draw(st.sampled_from([0, 1, 10]))), name=f"j{k}")
+        common = dict(
+            arrival_s=float(draw(st.integers(0, 4000))),
+            requirement=draw(st.sampled_from(REQUIREMENTS)),
+            participants=participants,
+            rounds=draw(st.integers(1, 3)),
+            workload_s=float(draw(st.sampled_from([1, 10, 60]))),
+            model_size_mb=float(draw(st.sampled_from([0, 1, 10]))),
+            name=f"j{k}",
+        )
         if draw(st.integers(0, 3)) == 0:
-            jobs.append(JobSpec(deadline_s=1000.0, mode=ASYNC, buffer_size=draw(st.integers(1, participants)),
-                                **common))
+            jobs.append(
+                JobSpec(deadline_s=1000.0, mode=ASYNC, buffer_size=draw(st.integers(1, participants)), **common)
+            )
         else:
-            jobs.append(job(deadline_s=float(draw(st.sampled_from([30, 200, 1000, 5000]))),
-                            quorum=draw(st.sampled_from([0.5, 0.8, 1.0])), **common))
-    return Scenario(name="test/generated-v0", seed=draw(st.integers(0, 2**16)), population=population, trace=trace,
-                    workload=Workload(tuple(jobs), name="generated"), speed_tiers=draw(st.integers(1, 3)),
-                    task_noise_log_sd=draw(st.sampled_from([0.0, 0.5])), horizon_s=HORIZON_S,
-                    round_deadline_from=draw(st.sampled_from(["request", "dispatch"])))
+            jobs.append(
+                job(
+                    deadline_s=float(draw(st.sampled_from([30, 200, 1000, 5000]))),
+                    quorum=draw(st.sampled_from([0.5, 0.8, 1.0])),
+                    **common,
+                )
+            )
+    return Scenario(
+        name="test/generated-v0",
+        seed=draw(st.integers(0, 2**16)),
+        population=population,
+        trace=trace,
+        workload=Workload(tuple(jobs), name="generated"),
+        speed_tiers=draw(st.integers(1, 3)),
+        task_noise_log_sd=draw(st.sampled_from([0.0, 0.5])),
+        horizon_s=HORIZON_S,
+        round_deadline_from=draw(st.sampled_from(["request", "dispatch"])),
+    )
 
 
 def check_run(scenario: Scenario, sim, res) -> None:
@@ -129,8 +174,9 @@ def test_generated_runs_end_and_keep_the_invariants(scenario, policy):
 
 @pytest.mark.filterwarnings("ignore::venn_gym.errors.ScenarioWarning")
 @settings(max_examples=ENV_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(small_scenarios(), st.sampled_from(["venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"]),
-       st.integers(0, 2**16))
+@given(
+    small_scenarios(), st.sampled_from(["venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"]), st.integers(0, 2**16)
+)
 def test_generated_env_episodes_stay_in_their_spaces_and_sum_to_the_jct(scenario, env_id, seed):
     env = gym.make(env_id, scenario=scenario).unwrapped
     rng = np.random.default_rng(seed)

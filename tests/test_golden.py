@@ -35,12 +35,15 @@ ALL_POLICIES = ("random", "fifo", "srsf", "las", "venn")
 @pytest.fixture
 def tiny(tiny):
     """conftest's builders, with scenarios timed from dispatch (as derived below)."""
-    return SimpleNamespace(**{**vars(tiny), "scenario": functools.partial(tiny.scenario, round_deadline_from="dispatch")})
+    return SimpleNamespace(
+        **{**vars(tiny), "scenario": functools.partial(tiny.scenario, round_deadline_from="dispatch")}
+    )
 
 
 # --------------------------------------------------------------------------
 # Single-job scenarios: every policy has exactly one choice at each check-in.
 # --------------------------------------------------------------------------
+
 
 def quorum_scenario(tiny):
     """One general job, 2 rounds of 4 participants, quorum 0.5 -> Q = 2.
@@ -59,7 +62,13 @@ def quorum_scenario(tiny):
     """
     pop = tiny.population([1.0, 0.5, 2.0, 1.5, 1.0], [32.0, 16.0, 8.0, 4.0, 32.0])
     rows = [
-        (0, 100, 0), (3, 50, 1), (20, 300, 0), (30, 400, 2), (40, 400, 3), (45, 400, 1), (60, 400, 4),
+        (0, 100, 0),
+        (3, 50, 1),
+        (20, 300, 0),
+        (30, 400, 2),
+        (40, 400, 3),
+        (45, 400, 1),
+        (60, 400, 4),
         (500, 900, 0),  # later check-in: unused
     ]
     jobs = [tiny.job(0, "general", 4, rounds=2, quorum=0.5, model_size_mb=2.0, name="A")]
@@ -130,6 +139,7 @@ def test_round_fails_at_deadline_and_is_retried(tiny, policy):
 # Devices: general only, cf 1, bw 8 (20 s tasks); device k checks in once at
 # t = 10 (k + 1), window 500 s. All jobs: quorum 1.0.
 # --------------------------------------------------------------------------
+
 
 def stream_scenario(tiny, jobs, n=40, seed=0):
     pop = tiny.population([1.0] * n)
@@ -203,13 +213,17 @@ def test_attained_service_order(tiny, policy):
 # Take-over test j over k (queues q, supplies s): A over B, B over C.
 # --------------------------------------------------------------------------
 
+
 def toy_scenario(tiny, participants, seed=0):
     kinds = ["H", "C", "G"] * 10
     pop = tiny.population([1.0] * 30, 8.0, kinds)
     rows = [(10.0 * (k + 1), 10.0 * (k + 1) + 500.0, k) for k in range(30)]
     pa, pb, pc = participants
-    jobs = [tiny.job(0, "general", pa, name="A"), tiny.job(0, "compute_rich", pb, name="B"),
-            tiny.job(0, "high_performance", pc, name="C")]
+    jobs = [
+        tiny.job(0, "general", pa, name="A"),
+        tiny.job(0, "compute_rich", pb, name="B"),
+        tiny.job(0, "high_performance", pc, name="C"),
+    ]
     return tiny.scenario(pop, rows, jobs, seed=seed)
 
 
@@ -246,8 +260,16 @@ TOY2 = {"fifo": (30, 60, 120), "las": (30, 60, 120), "srsf": (30, 60, 120), "ven
 #                                              t40 H -> C (closes 60), t50 C B: (50, 70, 60).
 #   t20 C -> A (closes 40): t40 H -> B, t50 C B (closes 70), t70 H C: (40, 70, 90);
 #                           t40 H -> C (closes 60), t50 C B, t70 H B (closes 90): (40, 90, 60).
-TOY2_RANDOM = {(30, 60, 120), (30, 70, 90), (50, 40, 90), (40, 60, 120), (40, 70, 90),
-               (50, 60, 90), (50, 70, 60), (40, 90, 60)}
+TOY2_RANDOM = {
+    (30, 60, 120),
+    (30, 70, 90),
+    (50, 40, 90),
+    (40, 60, 120),
+    (40, 70, 90),
+    (50, 60, 90),
+    (50, 70, 60),
+    (40, 90, 60),
+}
 
 
 @pytest.mark.parametrize("policy", sorted(TOY1))
@@ -297,6 +319,7 @@ def test_toys_smarter_order_beats_fifo(tiny):
 # Per-(class, job) scores: the same device kind may prefer different jobs.
 # --------------------------------------------------------------------------
 
+
 def test_class_scores_route_devices(tiny):
     """Scores per (device class, job): H devices prefer C, the others A.
 
@@ -326,6 +349,7 @@ def test_class_scores_route_devices(tiny):
 # --------------------------------------------------------------------------
 # Edge cases: results out of order, chunk boundaries, trace repetition, ties.
 # --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("b_arrival", [None, 12.0, 22.0])
 def test_out_of_order_results(tiny, b_arrival):
@@ -361,8 +385,15 @@ def test_rounds_across_trace_chunks(tiny, policy):
     JCT 10920.
     """
     pop = tiny.population([1.0] * 4)
-    rows = [(3500, 4000, 0), (3600, 3900, 1), (3700, 9000, 0), (7300, 7800, 2),
-            (7330, 8000, 0), (7340, 8000, 1), (10900, 11000, 3)]
+    rows = [
+        (3500, 4000, 0),
+        (3600, 3900, 1),
+        (3700, 9000, 0),
+        (7300, 7800, 2),
+        (7330, 8000, 0),
+        (7340, 8000, 1),
+        (10900, 11000, 3),
+    ]
     jobs = [tiny.job(0, "general", 3, rounds=2, name="A")]
     sim, res = tiny.simulate(tiny.scenario(pop, rows, jobs), policy)
     assert tiny.jcts(res) == pytest.approx((10920.0,))
@@ -398,11 +429,14 @@ def test_checkin_at_the_quorum_instant_does_not_depend_on_unrelated_events(tiny)
     Either is defensible; the bug is that the simulator picks one or the other
     depending on whether an unrelated event (B's arrival) fell between 0 and 20.
     """
+
     def a_jct(b_arrival):
         pop = tiny.population([1.0] * 4, 8.0, ["G", "G", "G", "H"])
         rows = [(0, 500, 0), (20, 500, 1), (30, 500, 2), (2000, 2500, 3)]
-        jobs = [tiny.job(0, "general", 2, rounds=2, quorum=0.5, name="A"),
-                tiny.job(b_arrival, "high_performance", 1, name="B")]
+        jobs = [
+            tiny.job(0, "general", 2, rounds=2, quorum=0.5, name="A"),
+            tiny.job(b_arrival, "high_performance", 1, name="B"),
+        ]
         _, res = tiny.simulate(tiny.scenario(pop, rows, jobs), "fifo")
         return tiny.jcts(res)[0]
 

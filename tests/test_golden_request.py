@@ -75,10 +75,13 @@ def late_fill_scenario(tiny, timing):
     return tiny.scenario(pop, rows, jobs, round_deadline_from=timing)
 
 
-@pytest.mark.parametrize("timing, jct, failed, wasted, queuing", [
-    ("request", 170.0, 1, 1, 100.0 + 50.0),
-    ("dispatch", 140.0, 0, 0, 120.0),
-])
+@pytest.mark.parametrize(
+    "timing, jct, failed, wasted, queuing",
+    [
+        ("request", 170.0, 1, 1, 100.0 + 50.0),
+        ("dispatch", 140.0, 0, 0, 120.0),
+    ],
+)
 def test_round_that_cannot_fill_in_time(tiny, timing, jct, failed, wasted, queuing):
     _, res = tiny.simulate(late_fill_scenario(tiny, timing), "fifo")
     (job,) = res.jobs
@@ -109,6 +112,7 @@ def test_quorum_at_the_deadline_instant_succeeds(tiny):
 #   t50 A's round 2 -> closes 70.                                JCT (70, 55)
 # --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("policy, expected", [("venn", (90.0, 35.0)), ("venn-ref", (70.0, 55.0))])
 def test_venn_order_key_inside_a_group(tiny, policy, expected):
     n = 12
@@ -127,8 +131,7 @@ def test_admission_check_turns_away_a_round_the_supply_cannot_fill(tiny):
     n = 40
     pop = tiny.population([1.0] * n)
     rows = [(60.0 * k, 60.0 * k + 500.0, k) for k in range(n)]
-    jobs = [tiny.job(0, "general", 1, rounds=3, name="A"),
-            tiny.job(0, "general", 40, deadline_s=60.0, name="B")]
+    jobs = [tiny.job(0, "general", 1, rounds=3, name="A"), tiny.job(0, "general", 40, deadline_s=60.0, name="B")]
     scenario = tiny.scenario(pop, rows, jobs, horizon_s=1500.0, period_s=2400.0)  # 1 check-in a minute
     _, plain = tiny.simulate(scenario, "venn-ref")
     _, checked = tiny.simulate(scenario, make_policy("venn-ref:admission=0.5"))

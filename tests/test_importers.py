@@ -73,8 +73,9 @@ def test_fedscale_availability_round_trip(tmp_path):
 
 
 def test_fedscale_availability_period_repeats_and_drops(tmp_path):
-    imported = read_fedscale_availability(dump(tmp_path / "trace.pkl", BEHAVIOR), period_s=3600.0, chunk_s=600.0,
-                                          drop_after_period=True)
+    imported = read_fedscale_availability(
+        dump(tmp_path / "trace.pkl", BEHAVIOR), period_s=3600.0, chunk_s=600.0, drop_after_period=True
+    )
     assert imported.trace.period_s == 3600.0
     assert imported.dropped_windows == 2  # 5000 and 9000 start after the period
     assert rows_of(imported.trace) == {(0.5, 90.5, 0), (2000, 2500, 1), (3000, 3100, 1), (100, 400, 2)}
@@ -167,11 +168,23 @@ def test_fedscale_capacity_picks(tmp_path):
     "entry, match",
     [
         ({"computation": 50.0}, r"client 2: missing key\(s\) \['communication'\]"),
-        ({"computation": "fast", "communication": 1.0}, r"client 2\.computation: expected a finite number > 0, got 'fast'"),
-        ({"computation": 50.0, "communication": 0.0}, r"client 2\.communication: expected a number in \(0, 1e\+12\], got 0\.0"),
+        (
+            {"computation": "fast", "communication": 1.0},
+            r"client 2\.computation: expected a finite number > 0, got 'fast'",
+        ),
+        (
+            {"computation": 50.0, "communication": 0.0},
+            r"client 2\.communication: expected a number in \(0, 1e\+12\], got 0\.0",
+        ),
         ({"computation": float("nan"), "communication": 1.0}, r"client 2\.computation"),
-        ({"computation": 1e308, "communication": 1.0}, r"client 2\.computation: expected a number in \(0, 1e\+12\], got 1e\+308"),
-        ({"computation": 1e308, "communication": 1.0}, r"client 2\.computation: expected a number in \(0, 1e\+12\], got 1e\+308"),
+        (
+            {"computation": 1e308, "communication": 1.0},
+            r"client 2\.computation: expected a number in \(0, 1e\+12\], got 1e\+308",
+        ),
+        (
+            {"computation": 1e308, "communication": 1.0},
+            r"client 2\.computation: expected a number in \(0, 1e\+12\], got 1e\+308",
+        ),
         ([50.0, 1000.0], r"client 2: expected a dict"),
     ],
 )
@@ -335,8 +348,12 @@ def test_trace_csv_round_trip(tmp_path):
     assert trace.n_devices == 3
     daily = read_trace_csv(tmp_path / "trace.csv", period_s=DAY_S, chunk_s=3600)
     assert daily.period_s == DAY_S
-    assert chunk_rows(daily, 24) == [(DAY_S, DAY_S + 120.5, 1), (DAY_S + 60, DAY_S + 400, 0),
-                                     (DAY_S + 300, DAY_S + 900, 2), (DAY_S + 3000, DAY_S + 3500, 2)]
+    assert chunk_rows(daily, 24) == [
+        (DAY_S, DAY_S + 120.5, 1),
+        (DAY_S + 60, DAY_S + 400, 0),
+        (DAY_S + 300, DAY_S + 900, 2),
+        (DAY_S + 3000, DAY_S + 3500, 2),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -344,8 +361,16 @@ def test_trace_csv_round_trip(tmp_path):
     [
         ("device,start_s\n0,1\n", {}, r"line 1 \(header\): missing column\(s\) \['end_s'\]"),
         ("# c\ndevice,start,end_s\n0,1,2\n", {}, r"line 2 \(header\): missing column\(s\) \['start_s'\]"),
-        ("device,start_s,end_s\n0,1,2\n# c\n\n1,one,5\n", {}, r"line 5, column 'start_s': expected a number, got 'one'"),
-        ("device,start_s,end_s\n0,1,2\n1,,5\n", {}, r"line 3, column 'start_s': expected a number, got a missing value"),
+        (
+            "device,start_s,end_s\n0,1,2\n# c\n\n1,one,5\n",
+            {},
+            r"line 5, column 'start_s': expected a number, got 'one'",
+        ),
+        (
+            "device,start_s,end_s\n0,1,2\n1,,5\n",
+            {},
+            r"line 3, column 'start_s': expected a number, got a missing value",
+        ),
         ("device,start_s,end_s\n0,1,2\n1.5,3,5\n", {}, r"line 3, column 'device': expected an integer, got '1.5'"),
         ("device,start_s,end_s\n0,10,10\n", {}, r"line 2, column 'end_s': end_s 10\.0 is not after start_s 10\.0"),
         ("device,start_s,end_s\n0,10,20\n0,30,5\n", {}, r"line 3, column 'end_s'"),
@@ -396,8 +421,10 @@ def test_devices_csv_round_trip(tmp_path):
     "text, match",
     [
         ("device,compute_factor\n0,1\n", r"line 1 \(header\): missing column\(s\) \['bandwidth_mbps'\]"),
-        ("device,compute_factor,bandwidth_mbps,ram_gb\n0,1,8,4\n1,1,8,lots\n",
-         r"line 3, column 'ram_gb': expected a number, got 'lots'"),
+        (
+            "device,compute_factor,bandwidth_mbps,ram_gb\n0,1,8,4\n1,1,8,lots\n",
+            r"line 3, column 'ram_gb': expected a number, got 'lots'",
+        ),
         ("device,compute_factor,bandwidth_mbps\n0,1,8\n0,2,8\n", r"line 3, column 'device': device 0 appears twice"),
         ("device,compute_factor,bandwidth_mbps\n0,1,8\n2,2,8\n", r"line 3, column 'device': .*device 1 is missing"),
         ("device,compute_factor,bandwidth_mbps\n0,0,8\n", r"line 2, column 'compute_factor': must be > 0"),
@@ -419,21 +446,31 @@ def test_devices_csv_errors(tmp_path, text, match):
 def test_both_checkin_readers_reject_a_row_starting_at_the_period(tmp_path):
     """One rule (PERIOD_RULE): [0, period_s); start == period_s is outside, in both readers."""
     csv_path = write(tmp_path / "trace.csv", "device,start_s,end_s\n0,0,100\n1,3600,3700\n0,4000,4100\n")
-    with pytest.raises(SpecError, match=r"line 3, column 'start_s': start_s 3600\.0 is not inside the period "
-                                        r"\[0, 3600\) s \(2 row\(s\).*drop_after_period"):
+    with pytest.raises(
+        SpecError,
+        match=r"line 3, column 'start_s': start_s 3600\.0 is not inside the period "
+        r"\[0, 3600\) s \(2 row\(s\).*drop_after_period",
+    ):
         read_trace_csv(csv_path, period_s=3600)
     dropped = read_trace_csv(csv_path, period_s=3600, drop_after_period=True)
     assert rows_of(dropped) == {(0, 100, 0)}
     with pytest.raises(SpecError, match="no row starts before period_s = 10"):
-        read_trace_csv(write(tmp_path / "late.csv", "device,start_s,end_s\n0,20,30\n"), period_s=10,
-                       drop_after_period=True)
+        read_trace_csv(
+            write(tmp_path / "late.csv", "device,start_s,end_s\n0,20,30\n"), period_s=10, drop_after_period=True
+        )
 
-    pkl = dump(tmp_path / "behave", {
-        1: {"active": [0], "inactive": [100], "finish_time": 5000},
-        2: {"active": [50, 3600], "inactive": [60, 3700], "finish_time": 5000},
-    })
-    with pytest.raises(SpecError, match=r"client 2: window 1 starts at 3600\.0 s \(active\[1\]\), not inside the "
-                                        r"period \[0, 3600\) s .*drop_after_period") as info:
+    pkl = dump(
+        tmp_path / "behave",
+        {
+            1: {"active": [0], "inactive": [100], "finish_time": 5000},
+            2: {"active": [50, 3600], "inactive": [60, 3700], "finish_time": 5000},
+        },
+    )
+    with pytest.raises(
+        SpecError,
+        match=r"client 2: window 1 starts at 3600\.0 s \(active\[1\]\), not inside the "
+        r"period \[0, 3600\) s .*drop_after_period",
+    ) as info:
         read_fedscale_availability(pkl, period_s=3600)
     assert info.value.source == str(pkl)
     imported = read_fedscale_availability(pkl, period_s=3600, drop_after_period=True)
@@ -455,8 +492,9 @@ def test_eligibility_with_more_than_four_categories(tmp_path):
     names = ["general", "gpu", "big_ram", "high_performance", "npu", "tablet"]
     npu = requirements.name_categories("npu", names)
     assert npu == {"category": 5, "name": "npu"}
-    np.testing.assert_array_equal(requirements.evaluate(npu, pop.attributes, len(pop)),
-                                  [True, False, False, True, False, False, True])
+    np.testing.assert_array_equal(
+        requirements.evaluate(npu, pop.attributes, len(pop)), [True, False, False, True, False, False, True]
+    )
     assert requirements.label(npu) == "npu"
     # Beyond 8 categories the mask is 64-bit.
     wide = read_venn_client_table(*write_venn_files(tmp_path, eligibility=[[1, 20], [63]])).population
@@ -472,12 +510,16 @@ def test_named_categories_label_and_group():
     assert requirements.label(gpu) == "gpu"  # not the paper's 'compute_rich'
     assert requirements.key(gpu) == requirements.key("compute_rich")  # same devices, same group
     assert requirements.label("compute_rich") == "compute_rich"  # the paper's names as before
-    combined = requirements.name_categories({"all": ["npu", {"not": 3}, {"attr": "ram_gb", "op": ">=", "value": 8}]},
-                                            names)
+    combined = requirements.name_categories(
+        {"all": ["npu", {"not": 3}, {"attr": "ram_gb", "op": ">=", "value": 8}]}, names
+    )
     assert requirements.label(combined) == "(npu & not(big_ram) & ram_gb>=8)"
     assert requirements.name_categories("any_device", names) == "any_device"
-    with pytest.raises(SpecError, match=r"requirement\.any\[1\]: unknown category 'compute_rich'; this scenario's "
-                                        r"categories are 1 general, 2 gpu"):
+    with pytest.raises(
+        SpecError,
+        match=r"requirement\.any\[1\]: unknown category 'compute_rich'; this scenario's "
+        r"categories are 1 general, 2 gpu",
+    ):
         requirements.name_categories({"any": ["gpu", "compute_rich"]}, names)
     with pytest.raises(SpecError, match="unknown category 6"):
         requirements.name_categories(6, names)
@@ -507,18 +549,31 @@ def test_jobs_csv_round_trip(tmp_path):
     assert (a.name, a.arrival_s, a.requirement, a.participants, a.rounds, a.deadline_s) == ("a", 3600, 1, 100, 50, 900)
     assert a.quorum == 0.8 and a.workload_s == 30 and a.mode == "sync"
     assert a.model_size_mb == pytest.approx(10 * 13.736 / 8)
-    assert (b.name, b.requirement, b.quorum, b.workload_s, b.model_size_mb, b.mode, b.buffer_size) == \
-        ("job1", "compute_rich", 0.5, 30.0, 5.0, "async", 10)
-    text = ('arrival_s,requirement,participants,rounds,deadline_s\n'
-            '10,"{attr: ram_gb, op: \'>=\', value: 8}",2,1,60\n'
-            '0,"{""all"": [""general"", {""not"": 4}]}",1,1,60\n'
-            '5,any_device,1,1,60\n'
-            '7,4,1,1,60\n')
+    assert (b.name, b.requirement, b.quorum, b.workload_s, b.model_size_mb, b.mode, b.buffer_size) == (
+        "job1",
+        "compute_rich",
+        0.5,
+        30.0,
+        5.0,
+        "async",
+        10,
+    )
+    text = (
+        "arrival_s,requirement,participants,rounds,deadline_s\n"
+        "10,\"{attr: ram_gb, op: '>=', value: 8}\",2,1,60\n"
+        '0,"{""all"": [""general"", {""not"": 4}]}",1,1,60\n'
+        "5,any_device,1,1,60\n"
+        "7,4,1,1,60\n"
+    )
     jobs = read_jobs_csv(write(tmp_path / "req.csv", text), name="mine")
     assert jobs.name == "mine"
     assert [j.arrival_s for j in jobs.jobs] == [0, 5, 7, 10]  # arrival order
-    assert [requirements.label(j.requirement) for j in jobs.jobs] == \
-        ["(general & not(high_performance))", "any_device", "high_performance", "ram_gb>=8"]
+    assert [requirements.label(j.requirement) for j in jobs.jobs] == [
+        "(general & not(high_performance))",
+        "any_device",
+        "high_performance",
+        "ram_gb>=8",
+    ]
 
 
 def test_jobs_csv_with_category_names(tmp_path):
@@ -539,15 +594,20 @@ HEADER = "arrival_s,requirement,participants,rounds,deadline_s"
         ("", "the file is empty"),
         ("# nothing\n", "has no header and no rows"),
         (HEADER + "\n", "has a header but no rows"),
-        ("arrival_s,requirement,participants,deadline_s\n0,general,1,60\n",
-         r"line 1 \(header\): missing column\(s\) \['rounds'\]"),
+        (
+            "arrival_s,requirement,participants,deadline_s\n0,general,1,60\n",
+            r"line 1 \(header\): missing column\(s\) \['rounds'\]",
+        ),
         ("arrival_s,participants,rounds,deadline_s\n0,1,1,60\n", r"header: has no 'requirement' or 'category' column"),
         (HEADER + ",category\n0,general,1,1,60,1\n", r"header: has both a 'requirement' and a 'category' column"),
         (HEADER + ",priority\n0,general,1,1,60,3\n", r"header: unexpected column\(s\) \['priority'\]"),
         (HEADER + ",rounds\n0,general,1,1,60,2\n", r"line 1 \(header\): column 'rounds' appears twice"),
         (HEADER + "\n0,general,1,1,60\n0,general,1,1\n", r"line 3: has 4 fields but the header names 5 columns"),
         (HEADER + "\n0,general,1,1,60,9\n", r"line 2: has 6 fields but the header names 5 columns"),
-        (HEADER + "\n0,general,1,1,60\nsoon,general,1,1,60\n", r"line 3, column 'arrival_s': expected a number, got 'soon'"),
+        (
+            HEADER + "\n0,general,1,1,60\nsoon,general,1,1,60\n",
+            r"line 3, column 'arrival_s': expected a number, got 'soon'",
+        ),
         (HEADER + "\n-5,general,1,1,60\n", r"line 2, column 'arrival_s': expected a number of seconds >= 0, got '-5'"),
         (HEADER + "\n0,general,-3,1,60\n", r"line 2, column 'participants': expected an integer >= 1, got '-3'"),
         (HEADER + "\n0,general,2.5,1,60\n", r"line 2, column 'participants': expected an integer, got '2\.5'"),
@@ -557,23 +617,41 @@ HEADER = "arrival_s,requirement,participants,rounds,deadline_s"
         (HEADER + "\n0,gpu_rich,1,1,60\n", r"line 2, column 'requirement': unknown category 'gpu_rich'"),
         (HEADER + "\n0,7,1,1,60\n", r"line 2, column 'requirement': category must be 1-4"),
         (HEADER + "\n0,,1,1,60\n", r"line 2, column 'requirement': expected a requirement, got a missing value"),
-        (HEADER + '\n0,"{attr: ram_gb, op: =>, value: 8}",1,1,60\n',
-         r"line 2, column 'requirement': 'op' must be one of"),
-        (HEADER + '\n0,"{attr: ram_gb",1,1,60\n', r"line 2, column 'requirement': cannot read .* as a YAML/JSON mapping"),
-        (HEADER + '\n0,"{all: [general, nope]}",1,1,60\n',
-         r"line 2, column 'requirement': unknown category 'nope'.* \(at requirement\.all\[1\]\)"),
-        ("arrival_s,category,participants,rounds,deadline_s\n0,\"{attr: ram_gb, op: '>=', value: 8}\",1,1,60\n",
-         r"line 2, column 'category': expected a category name or number, got the mapping"),
+        (
+            HEADER + '\n0,"{attr: ram_gb, op: =>, value: 8}",1,1,60\n',
+            r"line 2, column 'requirement': 'op' must be one of",
+        ),
+        (
+            HEADER + '\n0,"{attr: ram_gb",1,1,60\n',
+            r"line 2, column 'requirement': cannot read .* as a YAML/JSON mapping",
+        ),
+        (
+            HEADER + '\n0,"{all: [general, nope]}",1,1,60\n',
+            r"line 2, column 'requirement': unknown category 'nope'.* \(at requirement\.all\[1\]\)",
+        ),
+        (
+            "arrival_s,category,participants,rounds,deadline_s\n0,\"{attr: ram_gb, op: '>=', value: 8}\",1,1,60\n",
+            r"line 2, column 'category': expected a category name or number, got the mapping",
+        ),
         (HEADER + ",quorum\n0,general,1,1,60,1.5\n", r"line 2, column 'quorum': expected a number > 0 and <= 1"),
         (HEADER + ",comm_s\n0,general,1,1,60,fast\n", r"line 2, column 'comm_s': expected a number, got 'fast'"),
-        (HEADER + ",comm_s,model_size_mb\n0,general,1,1,60,10,5\n",
-         r"line 2, column 'comm_s': give model_size_mb or comm_s for a job, not both"),
+        (
+            HEADER + ",comm_s,model_size_mb\n0,general,1,1,60,10,5\n",
+            r"line 2, column 'comm_s': give model_size_mb or comm_s for a job, not both",
+        ),
         (HEADER + ",mode\n0,general,1,1,60,batch\n", r"line 2, column 'mode': expected 'sync' or 'async', got 'batch'"),
-        (HEADER + ",mode\n0,general,1,1,60,async\n", r"line 2, column 'buffer_size': must be an integer >= 1 for an async"),
-        (HEADER + ",workload_s,model_size_mb\n0,general,1,1,60,0,0\n",
-         r"line 2, column 'workload_s': must be > 0 when model_size_mb is 0"),
-        (HEADER + ",name\n0,general,1,1,60,x\n# c\n0,general,1,1,60,x\n",
-         r"line 4, column 'name': duplicate job name 'x' \(also on line 2\)"),
+        (
+            HEADER + ",mode\n0,general,1,1,60,async\n",
+            r"line 2, column 'buffer_size': must be an integer >= 1 for an async",
+        ),
+        (
+            HEADER + ",workload_s,model_size_mb\n0,general,1,1,60,0,0\n",
+            r"line 2, column 'workload_s': must be > 0 when model_size_mb is 0",
+        ),
+        (
+            HEADER + ",name\n0,general,1,1,60,x\n# c\n0,general,1,1,60,x\n",
+            r"line 4, column 'name': duplicate job name 'x' \(also on line 2\)",
+        ),
     ],
 )
 def test_jobs_csv_errors(tmp_path, text, match):
@@ -586,21 +664,29 @@ def test_jobs_csv_errors(tmp_path, text, match):
 def test_comm_s_gives_the_authors_task_time(tmp_path):
     """A job with the authors' workload 30 and comm 10 takes, on a device imported from their capacity file,
     30 * computation / 78 + 2 * 10 * 13736 / communication seconds: by formula and in the simulator."""
-    capacity = {1: {"computation": 39.0, "communication": 6868.0},    # mean computation: 78, as the authors'
-                2: {"computation": 117.0, "communication": 27472.0}}
+    capacity = {
+        1: {"computation": 39.0, "communication": 6868.0},  # mean computation: 78, as the authors'
+        2: {"computation": 117.0, "communication": 27472.0},
+    }
     rows = [(1, 0.0, 5000.0), (2, 10.0, 5000.0)]
     files = write_venn_files(tmp_path, rows=rows, capacity=capacity, eligibility=[[1, 2, 3, 4]])
     imported = read_venn_client_table(*files)
     by_file_mean = imported.population
     exact = read_venn_client_table(*files, compute_reference=VENN_COMPUTE_REFERENCE).population
     np.testing.assert_allclose(exact.compute_factor, by_file_mean.compute_factor)  # the file's mean is 78
-    jobs = read_jobs_csv(write(tmp_path / "jobs.csv", "arrival_s,category,participants,rounds,deadline_s,"
-                                                       "workload_s,comm_s,quorum\n0,1,1,1,3600,30,10,1\n"))
+    jobs = read_jobs_csv(
+        write(
+            tmp_path / "jobs.csv",
+            "arrival_s,category,participants,rounds,deadline_s,workload_s,comm_s,quorum\n0,1,1,1,3600,30,10,1\n",
+        )
+    )
     job = jobs.jobs[0]
     assert job.model_size_mb == pytest.approx(comm_s_to_model_size_mb(10.0)) == pytest.approx(17.17)
     authors = [30 * c["computation"] / 78 + 10 / (c["communication"] / 13736) * 2 for c in capacity.values()]
-    ours = [job.workload_s * cf + 2 * job.model_size_mb * 8 / bw
-            for cf, bw in zip(exact.compute_factor, exact.bandwidth_mbps)]
+    ours = [
+        job.workload_s * cf + 2 * job.model_size_mb * 8 / bw
+        for cf, bw in zip(exact.compute_factor, exact.bandwidth_mbps)
+    ]
     np.testing.assert_allclose(ours, authors, rtol=1e-12)
     assert authors == pytest.approx([15 + 40, 45 + 10])
     # In the simulator: device 0 checks in at 0 when the job arrives; no noise -> JCT = its task time.
@@ -608,8 +694,15 @@ def test_comm_s_gives_the_authors_task_time(tmp_path):
     from venn_gym.policy import run_policy
     from venn_gym.scenario import Scenario
 
-    scenario = Scenario(name="t/comm-v0", seed=0, population=exact, trace=imported.trace, workload=jobs,
-                        task_noise_log_sd=0.0, speed_tiers=1)
+    scenario = Scenario(
+        name="t/comm-v0",
+        seed=0,
+        population=exact,
+        trace=imported.trace,
+        workload=jobs,
+        task_noise_log_sd=0.0,
+        speed_tiers=1,
+    )
     (record,) = run_policy(scenario, make_policy("fifo")).jobs
     assert record.finished and record.jct_s == pytest.approx(authors[0])
 
@@ -625,20 +718,25 @@ AIBENCH = """device_id,model,cpu_score,ram_gb,fp16_memory_score,android_version,
 
 def test_raw_device_table_with_a_column_mapping(tmp_path):
     path = write(tmp_path / "aibench.csv", AIBENCH)
-    pop = read_devices_csv(path, columns={
-        "compute_factor": {"from": "inference_ms", "relative_to": "median"},
-        "bandwidth_mbps": {"value": 20},
-        "ram_gb": "ram_gb",
-        "os_version": "android_version",
-        "memory_score": {"from": "fp16_memory_score", "default": 1000, "scale": 0.001},
-    })
+    pop = read_devices_csv(
+        path,
+        columns={
+            "compute_factor": {"from": "inference_ms", "relative_to": "median"},
+            "bandwidth_mbps": {"value": 20},
+            "ram_gb": "ram_gb",
+            "os_version": "android_version",
+            "memory_score": {"from": "fp16_memory_score", "default": 1000, "scale": 0.001},
+        },
+    )
     np.testing.assert_allclose(pop.compute_factor, [20 / 60, 1.0, 100 / 60])  # median device = 1
     np.testing.assert_allclose(pop.bandwidth_mbps, [20, 20, 20])
     assert sorted(pop.attributes) == ["memory_score", "os_version", "ram_gb"]
     np.testing.assert_allclose(pop.attributes["os_version"], [13, 13, 10])
     np.testing.assert_allclose(pop.attributes["memory_score"], [2.1, 1.0, 0.9])
-    scaled = map_device_columns(path, {"compute_factor": {"from": "inference_ms", "scale": 1 / 63},
-                                       "bandwidth_mbps": 8, "categories": {"value": 1}})
+    scaled = map_device_columns(
+        path,
+        {"compute_factor": {"from": "inference_ms", "scale": 1 / 63}, "bandwidth_mbps": 8, "categories": {"value": 1}},
+    )
     np.testing.assert_allclose(scaled.compute_factor, [20 / 63, 60 / 63, 100 / 63])
     assert scaled.attributes["categories"].dtype.kind == "i"
 
@@ -647,28 +745,51 @@ def test_raw_device_table_with_a_column_mapping(tmp_path):
     "columns, match",
     [
         ({"compute_factor": "inference_ms"}, r"columns: missing field\(s\) \['bandwidth_mbps'\]"),
-        ({"compute_factor": "latency", "bandwidth_mbps": 5},
-         r"line 1 \(header\): missing column\(s\) \['latency'\].*\(columns\.compute_factor reads column 'latency'\)"),
-        ({"compute_factor": "inference_ms", "bandwidth_mbps": 5, "mem": "fp16_memory_score"},
-         r"line 3, column 'fp16_memory_score': expected a number, got a missing value"),
-        ({"compute_factor": "inference_ms", "bandwidth_mbps": 5, "name": "model"},
-         r"line 2, column 'model': expected a number, got 'Phone A'"),
-        ({"compute_factor": {"from": "inference_ms", "scale": -1}, "bandwidth_mbps": 5},
-         r"line 2, column 'inference_ms': must be > 0, got -20\.0 \(as compute_factor\)"),
-        ({"compute_factor": "inference_ms", "bandwidth_mbps": {"value": 0}}, r"columns\.bandwidth_mbps\.value: must be > 0"),
-        ({"compute_factor": {"from": "inference_ms", "per": 2}, "bandwidth_mbps": 5},
-         r"columns\.compute_factor\.per: unknown key 'per'"),
-        ({"compute_factor": {"from": "inference_ms", "value": 2}, "bandwidth_mbps": 5},
-         r"columns\.compute_factor: give exactly one of 'from'"),
-        ({"compute_factor": {"from": "inference_ms", "relative_to": "max"}, "bandwidth_mbps": 5},
-         r"columns\.compute_factor\.relative_to: expected 'median' or 'mean'"),
-        ({"compute_factor": {"from": "inference_ms", "scale": "x"}, "bandwidth_mbps": 5},
-         r"columns\.compute_factor\.scale: expected a number"),
+        (
+            {"compute_factor": "latency", "bandwidth_mbps": 5},
+            r"line 1 \(header\): missing column\(s\) \['latency'\].*\(columns\.compute_factor reads column 'latency'\)",
+        ),
+        (
+            {"compute_factor": "inference_ms", "bandwidth_mbps": 5, "mem": "fp16_memory_score"},
+            r"line 3, column 'fp16_memory_score': expected a number, got a missing value",
+        ),
+        (
+            {"compute_factor": "inference_ms", "bandwidth_mbps": 5, "name": "model"},
+            r"line 2, column 'model': expected a number, got 'Phone A'",
+        ),
+        (
+            {"compute_factor": {"from": "inference_ms", "scale": -1}, "bandwidth_mbps": 5},
+            r"line 2, column 'inference_ms': must be > 0, got -20\.0 \(as compute_factor\)",
+        ),
+        (
+            {"compute_factor": "inference_ms", "bandwidth_mbps": {"value": 0}},
+            r"columns\.bandwidth_mbps\.value: must be > 0",
+        ),
+        (
+            {"compute_factor": {"from": "inference_ms", "per": 2}, "bandwidth_mbps": 5},
+            r"columns\.compute_factor\.per: unknown key 'per'",
+        ),
+        (
+            {"compute_factor": {"from": "inference_ms", "value": 2}, "bandwidth_mbps": 5},
+            r"columns\.compute_factor: give exactly one of 'from'",
+        ),
+        (
+            {"compute_factor": {"from": "inference_ms", "relative_to": "max"}, "bandwidth_mbps": 5},
+            r"columns\.compute_factor\.relative_to: expected 'median' or 'mean'",
+        ),
+        (
+            {"compute_factor": {"from": "inference_ms", "scale": "x"}, "bandwidth_mbps": 5},
+            r"columns\.compute_factor\.scale: expected a number",
+        ),
         ({"compute_factor": ["inference_ms"], "bandwidth_mbps": 5}, r"columns\.compute_factor: expected a column name"),
-        ({"compute_factor": "inference_ms", "bandwidth_mbps": 5, "device": "device_id"},
-         r"columns\.device: 'device' is not a field"),
-        ({"compute_factor": "inference_ms", "bandwidth_mbps": 5, "categories": "cpu_score"},
-         r"line 2, column 'cpu_score': expected an integer, got '20\.2'"),
+        (
+            {"compute_factor": "inference_ms", "bandwidth_mbps": 5, "device": "device_id"},
+            r"columns\.device: 'device' is not a field",
+        ),
+        (
+            {"compute_factor": "inference_ms", "bandwidth_mbps": 5, "categories": "cpu_score"},
+            r"line 2, column 'cpu_score': expected an integer, got '20\.2'",
+        ),
         ({}, "columns: expected a mapping"),
     ],
 )

@@ -10,18 +10,23 @@ import math
 
 import numpy as np
 import pytest
+from conftest import simulate  # tests/ is on sys.path under pytest's default (prepend) import mode
 
 import baselines
 import venn_gym
 from venn_gym import requirements
 from venn_gym.simulation import Simulation
 
-from conftest import simulate  # tests/ is on sys.path under pytest's default (prepend) import mode
-
 SCALE = 0.02
 # Both round timings: -v0 counts deadlines from dispatch, -v1 from the request.
-CASES = [("paper/even-v0", 0), ("paper/even-v0", 1), ("paper/low-v0", 0), ("paper/low-v0", 1),
-         ("paper/low-v1", 0), ("paper/low-v1", 1)]
+CASES = [
+    ("paper/even-v0", 0),
+    ("paper/even-v0", 1),
+    ("paper/low-v0", 0),
+    ("paper/low-v0", 1),
+    ("paper/low-v1", 0),
+    ("paper/low-v1", 1),
+]
 POLICIES = sorted(baselines.POLICIES)
 # Policies whose scores are finite for every (class, job): a free eligible device never idles
 # while a job it may serve has open demand. (Venn's tier matching puts -inf on other tiers.)
@@ -55,13 +60,15 @@ def all_checkins(sc, until_s: float):
 def eligibility(sc) -> np.ndarray:
     """[device, job] eligibility straight from the requirements (not the simulator's classes)."""
     pop = sc.population
-    return np.stack([requirements.evaluate(j.requirement, pop.attributes, len(pop)) for j in sc.workload.jobs],
-                    axis=1)
+    return np.stack([requirements.evaluate(j.requirement, pop.attributes, len(pop)) for j in sc.workload.jobs], axis=1)
 
 
 params = pytest.mark.parametrize("case", CASES, ids=[f"{n.split('/')[1]}-s{s}" for n, s in CASES])
-request_timed = pytest.mark.parametrize("case", [c for c in CASES if c[0].endswith("-v1")],
-                                        ids=[f"{n.split('/')[1]}-s{s}" for n, s in CASES if n.endswith("-v1")])
+request_timed = pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c[0].endswith("-v1")],
+    ids=[f"{n.split('/')[1]}-s{s}" for n, s in CASES if n.endswith("-v1")],
+)
 policies = pytest.mark.parametrize("policy", POLICIES)
 
 
@@ -219,8 +226,9 @@ def test_job_counters_match_assignments(case, policy):
     _, _, res, a = run(*case, policy)
     job, ok = a["job"].astype(int), a["success"].astype(bool)
     failed_attempts = {(r.job, r.attempt) for r in res.rounds if not r.success}
-    in_failed = np.array([(j, t) in failed_attempts for j, t in zip(job.tolist(), a["attempt"].astype(int).tolist())],
-                         dtype=bool)
+    in_failed = np.array(
+        [(j, t) in failed_attempts for j, t in zip(job.tolist(), a["attempt"].astype(int).tolist())], dtype=bool
+    )
     for rec in res.jobs:
         mine = job == rec.job
         assert rec.tasks == mine.sum()
@@ -270,12 +278,15 @@ def test_no_free_eligible_device_idles_while_a_job_waits(case, policy):
 
 # ----------------------------------------------------------------- determinism
 
+
 @pytest.mark.parametrize("policy", ["random", "venn"])
 def test_same_scenario_seed_policy_is_deterministic(policy):
-    r1 = venn_gym.run_policy(venn_gym.make_scenario("paper/even-v0", seed=3, scale=SCALE),
-                             baselines.make_policy(policy))
-    r2 = venn_gym.run_policy(venn_gym.make_scenario("paper/even-v0", seed=3, scale=SCALE),
-                             baselines.make_policy(policy))
+    r1 = venn_gym.run_policy(
+        venn_gym.make_scenario("paper/even-v0", seed=3, scale=SCALE), baselines.make_policy(policy)
+    )
+    r2 = venn_gym.run_policy(
+        venn_gym.make_scenario("paper/even-v0", seed=3, scale=SCALE), baselines.make_policy(policy)
+    )
     assert r1.jobs == r2.jobs
     assert r1.rounds == r2.rounds
     assert r1.checkins == r2.checkins

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import job, make_population, make_scenario, simulate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import job, make_population, make_scenario, simulate
 
 POLICIES = ("random", "random-order", "fifo", "srsf", "venn", "venn-ref:admission=0.5")
 CATEGORIES = ("G", "C", "M", "H")
@@ -25,18 +24,38 @@ def tiny_scenarios(draw):
     cats = ["H"] + draw(st.lists(st.sampled_from(CATEGORIES), min_size=n_devices - 1, max_size=n_devices - 1))
     n_rows = draw(st.integers(4, 40))
     starts = sorted(draw(st.lists(st.integers(0, 2000), min_size=n_rows, max_size=n_rows)))
-    rows = [(float(t), float(t + draw(st.sampled_from([15, 60, 300, 1000]))),
-             0 if i == 0 else draw(st.integers(0, n_devices - 1))) for i, t in enumerate(starts)]
+    rows = [
+        (
+            float(t),
+            float(t + draw(st.sampled_from([15, 60, 300, 1000]))),
+            0 if i == 0 else draw(st.integers(0, n_devices - 1)),
+        )
+        for i, t in enumerate(starts)
+    ]
     jobs = []
     for k in range(draw(st.integers(1, 3))):
         requirement = draw(st.sampled_from(REQUIREMENTS))
-        jobs.append(job(float(draw(st.integers(0, 500))), requirement, draw(st.integers(1, 4)),
-                        rounds=draw(st.integers(1, 3)), deadline_s=float(draw(st.sampled_from([30, 100, 400]))),
-                        quorum=draw(st.sampled_from([0.5, 1.0])), name=f"j{k}"))
+        jobs.append(
+            job(
+                float(draw(st.integers(0, 500))),
+                requirement,
+                draw(st.integers(1, 4)),
+                rounds=draw(st.integers(1, 3)),
+                deadline_s=float(draw(st.sampled_from([30, 100, 400]))),
+                quorum=draw(st.sampled_from([0.5, 1.0])),
+                name=f"j{k}",
+            )
+        )
     timing = draw(st.sampled_from(["request", "dispatch"]))
     policy = draw(st.sampled_from(POLICIES))
-    scenario = make_scenario(make_population(compute, categories=cats), rows, jobs, period_s=2500.0,
-                             horizon_s=20_000.0, round_deadline_from=timing)
+    scenario = make_scenario(
+        make_population(compute, categories=cats),
+        rows,
+        jobs,
+        period_s=2500.0,
+        horizon_s=20_000.0,
+        round_deadline_from=timing,
+    )
     return scenario, policy
 
 

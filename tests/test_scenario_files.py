@@ -18,9 +18,9 @@ import venn_gym
 import venn_gym.registry as registry_module
 import venn_gym.scenario as scenario_module
 from baselines import make_policy
+from venn_gym.catalog import make_scenario, registered_scenarios
 from venn_gym.errors import SpecError
 from venn_gym.policy import run_policy
-from venn_gym.catalog import make_scenario, registered_scenarios
 from venn_gym.scenario_files import (
     load_scenario_file,
     load_workload_file,
@@ -76,17 +76,24 @@ def write(path: Path, text: str) -> Path:
 def hand_files(folder: Path, jobs: str = "", extra: str = "") -> Path:
     write(folder / "data" / "devices.csv", DEVICES_CSV)
     write(folder / "data" / "trace.csv", TRACE_CSV)
-    jobs = jobs or """\
+    jobs = (
+        jobs
+        or """\
         - {arrival_s: 0, requirement: general, participants: 2, rounds: 2, deadline_s: 600, workload_s: 10}
         - {arrival_s: 0, requirement: {attr: ram_gb, op: ">=", value: 8}, participants: 1, rounds: 1, deadline_s: 600}
     """
-    text = textwrap.dedent("""\
+    )
+    text = (
+        textwrap.dedent("""\
         name: test/hand-v0
         devices: {csv: data/devices.csv}
         trace: {csv: data/trace.csv, period_s: 3600}
         workload:
           jobs:
-        """) + textwrap.indent(textwrap.dedent(jobs), "    ") + textwrap.dedent(extra)
+        """)
+        + textwrap.indent(textwrap.dedent(jobs), "    ")
+        + textwrap.dedent(extra)
+    )
     return write(folder / "hand.yaml", text)
 
 
@@ -165,13 +172,16 @@ def test_options_override_top_level_keys(tmp_path):
 
 
 def test_paper_workload_and_workload_files(tmp_path):
-    write(tmp_path / "jobs.yaml", """\
+    write(
+        tmp_path / "jobs.yaml",
+        """\
         name: two-jobs
         jobs:
           - {arrival_s: 0, requirement: 2, participants: 3, rounds: 1, deadline_s: 300}
           - {arrival_s: 10, requirement: any_device, participants: 2, rounds: 1, deadline_s: 300, mode: async,
              buffer_size: 2}
-        """)
+        """,
+    )
     workload = load_workload_file(tmp_path / "jobs.yaml")
     assert workload.name == "two-jobs" and len(workload) == 2
     assert workload.jobs[0].requirement == 2 and workload.jobs[1].mode == "async"
@@ -215,20 +225,31 @@ def dump(path: Path, obj) -> Path:
 
 
 def fedscale_files(folder: Path) -> Path:
-    dump(folder / "behave", {
-        "b": {"active": [0, 600], "inactive": [500, 1200], "finish_time": 1800},
-        "a": {"active": [50], "inactive": [700], "finish_time": 1800},
-    })
-    dump(folder / "capacity", {"z": {"computation": 10.0, "communication": 1000.0},
-                               "a": {"computation": 20.0, "communication": 2000.0},
-                               "b": {"computation": 30.0, "communication": 3000.0}})
-    return write(folder / "fedscale.yaml", """\
+    dump(
+        folder / "behave",
+        {
+            "b": {"active": [0, 600], "inactive": [500, 1200], "finish_time": 1800},
+            "a": {"active": [50], "inactive": [700], "finish_time": 1800},
+        },
+    )
+    dump(
+        folder / "capacity",
+        {
+            "z": {"computation": 10.0, "communication": 1000.0},
+            "a": {"computation": 20.0, "communication": 2000.0},
+            "b": {"computation": 30.0, "communication": 3000.0},
+        },
+    )
+    return write(
+        folder / "fedscale.yaml",
+        """\
         devices: {fedscale_capacity: capacity, match: client_id, synthetic_attributes: [categories]}
         trace: {fedscale_behavior: behave}
         workload:
           jobs:
             - {arrival_s: 0, requirement: any_device, participants: 1, rounds: 2, deadline_s: 600}
-        """)
+        """,
+    )
 
 
 class Planted:
@@ -265,9 +286,11 @@ def test_converted_json_loads_without_trust_and_matches_the_pickle(tmp_path, mon
     assert main(["convert-pickle", str(tmp_path / "behave"), str(tmp_path / "behave.json")]) == 0
     pickle_to_json(tmp_path / "capacity", tmp_path / "capacity.json")
     monkeypatch.delenv("VENN_GYM_TRUST_PICKLES")
-    safe = load_scenario_file(path, devices={"fedscale_capacity": "capacity.json", "match": "client_id",
-                                             "synthetic_attributes": ["categories"]},
-                              trace={"fedscale_behavior": "behave.json"})
+    safe = load_scenario_file(
+        path,
+        devices={"fedscale_capacity": "capacity.json", "match": "client_id", "synthetic_attributes": ["categories"]},
+        trace={"fedscale_behavior": "behave.json"},
+    )
     np.testing.assert_array_equal(safe.population.compute_factor, trusted.population.compute_factor)
     np.testing.assert_array_equal(safe.population.bandwidth_mbps, trusted.population.bandwidth_mbps)
     np.testing.assert_array_equal(safe.trace.start, trusted.trace.start)
@@ -291,16 +314,21 @@ def test_venn_client_table_scenario(tmp_path):
     rows = [(1, 0.0, 900.0), (2, 100.0, 1000.0), (3, 200.0, 1100.0), (4, 4 * DAY_S, 4 * DAY_S + 600)]
     pd.DataFrame(rows, columns=["ID", "start", "end"]).to_csv(tmp_path / "clients.csv")
     dump(tmp_path / "eligibility", [[1, 2, 3, 4], [1]])
-    dump(tmp_path / "capacity", {1: {"computation": 78.0, "communication": 13736.0},
-                                 2: {"computation": 39.0, "communication": 27472.0}})
-    write(tmp_path / "venn.yaml", """\
+    dump(
+        tmp_path / "capacity",
+        {1: {"computation": 78.0, "communication": 13736.0}, 2: {"computation": 39.0, "communication": 27472.0}},
+    )
+    write(
+        tmp_path / "venn.yaml",
+        """\
         name: test/venn-table-v0
         devices:
           venn_client_table: {table: clients.csv, eligibility: eligibility, capacity: capacity}
         workload:
           jobs:
             - {arrival_s: 0, requirement: high_performance, participants: 2, rounds: 1, deadline_s: 600}
-        """)
+        """,
+    )
     scenario = load_scenario_file(tmp_path / "venn.yaml")
     assert len(scenario.population) == 4 and scenario.trace.period_s == 5 * DAY_S
     np.testing.assert_array_equal(scenario.population.attributes["categories"], [15, 1, 15, 1])
@@ -328,33 +356,55 @@ def test_fedscale_scenario_matches_capacity_by_client_id(tmp_path):
 @pytest.mark.parametrize(
     "change, match",
     [
-        (("speed_tiers: 2", "speed_tier: 2"), r"speed_tier: unknown key 'speed_tier'; allowed keys: name, .*speed_tiers"),
-        (("{synthetic: {n_devices: 400}}", "{synthetic: {n_device: 400}}"),
-         r"devices\.synthetic\.n_device: unknown key 'n_device'; allowed keys: n_devices"),
-        (("{synthetic: {n_devices: 400}}", "{synthetic: {n_devices: 400}, csv: d.csv}"),
-         r"devices: expected exactly one of the keys synthetic, csv, fedscale_capacity, venn_client_table; "
-         r"found synthetic, csv"),
-        (("{synthetic: {n_devices: 400}}", "{synthetic: {n_devices: 400}, period_s: 5}"),
-         r"devices\.period_s: unknown key 'period_s'; allowed keys: synthetic, synthetic_attributes"),
-        (("{synthetic: {n_devices: 400}}", "{synth: {n_devices: 400}}"),
-         r"devices\.synth: unknown key 'synth'; expected one of the sources synthetic, csv"),
+        (
+            ("speed_tiers: 2", "speed_tier: 2"),
+            r"speed_tier: unknown key 'speed_tier'; allowed keys: name, .*speed_tiers",
+        ),
+        (
+            ("{synthetic: {n_devices: 400}}", "{synthetic: {n_device: 400}}"),
+            r"devices\.synthetic\.n_device: unknown key 'n_device'; allowed keys: n_devices",
+        ),
+        (
+            ("{synthetic: {n_devices: 400}}", "{synthetic: {n_devices: 400}, csv: d.csv}"),
+            r"devices: expected exactly one of the keys synthetic, csv, fedscale_capacity, venn_client_table; "
+            r"found synthetic, csv",
+        ),
+        (
+            ("{synthetic: {n_devices: 400}}", "{synthetic: {n_devices: 400}, period_s: 5}"),
+            r"devices\.period_s: unknown key 'period_s'; allowed keys: synthetic, synthetic_attributes",
+        ),
+        (
+            ("{synthetic: {n_devices: 400}}", "{synth: {n_devices: 400}}"),
+            r"devices\.synth: unknown key 'synth'; expected one of the sources synthetic, csv",
+        ),
         (("amplitude: 0.3", "amplitud: 0.3"), r"trace\.diurnal\.amplitud: unknown key 'amplitud'"),
         (("amplitude: 0.3", "amplitude: 1.5"), r"trace\.diurnal\.amplitude: expected a number >= 0 and < 1, got 1\.5"),
-        (("name: big-ram", "name: big-ram, priority: 3"),
-         r"workload\.jobs\[1\]\.priority: unknown key 'priority'; allowed keys: arrival_s, requirement"),
+        (
+            ("name: big-ram", "name: big-ram, priority: 3"),
+            r"workload\.jobs\[1\]\.priority: unknown key 'priority'; allowed keys: arrival_s, requirement",
+        ),
         (("participants: 4", "participants: 0"), r"workload\.jobs\[1\]\.participants: expected an integer >= 1, got 0"),
-        (("participants: 4", "participants: four"),
-         r"workload\.jobs\[1\]\.participants: expected an integer >= 1, got 'four'"),
+        (
+            ("participants: 4", "participants: four"),
+            r"workload\.jobs\[1\]\.participants: expected an integer >= 1, got 'four'",
+        ),
         (("participants: 4", "participants: 2.5"), r"workload\.jobs\[1\]\.participants: expected an integer"),
         (("participants: 4, ", ""), r"workload\.jobs\[1\]: missing key 'participants'"),
         (("deadline_s: 300", "deadline_s: -1"), r"workload\.jobs\[1\]\.deadline_s: expected a number > 0"),
         (("quorum: 0.8", "quorum: 1.2"), r"workload\.jobs\[0\]\.quorum: expected a number > 0 and <= 1"),
-        (("workload_s: 30, model_size_mb: 5", "workload_s: 0, model_size_mb: 0"),
-         r"workload\.jobs\[0\]\.workload_s: must be > 0 when model_size_mb is 0"),
-        (("requirement: general", "requirement: gpu_rich"), r"workload\.jobs\[0\]\.requirement: unknown category 'gpu_rich'"),
-        (("attr: ram_gb", "attr: gpu_cores"),
-         r"workload\.jobs\[1\]\.requirement: requirement gpu_cores>=8 names the device attribute 'gpu_cores', "
-         r"which the devices do not carry"),
+        (
+            ("workload_s: 30, model_size_mb: 5", "workload_s: 0, model_size_mb: 0"),
+            r"workload\.jobs\[0\]\.workload_s: must be > 0 when model_size_mb is 0",
+        ),
+        (
+            ("requirement: general", "requirement: gpu_rich"),
+            r"workload\.jobs\[0\]\.requirement: unknown category 'gpu_rich'",
+        ),
+        (
+            ("attr: ram_gb", "attr: gpu_cores"),
+            r"workload\.jobs\[1\]\.requirement: requirement gpu_cores>=8 names the device attribute 'gpu_cores', "
+            r"which the devices do not carry",
+        ),
         (('op: ">="', 'op: "=>"'), r"workload\.jobs\[1\]\.requirement: 'op' must be one of"),
         (("name: big-ram", "name: job0"), r"workload\.jobs\[1\]\.name: duplicate job name 'job0'"),
         (("name: test/basic-v0", "name: 7"), r"name: expected a non-empty string, got 7"),
@@ -372,14 +422,19 @@ def test_mistakes_name_the_file_and_field(tmp_path, change, match):
 
 
 def test_no_eligible_device_is_an_error_naming_the_file(tmp_path):
-    path = hand_files(tmp_path, jobs="""\
+    path = hand_files(
+        tmp_path,
+        jobs="""\
         - {arrival_s: 0, requirement: general, participants: 1, rounds: 1, deadline_s: 600}
         - {arrival_s: 0, requirement: {all: [memory_rich, {attr: ram_gb, op: ">=", value: 8}]}, participants: 1,
            rounds: 1, deadline_s: 600, name: impossible}
-    """)
+    """,
+    )
     # Only device 0 is memory-rich with RAM >= 8 GB; take it out of the trace.
     write(tmp_path / "data" / "trace.csv", "device,start_s,end_s\n1,0,900\n2,60,900\n")
-    with pytest.raises(SpecError, match=r"no device that checks in satisfies .*job 'impossible' could never run") as info:
+    with pytest.raises(
+        SpecError, match=r"no device that checks in satisfies .*job 'impossible' could never run"
+    ) as info:
         load_scenario_file(path)
     assert str(info.value).startswith(f"{path}: workload.jobs[1].requirement: ")
 
@@ -391,7 +446,9 @@ def test_errors_in_data_files_name_both_files(tmp_path):
         load_scenario_file(path)
     message = str(info.value)
     assert message.startswith(f"{path}: trace.csv: ")
-    assert f"{tmp_path / 'data' / 'trace.csv'}: line 3, column 'end_s': end_s 400.0 is not after start_s 500.0" in message
+    assert (
+        f"{tmp_path / 'data' / 'trace.csv'}: line 3, column 'end_s': end_s 400.0 is not after start_s 500.0" in message
+    )
     write(tmp_path / "data" / "trace.csv", "device,start_s,end_s\n9,0,900\n")
     with pytest.raises(SpecError, match=r"trace\.csv: .*line 2, column 'device': device 9 is not in the population"):
         load_scenario_file(path)
@@ -405,13 +462,20 @@ def test_errors_in_data_files_name_both_files(tmp_path):
     [
         ("empty.yaml", "", r"empty\.yaml: the file is empty"),
         ("list.yaml", "- 1\n- 2\n", r"list\.yaml: the top level must be a mapping"),
-        ("syntax.yaml", "name: a\ndevices: {synthetic: {n_devices: 3}\n", r"syntax\.yaml: line \d+, column \d+: invalid YAML"),
+        (
+            "syntax.yaml",
+            "name: a\ndevices: {synthetic: {n_devices: 3}\n",
+            r"syntax\.yaml: line \d+, column \d+: invalid YAML",
+        ),
         ("dup.yaml", "name: a\nname: b\n", r"dup\.yaml: line 2, column 1: invalid YAML: duplicate key 'name'"),
         ("dup.json", '{"name": "a", "name": "b"}', r"dup\.json: invalid JSON: duplicate key 'name'"),
         ("bad.json", '{"name": "a",}', r"bad\.json: line 1, column \d+: invalid JSON"),
         ("scenario.txt", "name: a\n", r"scenario\.txt: expected a \.yaml, \.yml, \.json file"),
-        ("no-devices.yaml", "workload: {jobs: [{arrival_s: 0, requirement: general, participants: 1, rounds: 1, "
-                            "deadline_s: 1}]}\n", r"no-devices\.yaml: missing key 'devices'"),
+        (
+            "no-devices.yaml",
+            "workload: {jobs: [{arrival_s: 0, requirement: general, participants: 1, rounds: 1, deadline_s: 1}]}\n",
+            r"no-devices\.yaml: missing key 'devices'",
+        ),
     ],
 )
 def test_unreadable_files(tmp_path, name, text, match):
@@ -428,8 +492,13 @@ def test_validate_reports_every_problem(tmp_path):
     bad = bad.replace("deadline_s: 300, name", "deadline_s: 0, name").replace("n_devices: 400", "n_devices: x")
     problems = validate_file(write(tmp_path / "bad.yaml", bad))
     assert len(problems) == 5, problems
-    for where in ("colour: unknown key", "speed_tiers: expected an integer >= 1", "workload.jobs[0].participants",
-                  "workload.jobs[1].deadline_s", "devices.synthetic.n_devices"):
+    for where in (
+        "colour: unknown key",
+        "speed_tiers: expected an integer >= 1",
+        "workload.jobs[0].participants",
+        "workload.jobs[1].deadline_s",
+        "devices.synthetic.n_devices",
+    ):
         assert any(f"bad.yaml: {where}" in p for p in problems), (where, problems)
     assert validate_file(write(tmp_path / "jobs.yaml", "jobs: [{arrival_s: 0}]\n")) == [
         f"{tmp_path / 'jobs.yaml'}: jobs[0]: missing key 'requirement' (required keys: arrival_s, requirement, "
@@ -495,19 +564,15 @@ def test_campus_example_has_overlapping_requirements():
 # ------------------------------------------- the Venn authors' files: jobs CSV, names, mappings
 
 
-def dump(path: Path, obj) -> Path:
-    with open(path, "wb") as handle:
-        pickle.dump(obj, handle)
-    return path
-
-
 def six_category_files(folder: Path) -> None:
     """The authors' three files with six eligibility categories (5: npu, 6: tablet)."""
     rows = [(k, 60.0 * k, 60.0 * k + 3000) for k in range(8)]
     pd.DataFrame(rows, columns=["ID", "start", "end"]).to_csv(folder / "clients.csv")
     dump(folder / "eligibility", [[1, 2, 5], [1, 3], [1, 6], [1, 2, 3, 4, 5]])
-    dump(folder / "capacity", {1: {"computation": 39.0, "communication": 6868.0},
-                               2: {"computation": 117.0, "communication": 27472.0}})
+    dump(
+        folder / "capacity",
+        {1: {"computation": 39.0, "communication": 6868.0}, 2: {"computation": 117.0, "communication": 27472.0}},
+    )
 
 
 SIX = """\
@@ -541,47 +606,82 @@ def test_jobs_csv_and_named_categories_in_a_scenario(tmp_path):
     write(tmp_path / "sub" / "w.yaml", "csv: ../jobs.csv\nname: named\n")
     names = ["general", "gpu", "big_ram", "high_performance", "npu", "tablet"]
     assert load_workload_file(tmp_path / "sub" / "w.yaml", category_names=names).name == "named"
-    with pytest.raises(SpecError, match=r"w\.yaml: csv: .*jobs\.csv: line 2, column 'requirement': unknown category 'npu'"):
+    with pytest.raises(
+        SpecError, match=r"w\.yaml: csv: .*jobs\.csv: line 2, column 'requirement': unknown category 'npu'"
+    ):
         load_workload_file(tmp_path / "sub" / "w.yaml")  # without names: the paper's four only
     from_file = load_scenario_file(tmp_path / "six.yaml", workload={"file": "sub/w.yaml"})
     assert from_file.workload.jobs == scenario.workload.jobs
-    listed = load_scenario_file(tmp_path / "six.yaml", workload={"jobs": [
-        {"arrival_s": 0, "requirement": 6, "participants": 1, "rounds": 1, "deadline_s": 600, "comm_s": 10},
-        {"arrival_s": 0, "requirement": {"not": "npu"}, "participants": 1, "rounds": 1, "deadline_s": 600}]})
+    listed = load_scenario_file(
+        tmp_path / "six.yaml",
+        workload={
+            "jobs": [
+                {"arrival_s": 0, "requirement": 6, "participants": 1, "rounds": 1, "deadline_s": 600, "comm_s": 10},
+                {"arrival_s": 0, "requirement": {"not": "npu"}, "participants": 1, "rounds": 1, "deadline_s": 600},
+            ]
+        },
+    )
     assert listed.workload.jobs[0].requirement == {"category": 6, "name": "tablet"}
     assert listed.workload.jobs[0].model_size_mb == pytest.approx(17.17)
     assert [j.requirement for j in run_policy(listed, make_policy("fifo")).jobs] == ["tablet", "not(npu)"]
 
 
 def test_paper_workload_takes_the_scenario_names(tmp_path):
-    write(tmp_path / "p.yaml", """\
+    write(
+        tmp_path / "p.yaml",
+        """\
         devices: {synthetic: {n_devices: 300}, category_names: [all, fast, roomy, top]}
         workload: {paper: {mix: even, n_jobs: 6, scale: 0.02}}
-        """)
+        """,
+    )
     scenario = load_scenario_file(tmp_path / "p.yaml")
     from venn_gym import requirements
+
     assert {requirements.label(j.requirement) for j in scenario.workload.jobs} <= {"all", "fast", "roomy", "top"}
 
 
 @pytest.mark.parametrize(
     "change, jobs, match",
     [
-        (("category_names: [general, gpu, big_ram, high_performance, npu, tablet]", "category_names: [general, gpu]"),
-         SIX_JOBS.split("0,npu")[0] + "0,gpu,1,1,60,30,10\n",
-         r"devices\.category_names: names 2 categories, but the devices carry category 6"),
-        (("category_names: [general, gpu, big_ram, high_performance, npu, tablet]", "category_names: [a, b, a]"),
-         SIX_JOBS, r"devices\.category_names\[2\]: name 'a' appears twice"),
-        (("category_names: [general, gpu, big_ram, high_performance, npu, tablet]", "category_names: general"),
-         SIX_JOBS, r"devices\.category_names: expected a non-empty list of category names"),
-        (("", ""), SIX_JOBS.replace("0,npu", "0,compute_rich"),
-         r"six\.yaml: workload\.csv: .*jobs\.csv: line 2, column 'requirement': unknown category 'compute_rich'; "
-         r"this scenario's categories are 1 general, 2 gpu"),
-        (("", ""), SIX_JOBS.replace("0,2,1", "0,2,-1"),
-         r"workload\.csv: .*jobs\.csv: line 3, column 'participants': expected an integer >= 1, got '-1'"),
-        (("workload: {csv: jobs.csv}", "workload: {csv: nojobs.csv}"), SIX_JOBS,
-         r"workload\.csv: file not found: .*nojobs\.csv"),
-        (("compute_reference: 78", "compute_reference: 0"), SIX_JOBS,
-         r"devices\.venn_client_table\.compute_reference: expected a number > 0"),
+        (
+            (
+                "category_names: [general, gpu, big_ram, high_performance, npu, tablet]",
+                "category_names: [general, gpu]",
+            ),
+            SIX_JOBS.split("0,npu")[0] + "0,gpu,1,1,60,30,10\n",
+            r"devices\.category_names: names 2 categories, but the devices carry category 6",
+        ),
+        (
+            ("category_names: [general, gpu, big_ram, high_performance, npu, tablet]", "category_names: [a, b, a]"),
+            SIX_JOBS,
+            r"devices\.category_names\[2\]: name 'a' appears twice",
+        ),
+        (
+            ("category_names: [general, gpu, big_ram, high_performance, npu, tablet]", "category_names: general"),
+            SIX_JOBS,
+            r"devices\.category_names: expected a non-empty list of category names",
+        ),
+        (
+            ("", ""),
+            SIX_JOBS.replace("0,npu", "0,compute_rich"),
+            r"six\.yaml: workload\.csv: .*jobs\.csv: line 2, column 'requirement': unknown category 'compute_rich'; "
+            r"this scenario's categories are 1 general, 2 gpu",
+        ),
+        (
+            ("", ""),
+            SIX_JOBS.replace("0,2,1", "0,2,-1"),
+            r"workload\.csv: .*jobs\.csv: line 3, column 'participants': expected an integer >= 1, got '-1'",
+        ),
+        (
+            ("workload: {csv: jobs.csv}", "workload: {csv: nojobs.csv}"),
+            SIX_JOBS,
+            r"workload\.csv: file not found: .*nojobs\.csv",
+        ),
+        (
+            ("compute_reference: 78", "compute_reference: 0"),
+            SIX_JOBS,
+            r"devices\.venn_client_table\.compute_reference: expected a number > 0",
+        ),
     ],
 )
 def test_named_category_and_jobs_csv_mistakes(tmp_path, change, jobs, match):
@@ -595,18 +695,26 @@ def test_named_category_and_jobs_csv_mistakes(tmp_path, change, jobs, match):
 
 def test_named_category_unknown_in_a_jobs_list(tmp_path):
     six_category_files(tmp_path)
-    path = write(tmp_path / "six.yaml", SIX.replace("workload: {csv: jobs.csv}", textwrap.dedent("""\
+    path = write(
+        tmp_path / "six.yaml",
+        SIX.replace(
+            "workload: {csv: jobs.csv}",
+            textwrap.dedent("""\
         workload:
           jobs:
             - {arrival_s: 0, requirement: {all: [gpu, memory_rich]}, participants: 1, rounds: 1, deadline_s: 60}
             - {arrival_s: 0, requirement: 1, participants: 1, rounds: 1, deadline_s: 60, comm_s: 1,
                model_size_mb: 2}
-        """)))
+        """),
+        ),
+    )
     problems = validate_file(path)
     assert len(problems) == 2, problems
-    assert problems[0].endswith("workload.jobs[0].requirement.all[1]: unknown category 'memory_rich'; this "
-                                "scenario's categories are 1 general, 2 gpu, 3 big_ram, 4 high_performance, 5 npu, "
-                                "6 tablet (or any_device)")
+    assert problems[0].endswith(
+        "workload.jobs[0].requirement.all[1]: unknown category 'memory_rich'; this "
+        "scenario's categories are 1 general, 2 gpu, 3 big_ram, 4 high_performance, 5 npu, "
+        "6 tablet (or any_device)"
+    )
     assert "workload.jobs[1].comm_s: give model_size_mb or comm_s, not both" in problems[1]
 
 
@@ -643,20 +751,36 @@ def test_raw_device_table_in_a_scenario(tmp_path):
     np.testing.assert_allclose(pop.bandwidth_mbps, 20)
     assert sorted(pop.attributes) == ["categories", "os_version", "ram_gb"]
     np.testing.assert_allclose(pop.attributes["os_version"], [13, 13, 10, 11])
-    median = load_scenario_file(tmp_path / "ai.yaml", devices={
-        "csv": "aibench.csv", "columns": {"compute_factor": {"from": "inference_ms", "relative_to": "median"},
-                                          "bandwidth_mbps": 20, "os_version": "android_version"}})
+    median = load_scenario_file(
+        tmp_path / "ai.yaml",
+        devices={
+            "csv": "aibench.csv",
+            "columns": {
+                "compute_factor": {"from": "inference_ms", "relative_to": "median"},
+                "bandwidth_mbps": 20,
+                "os_version": "android_version",
+            },
+        },
+    )
     np.testing.assert_allclose(np.median(median.population.compute_factor), 1.0)
 
 
 @pytest.mark.parametrize(
     "change, match",
     [
-        (("{value: 20}", "{value: 20, scale: 2}"), r"ai\.yaml: devices\.columns\.bandwidth_mbps: 'value' takes no other"),
-        (("ram_gb: ram_gb", "ram_gb: memory"),
-         r"ai\.yaml: devices\.csv: .*aibench\.csv: line 1 \(header\): missing column\(s\) \['memory'\].*"
-         r"columns\.ram_gb reads column 'memory'"),
-        (("    bandwidth_mbps: {value: 20}\n", ""), r"ai\.yaml: devices\.columns: missing field\(s\) \['bandwidth_mbps'\]"),
+        (
+            ("{value: 20}", "{value: 20, scale: 2}"),
+            r"ai\.yaml: devices\.columns\.bandwidth_mbps: 'value' takes no other",
+        ),
+        (
+            ("ram_gb: ram_gb", "ram_gb: memory"),
+            r"ai\.yaml: devices\.csv: .*aibench\.csv: line 1 \(header\): missing column\(s\) \['memory'\].*"
+            r"columns\.ram_gb reads column 'memory'",
+        ),
+        (
+            ("    bandwidth_mbps: {value: 20}\n", ""),
+            r"ai\.yaml: devices\.columns: missing field\(s\) \['bandwidth_mbps'\]",
+        ),
         (("value: 13}", "value: 14}"), r"workload\.jobs\[0\]\.requirement: no device that checks in satisfies"),
     ],
 )
@@ -673,8 +797,11 @@ def test_raw_device_table_mistakes(tmp_path, change, match):
 def test_trace_period_boundary_in_a_scenario(tmp_path):
     path = hand_files(tmp_path)
     write(tmp_path / "data" / "trace.csv", TRACE_CSV + "0,3600,3700\n")
-    with pytest.raises(SpecError, match=r"trace\.csv: .*line 10, column 'start_s': start_s 3600\.0 is not inside the "
-                                        r"period \[0, 3600\) s"):
+    with pytest.raises(
+        SpecError,
+        match=r"trace\.csv: .*line 10, column 'start_s': start_s 3600\.0 is not inside the "
+        r"period \[0, 3600\) s",
+    ):
         load_scenario_file(path)
     scenario = load_scenario_file(path, trace={"csv": "data/trace.csv", "period_s": 3600, "drop_after_period": True})
     assert len(scenario.trace.start) == 8
@@ -686,8 +813,11 @@ def test_trace_period_boundary_in_a_scenario(tmp_path):
     with pytest.raises(SpecError, match=r"trace\.fedscale_behavior: .*client 1: window 1 starts at 1800\.0 s"):
         load_scenario_file(path, devices={"fedscale_capacity": "capacity"}, trace=fedscale)
     with pytest.warns(scenario_module.ScenarioWarning, match=r"asks for \d+ participants but only 1 devices"):
-        kept = load_scenario_file(path, devices={"fedscale_capacity": "capacity", "synthetic_attributes": True},
-                                  trace={**fedscale, "drop_after_period": True})
+        kept = load_scenario_file(
+            path,
+            devices={"fedscale_capacity": "capacity", "synthetic_attributes": True},
+            trace={**fedscale, "drop_after_period": True},
+        )
     assert len(kept.trace.start) == 1
 
 
@@ -749,8 +879,9 @@ def test_entry_points_register_a_packages_scenarios(monkeypatch, fresh_registry)
     from importlib import metadata
 
     def register():
-        venn_gym.register_scenario("pkg/shop-v0", lambda seed=0, **o: venn_gym.make_scenario("paper/low-v1", seed=seed,
-                                                                                              scale=0.02, **o))
+        venn_gym.register_scenario(
+            "pkg/shop-v0", lambda seed=0, **o: venn_gym.make_scenario("paper/low-v1", seed=seed, scale=0.02, **o)
+        )
 
     def broken():
         raise RuntimeError("no data shipped")
@@ -762,8 +893,11 @@ def test_entry_points_register_a_packages_scenarios(monkeypatch, fresh_registry)
         def load(self):
             return self._function
 
-    monkeypatch.setattr(metadata, "entry_points",
-                        lambda group: [Entry("shop", register), Entry("broken", broken)] if group == "venn_gym.scenarios" else [])
+    monkeypatch.setattr(
+        metadata,
+        "entry_points",
+        lambda group: [Entry("shop", register), Entry("broken", broken)] if group == "venn_gym.scenarios" else [],
+    )
     monkeypatch.setenv("VENN_GYM_SCENARIO_PATH", "")
     assert venn_gym.make_scenario("pkg/shop-v0", seed=1).seed == 1
     assert venn_gym.registered_scenarios()["pkg/shop-v0"].source == "entry point shop (pkg:shop)"

@@ -25,8 +25,15 @@ def hourly_rows(devices: int, window_s: float, days: float = 1.0):
 
 def stuck_run(tiny, jobs, policy="fifo", window_s=600.0, **settings):
     pop = tiny.population([1.0, 1.0, 1.0])
-    scenario = tiny.scenario(pop, hourly_rows(3, window_s), jobs, period_s=86_400.0, max_sim_days=3650.0,
-                             round_deadline_from="request", **settings)
+    scenario = tiny.scenario(
+        pop,
+        hourly_rows(3, window_s),
+        jobs,
+        period_s=86_400.0,
+        max_sim_days=3650.0,
+        round_deadline_from="request",
+        **settings,
+    )
     started = time.process_time()
     with pytest.raises(SimulationStuck) as caught:
         tiny.simulate(scenario, policy)
@@ -74,8 +81,14 @@ def test_a_stall_before_the_horizon_is_a_result_not_an_error(tiny):
     """Under a horizon a run is bounded already: Random on request-timed rounds can go a month
     without a successful round, and its unfinished jobs are a result."""
     pop = tiny.population([1.0, 1.0, 1.0])
-    scenario = tiny.scenario(pop, hourly_rows(3, 600.0), [tiny.job(0, "general", 2, workload_s=5_000)],
-                             period_s=86_400.0, horizon_s=60 * 86_400.0, max_sim_days=3650.0)
+    scenario = tiny.scenario(
+        pop,
+        hourly_rows(3, 600.0),
+        [tiny.job(0, "general", 2, workload_s=5_000)],
+        period_s=86_400.0,
+        horizon_s=60 * 86_400.0,
+        max_sim_days=3650.0,
+    )
     _, result = tiny.simulate(scenario, "fifo")
     assert not result.jobs[0].finished and result.end_time_s == 60 * 86_400.0
 
@@ -84,8 +97,13 @@ def test_slow_but_steady_runs_are_not_stopped(tiny):
     """Progress every few days (one check-in a week would not do) keeps a long run going."""
     pop = tiny.population([1.0])
     rows = [(day * 86_400.0, day * 86_400.0 + 600, 0) for day in range(0, 200, 5)]
-    scenario = tiny.scenario(pop, rows, [tiny.job(0, "general", 1, rounds=30, deadline_s=10 * 86_400.0)],
-                             period_s=200 * 86_400.0, max_sim_days=3650.0)
+    scenario = tiny.scenario(
+        pop,
+        rows,
+        [tiny.job(0, "general", 1, rounds=30, deadline_s=10 * 86_400.0)],
+        period_s=200 * 86_400.0,
+        max_sim_days=3650.0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _, result = tiny.simulate(scenario, "fifo")

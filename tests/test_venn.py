@@ -22,7 +22,7 @@ def take_over_reference(order, queues, supply, margin=1.0):
     for pos, j in enumerate(order):
         if not queues[j] or supply[j] <= 0:
             continue
-        for k in order[pos + 1:]:
+        for k in order[pos + 1 :]:
             if supply[k] <= 0 and not queues[k]:
                 continue
             takes = not queues[k] or supply[k] <= 0
@@ -64,15 +64,18 @@ def test_compiled_take_over_matches_the_rule():
     assert taken_over > 100  # the cases exercise take-overs, not only refusals
 
 
-@pytest.mark.parametrize("queue_j,expected", [
-    # j's cumulative wait reaches k's delay (2/1) at its 2nd job: 1 affected job per unit supply,
-    # not more than k's 1 -> no take-over (a tie is a "no").
-    ([1.0, 1.0, 1.0], [0, 1]),
-    # 2 of j's jobs wait less than k's delay: 2 > 1 -> j takes k's devices.
-    ([0.5, 1.0, 1.0], [0, 0]),
-    # j's whole queue waits no longer than k's: all 2 affected -> takes over.
-    ([1.0, 1.0], [0, 0]),
-])
+@pytest.mark.parametrize(
+    "queue_j,expected",
+    [
+        # j's cumulative wait reaches k's delay (2/1) at its 2nd job: 1 affected job per unit supply,
+        # not more than k's 1 -> no take-over (a tie is a "no").
+        ([1.0, 1.0, 1.0], [0, 1]),
+        # 2 of j's jobs wait less than k's delay: 2 > 1 -> j takes k's devices.
+        ([0.5, 1.0, 1.0], [0, 0]),
+        # j's whole queue waits no longer than k's: all 2 affected -> takes over.
+        ([1.0, 1.0], [0, 0]),
+    ],
+)
 def test_take_over_by_hand(queue_j, expected):
     queues = [queue_j, [2.0]]
     bounds = np.array([0, len(queue_j), len(queue_j) + 1])
@@ -83,8 +86,9 @@ def test_take_over_by_hand(queue_j, expected):
 @pytest.mark.parametrize("margin,expected", [(1.0, [0, 0]), (2.0, [0, 1]), (np.inf, [0, 1]), (0.0, [0, 0])])
 def test_take_over_margin_by_hand(margin, expected):
     # j has 2 affected jobs per unit supply against k's 1: it takes over unless the margin is 2 or more.
-    taken_by = _take_over(np.array([0, 1]), np.array([0, 3, 4]), np.array([0.5, 1.0, 1.0, 2.0]),
-                          np.array([1.0, 1.0]), margin)
+    taken_by = _take_over(
+        np.array([0, 1]), np.array([0, 3, 4]), np.array([0.5, 1.0, 1.0, 2.0]), np.array([1.0, 1.0]), margin
+    )
     assert taken_by.tolist() == expected
 
 

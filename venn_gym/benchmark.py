@@ -26,38 +26,48 @@ def _measured_run(spec: RunSpec) -> dict:
     }
 
 
-def run_benchmark(scenario: str, options: dict, policies: list[str], seed: int,
-                  print_line: Callable[[str], None] = print) -> list[str]:
+def run_benchmark(
+    scenario: str, options: dict, policies: list[str], seed: int, print_line: Callable[[str], None] = print
+) -> list[str]:
     """One run per policy, each in a fresh process (so peak memory is that run's); then Venn's decision time."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     # Speed and peak memory depend on these versions too.
-    lines = [f"Machine: {machine_description()}, numpy {version('numpy')}, numba {version('numba')} "
-             f"(load average before: {load}). "
-             f"Scenario {scenario} {options or ''}, seed {seed}.", "",
-             "| policy | wall (s) | check-ins | check-ins/s | tasks | simulated days | peak RSS (MB) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Machine: {machine_description()}, numpy {version('numpy')}, numba {version('numba')} "
+        f"(load average before: {load}). "
+        f"Scenario {scenario} {options or ''}, seed {seed}.",
+        "",
+        "| policy | wall (s) | check-ins | check-ins/s | tasks | simulated days | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for line in lines:
         print_line(line)
     for policy in policies:
         spec = RunSpec(scenario, seed, policy, tuple(sorted(options.items())))
         with ProcessPoolExecutor(max_workers=1) as pool:
             m = pool.submit(_measured_run, spec).result()
-        line = (f"| {policy} | {m['wall_s']:.1f} | {m['checkins']:,} | {m['checkins'] / m['wall_s']:,.0f} | "
-                f"{m['tasks']:,} | {m['simulated_days']:.1f} | {m['peak_rss_mb']:.0f} |")
+        line = (
+            f"| {policy} | {m['wall_s']:.1f} | {m['checkins']:,} | {m['checkins'] / m['wall_s']:,.0f} | "
+            f"{m['tasks']:,} | {m['simulated_days']:.1f} | {m['peak_rss_mb']:.0f} |"
+        )
         lines.append(line)
         print_line(line)
     decision_us, matrix_us = venn_decision_time_us()
-    tail = ["", f"One Venn scheduling decision with 1,000 jobs in 100 groups and 256 device classes "
-                f"(`VennPolicy.decide`: demands, job order, each class's group, a tier pick): {decision_us:.0f} µs "
-                f"(median of 200 calls); expanding it into the dense (class x job) score matrix that "
-                f"`Simulation.set_scores` takes (`VennDecision.scores`): {matrix_us:.0f} µs more."]
+    tail = [
+        "",
+        f"One Venn scheduling decision with 1,000 jobs in 100 groups and 256 device classes "
+        f"(`VennPolicy.decide`: demands, job order, each class's group, a tier pick): {decision_us:.0f} µs "
+        f"(median of 200 calls); expanding it into the dense (class x job) score matrix that "
+        f"`Simulation.set_scores` takes (`VennDecision.scores`): {matrix_us:.0f} µs more.",
+    ]
     for line in tail:
         print_line(line)
     return lines + tail
 
 
-def synthetic_view(n_jobs: int = 1000, n_groups: int = 100, n_patterns: int = 64, tiers: int = 4,
-                   seed: int = 0) -> SchedulerView:
+def synthetic_view(
+    n_jobs: int = 1000, n_groups: int = 100, n_patterns: int = 64, tiers: int = 4, seed: int = 0
+) -> SchedulerView:
     """A busy scheduler state: every job active with open demand, groups with random eligible sets."""
     rng = np.random.default_rng(seed)
     patterns = rng.random((n_patterns, n_groups)) < 0.3
@@ -77,12 +87,22 @@ def synthetic_view(n_jobs: int = 1000, n_groups: int = 100, n_patterns: int = 64
     )
     zeros = np.zeros(n_jobs)
     return SchedulerView(
-        time_s=3600.0, static=static, active=np.ones(n_jobs, dtype=bool), arrival_s=rng.random(n_jobs) * 3600,
-        rounds_done=zeros.astype(int), open_demand=static.job_participants.copy(), assigned=zeros.astype(int),
-        results=zeros.astype(int), round_request_s=zeros, attained=zeros.astype(int),
-        failed_rounds=zeros.astype(int), last_scheduling_delay_s=rng.random(n_jobs) * 600,
-        last_response_s=rng.random(n_jobs) * 300, class_supply_per_s=rng.random(n_classes),
-        tier_response_p95_s=np.array([60.0, 90.0, 130.0, 300.0])[:tiers], all_response_p95_s=200.0,
+        time_s=3600.0,
+        static=static,
+        active=np.ones(n_jobs, dtype=bool),
+        arrival_s=rng.random(n_jobs) * 3600,
+        rounds_done=zeros.astype(int),
+        open_demand=static.job_participants.copy(),
+        assigned=zeros.astype(int),
+        results=zeros.astype(int),
+        round_request_s=zeros,
+        attained=zeros.astype(int),
+        failed_rounds=zeros.astype(int),
+        last_scheduling_delay_s=rng.random(n_jobs) * 600,
+        last_response_s=rng.random(n_jobs) * 300,
+        class_supply_per_s=rng.random(n_classes),
+        tier_response_p95_s=np.array([60.0, 90.0, 130.0, 300.0])[:tiers],
+        all_response_p95_s=200.0,
     )
 
 

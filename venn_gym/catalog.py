@@ -33,9 +33,11 @@ def make_scenario(name: str, seed: int = 0, **options) -> Scenario:
             return load_scenario_file(name, seed=seed, **options)
         _discover()
     if name not in _REGISTRY:
-        raise SpecError(f"unknown scenario {name!r}; registered: {', '.join(sorted(_REGISTRY)) or 'none'} "
-                        "(own scenarios: register_scenario_file, a scenarios folder, or a package's entry point; "
-                        "see the README)")
+        raise SpecError(
+            f"unknown scenario {name!r}; registered: {', '.join(sorted(_REGISTRY)) or 'none'} "
+            "(own scenarios: register_scenario_file, a scenarios folder, or a package's entry point; "
+            "see the README)"
+        )
     try:
         return _REGISTRY[name].factory(seed=seed, **options)
     except TypeError as exc:

@@ -10,10 +10,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from .errors import VennGymError
 from .catalog import DEFAULT_SCENARIO, make_scenario, registered_scenarios
+from .errors import VennGymError
 from .seeds import SEEDS_HELP, parse_seeds
-
 
 SIMULATING_COMMANDS = {"_compare", "_benchmark", "_paper_table", "_train", "_evaluate", "_leaderboard"}
 
@@ -31,8 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         from .matching import compiled_on_disk
 
         if not compiled_on_disk():
-            print("venn-gym: the first run here compiles the simulator's matcher and Venn's take-over pass "
-                  "(numba; 10-30 s, once: it is cached on disk)", file=sys.stderr)
+            print(
+                "venn-gym: the first run here compiles the simulator's matcher and Venn's take-over pass "
+                "(numba; 10-30 s, once: it is cached on disk)",
+                file=sys.stderr,
+            )
     try:
         return args.handler(args)
     except VennGymError as exc:
@@ -61,23 +63,36 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="venn-gym", description="Simulate, compare and train schedulers of federated-learning "
-                     "jobs on a shared pool of edge devices.")
+    parser = _Parser(
+        prog="venn-gym",
+        description="Simulate, compare and train schedulers of federated-learning "
+        "jobs on a shared pool of edge devices.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument("--trust-pickles", action="store_true",
-                        help="let scenario files load pickled data (capacity, eligibility, availability); unpickling "
-                             "runs the file's code, so only for files you trust (or convert them: convert-pickle)")
+    parser.add_argument(
+        "--trust-pickles",
+        action="store_true",
+        help="let scenario files load pickled data (capacity, eligibility, availability); unpickling "
+        "runs the file's code, so only for files you trust (or convert them: convert-pickle)",
+    )
     sub = parser.add_subparsers(required=True, metavar="command")
 
     compare = sub.add_parser("compare", help="simulate policies over seeds of a scenario; print and write results")
     _scenario_args(compare)
-    compare.add_argument("--policies", default="random,fifo,srsf,venn",
-                         help="comma-separated policy names ('venn-gym policies' lists them); 'venn:e=1' sets options")
+    compare.add_argument(
+        "--policies",
+        default="random,fifo,srsf,venn",
+        help="comma-separated policy names ('venn-gym policies' lists them); 'venn:e=1' sets options",
+    )
     compare.add_argument("--seeds", default="3", help=SEEDS_HELP)
     compare.add_argument("--first-seed", type=int, default=0, help="first seed of a count given to --seeds")
     compare.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
-    compare.add_argument("--out", type=Path, default=None, help="folder for jobs.csv, summary.json and plots "
-                         "(written complete or not at all)")
+    compare.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for jobs.csv, summary.json and plots (written complete or not at all)",
+    )
     compare.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out")
     compare.add_argument("--rounds", action="store_true", help="also write every round attempt to rounds.csv.gz")
     compare.set_defaults(handler=_compare)
@@ -96,8 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("path", type=Path, help="the scenario or workload file")
     validate.set_defaults(handler=_scenarios_validate)
 
-    convert = sub.add_parser("convert-pickle", help="convert a pickled capacity, eligibility or availability file "
-                             "to JSON, which scenario files load without running code (this loads the pickle once)")
+    convert = sub.add_parser(
+        "convert-pickle",
+        help="convert a pickled capacity, eligibility or availability file "
+        "to JSON, which scenario files load without running code (this loads the pickle once)",
+    )
     convert.add_argument("source", type=Path, help="the pickle (only one you trust: loading it runs its code)")
     convert.add_argument("dest", type=Path, help="the JSON file to write (ends in .json)")
     convert.set_defaults(handler=_convert_pickle)
@@ -114,70 +132,125 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--seeds", default="2", help="a count N: seeds 0..N-1")
     table.add_argument("--scale", type=float, default=1.0, help="shrink demand, rounds and devices together")
     table.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
-    table.add_argument("--out", type=Path, required=True,
-                       help="folder for table1-v<N>.json, table1.md/.csv and plots (the shipped ones: results)")
-    table.add_argument("--version", type=int, default=1,
-                       help="version of the paper scenarios to simulate (paper/<workload>-v<N>); default 1")
-    table.add_argument("--tables-only", action="store_true",
-                       help="re-render table1.md/.csv from OUT/table1-v<N>.json without simulating again")
+    table.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for table1-v<N>.json, table1.md/.csv and plots (the shipped ones: results)",
+    )
+    table.add_argument(
+        "--version",
+        type=int,
+        default=1,
+        help="version of the paper scenarios to simulate (paper/<workload>-v<N>); default 1",
+    )
+    table.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="re-render table1.md/.csv from OUT/table1-v<N>.json without simulating again",
+    )
     table.set_defaults(handler=_paper_table)
 
-    train = sub.add_parser("train", help="train an SB3 agent (hyperparameters: agents/hyperparams/<algo>.yml)",
-                           description="Train an SB3 agent; each option is a field of agents.train.TrainConfig.")
+    train = sub.add_parser(
+        "train",
+        help="train an SB3 agent (hyperparameters: agents/hyperparams/<algo>.yml)",
+        description="Train an SB3 agent; each option is a field of agents.train.TrainConfig.",
+    )
     train.add_argument("--algo", required=True, help="ppo, maskable_ppo, a2c or dqn")
-    train.add_argument("--env", dest="env_id", default="venn_gym/JobPriority-v0",
-                       help="venn_gym/JobPriority-v0 or venn_gym/DeviceAssign-v0")
+    train.add_argument(
+        "--env",
+        dest="env_id",
+        default="venn_gym/JobPriority-v0",
+        help="venn_gym/JobPriority-v0 or venn_gym/DeviceAssign-v0",
+    )
     train.add_argument("--scenario", default=DEFAULT_SCENARIO, help="registered name or YAML/JSON file")
     train.add_argument("--scale", type=float, default=None, help="shrink demand, rounds and devices together")
-    train.add_argument("--timesteps", type=int, required=True,
-                       help="total environment steps (also when resuming); rounded up to whole rollouts")
+    train.add_argument(
+        "--timesteps",
+        type=int,
+        required=True,
+        help="total environment steps (also when resuming); rounded up to whole rollouts",
+    )
     train.add_argument("--seed", type=int, default=0, help="training seed (scenario seeds are 10000 + ...)")
-    train.add_argument("--out", type=Path, required=True,
-                       help="folder for model.zip, run.json, train_info.json, checkpoints/, tb/")
+    train.add_argument(
+        "--out", type=Path, required=True, help="folder for model.zip, run.json, train_info.json, checkpoints/, tb/"
+    )
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     train.add_argument("--overwrite", action="store_true", help="clear a non-empty --out and start a fresh run there")
-    train.add_argument("--bc-warm-start", action="store_true",
-                       help="behaviour-clone a baseline first (device env: venn; priority env: srsf-total)")
-    train.add_argument("--hyperparams", type=Path, default=None, help="a YAML file instead of agents/hyperparams/<algo>.yml")
-    train.add_argument("--checkpoint-freq", type=int, default=None, help="steps between checkpoints (default from the YAML)")
-    train.add_argument("--eval-seeds", default="",
-                       help="held-out scenario seeds (below 10000) to evaluate on every --eval-freq steps, keeping "
-                            "best_model.zip; " + SEEDS_HELP)
+    train.add_argument(
+        "--bc-warm-start",
+        action="store_true",
+        help="behaviour-clone a baseline first (device env: venn; priority env: srsf-total)",
+    )
+    train.add_argument(
+        "--hyperparams", type=Path, default=None, help="a YAML file instead of agents/hyperparams/<algo>.yml"
+    )
+    train.add_argument(
+        "--checkpoint-freq", type=int, default=None, help="steps between checkpoints (default from the YAML)"
+    )
+    train.add_argument(
+        "--eval-seeds",
+        default="",
+        help="held-out scenario seeds (below 10000) to evaluate on every --eval-freq steps, keeping "
+        "best_model.zip; " + SEEDS_HELP,
+    )
     train.add_argument("--eval-freq", type=int, default=10_000, help="steps between evaluations on --eval-seeds")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
-    evaluate = sub.add_parser("evaluate", help="an agent against every baseline on held-out seeds (summary.json as compare)")
+    evaluate = sub.add_parser(
+        "evaluate", help="an agent against every baseline on held-out seeds (summary.json as compare)"
+    )
     evaluate.add_argument("--agent", required=True, help="model.zip from venn-gym train (comma-separated for several)")
     evaluate.add_argument("--scenario", default=DEFAULT_SCENARIO, help="registered name or YAML/JSON file")
     evaluate.add_argument("--scale", type=float, default=None, help="shrink demand, rounds and devices together")
     evaluate.add_argument("--seeds", default="100-104", help=SEEDS_HELP + "; held out: below 10000")
-    evaluate.add_argument("--policies", default="random,random-order,fifo,srsf,las,venn,venn-ref,venn-no-match",
-                          help="baselines to run too")
+    evaluate.add_argument(
+        "--policies",
+        default="random,random-order,fifo,srsf,las,venn,venn-ref,venn-no-match",
+        help="baselines to run too",
+    )
     evaluate.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
     evaluate.add_argument("--out", type=Path, default=None, help="folder for summary.json, summary.csv, breakdown.csv")
     evaluate.set_defaults(handler=_evaluate)
 
     board = sub.add_parser("leaderboard", help="regenerate results/leaderboard.{md,csv,png} from the shipped agents")
-    board.add_argument("--out", type=Path, required=True,
-                       help="folder for leaderboard.md/.csv/.png and leaderboard/ (the shipped ones: results)")
+    board.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for leaderboard.md/.csv/.png and leaderboard/ (the shipped ones: results)",
+    )
     board.add_argument("--models", type=Path, default=None, help="folder of agent .zip files (default agents/models)")
-    board.add_argument("--scenarios", default=None, help="comma-separated (default: the paper's even, low, high, "
-                       "res_intensive, latest version)")
+    board.add_argument(
+        "--scenarios",
+        default=None,
+        help="comma-separated (default: the paper's even, low, high, res_intensive, latest version)",
+    )
     board.add_argument("--scale", type=float, default=0.05, help="shrink demand, rounds and devices together")
     board.add_argument("--seeds", default="100-104", help=SEEDS_HELP + "; held out: below 10000")
     board.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
-    board.add_argument("--render-only", action="store_true",
-                       help="rewrite the tables from the evaluations already in OUT/leaderboard/ (no simulation)")
+    board.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite the tables from the evaluations already in OUT/leaderboard/ (no simulation)",
+    )
     board.set_defaults(handler=_leaderboard)
     return parser
 
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", default=DEFAULT_SCENARIO, help="registered name or YAML/JSON file")
-    p.add_argument("--scale", type=float, default=None, help="shrink demand, rounds and devices together (paper scenarios)")
+    p.add_argument(
+        "--scale", type=float, default=None, help="shrink demand, rounds and devices together (paper scenarios)"
+    )
     p.add_argument("--n-jobs", type=int, default=None, help="number of jobs (paper scenarios)")
-    p.add_argument("--horizon-days", type=float, default=None, help="stop at this simulated time; unfinished jobs are reported apart")
+    p.add_argument(
+        "--horizon-days",
+        type=float,
+        default=None,
+        help="stop at this simulated time; unfinished jobs are reported apart",
+    )
 
 
 def _version() -> str:
@@ -218,8 +291,9 @@ def _compare(args) -> int:
     options = tuple(sorted(_scenario_options(args).items()))
     seeds = parse_seeds(args.seeds, args.first_seed)
     scenario = make_scenario(args.scenario, seed=seeds[0], **dict(options))  # validate the scenario up front
-    specs = [RunSpec(args.scenario, seed, policy, options, keep_rounds=args.rounds)
-             for seed in seeds for policy in policies]
+    specs = [
+        RunSpec(args.scenario, seed, policy, options, keep_rounds=args.rounds) for seed in seeds for policy in policies
+    ]
     workers = min(args.workers or os.cpu_count() or 1, len(specs))
     label = " ".join(filter(None, [args.scenario, options_text(dict(options))]))
     print(f"{label}: {len(policies)} policies x {len(seeds)} seeds, {workers} worker(s)")
@@ -228,8 +302,11 @@ def _compare(args) -> int:
     # names each run under way and its simulated day.
     ended = [0] * len(specs)
     under_way: dict[int, str] = {}
-    with (output_folder(args.out, args.overwrite) if args.out is not None else contextlib.nullcontext()) as folder, \
-            tqdm(total=len(specs) * n_jobs, unit="job", dynamic_ncols=True) as bar:
+    with (
+        output_folder(args.out, args.overwrite) if args.out is not None else contextlib.nullcontext() as folder,
+        tqdm(total=len(specs) * n_jobs, unit="job", dynamic_ncols=True) as bar,
+    ):
+
         def show() -> None:
             bar.n = sum(ended)
             bar.set_postfix_str(", ".join(under_way.values()) or "", refresh=False)
@@ -282,9 +359,11 @@ def _scenarios_list(args) -> int:
     scenarios = registered_scenarios()
     for name, entry in scenarios.items():
         print(f"{name:<28} {entry.description} [{entry.source}]")
-    print(f"\n{len(scenarios)} scenarios. Scenario folders searched: "
-          f"{', '.join(str(f) for f in scenario_folders()) or 'none'} (set VENN_GYM_SCENARIO_PATH); packages "
-          "add theirs through the 'venn_gym.scenarios' entry-point group.")
+    print(
+        f"\n{len(scenarios)} scenarios. Scenario folders searched: "
+        f"{', '.join(str(f) for f in scenario_folders()) or 'none'} (set VENN_GYM_SCENARIO_PATH); packages "
+        "add theirs through the 'venn_gym.scenarios' entry-point group."
+    )
     for problem in discovery_problems:
         print(f"not registered: {problem}")
     return 0
@@ -296,17 +375,23 @@ def _scenarios_show(args) -> int:
     scenario = make_scenario(args.scenario, seed=args.seed, **_scenario_options(args))
     pop, jobs = scenario.population, scenario.workload.jobs
     print(f"{scenario.name} (seed {scenario.seed}): {scenario.description}")
-    print(f"devices: {len(pop)}; check-ins: {scenario.trace.mean_rate_per_s() * 86400:,.0f}/day; "
-          f"speed tiers: {scenario.speed_tiers}; horizon: {scenario.horizon_s or 'none'}; "
-          f"round deadlines count from: {scenario.round_deadline_from}")
+    print(
+        f"devices: {len(pop)}; check-ins: {scenario.trace.mean_rate_per_s() * 86400:,.0f}/day; "
+        f"speed tiers: {scenario.speed_tiers}; horizon: {scenario.horizon_s or 'none'}; "
+        f"round deadlines count from: {scenario.round_deadline_from}"
+    )
     print(f"jobs: {len(jobs)}; total demand {sum(j.participants * j.rounds for j in jobs):,} device-tasks")
-    print(f"  {'name':<12} {'arrival (h)':>11}  {'requirement':<18} {'eligible':>8}  {'participants':>12} "
-          f"{'rounds':>6}  {'deadline (s)':>12}  mode")
+    print(
+        f"  {'name':<12} {'arrival (h)':>11}  {'requirement':<18} {'eligible':>8}  {'participants':>12} "
+        f"{'rounds':>6}  {'deadline (s)':>12}  mode"
+    )
     for job in jobs:
         share = evaluate(job.requirement, pop.attributes, len(pop)).mean()
         mode = job.mode if job.mode == "sync" else f"{job.mode} (buffer {job.buffer_size})"
-        print(f"  {job.name or '-':<12} {job.arrival_s / 3600:>11.2f}  {label(job.requirement):<18} {share:>8.1%}  "
-              f"{job.participants:>12} {job.rounds:>6}  {job.deadline_s:>12g}  {mode}")
+        print(
+            f"  {job.name or '-':<12} {job.arrival_s / 3600:>11.2f}  {label(job.requirement):<18} {share:>8.1%}  "
+            f"{job.participants:>12} {job.rounds:>6}  {job.deadline_s:>12g}  {mode}"
+        )
     return 0
 
 
@@ -340,9 +425,11 @@ def _checked_text(path: Path) -> str:
     except VennGymError:  # a workload file: its jobs were checked
         return "A workload file: every job was checked."
     horizon = f"{scenario.horizon_s / 86_400:g} days" if scenario.horizon_s else "none"
-    return (f"Built for seed 0: {len(scenario.workload.jobs)} jobs, each with eligible devices that check in; "
-            f"{len(scenario.population):,} devices; {scenario.trace.mean_rate_per_s() * 86_400:,.0f} check-ins/day; "
-            f"horizon {horizon}; round deadlines from {scenario.round_deadline_from}.")
+    return (
+        f"Built for seed 0: {len(scenario.workload.jobs)} jobs, each with eligible devices that check in; "
+        f"{len(scenario.population):,} devices; {scenario.trace.mean_rate_per_s() * 86_400:,.0f} check-ins/day; "
+        f"horizon {horizon}; round deadlines from {scenario.round_deadline_from}."
+    )
 
 
 def _convert_pickle(args) -> int:
@@ -391,19 +478,46 @@ def _paper_table(args) -> int:
 def _train(args) -> int:
     from agents.train import TrainConfig, train
 
-    config = TrainConfig(algo=args.algo, out=args.out, timesteps=args.timesteps, env_id=args.env_id,
-                         scenario=args.scenario, scale=args.scale, seed=args.seed, hyperparams=args.hyperparams,
-                         bc_warm_start=args.bc_warm_start, checkpoint_freq=args.checkpoint_freq,
-                         eval_seeds=tuple(parse_seeds(args.eval_seeds)) if args.eval_seeds else (),
-                         eval_freq=args.eval_freq, resume=args.resume, overwrite=args.overwrite,
-                         progress=not args.no_progress, command=_command_line())
+    config = TrainConfig(
+        algo=args.algo,
+        out=args.out,
+        timesteps=args.timesteps,
+        env_id=args.env_id,
+        scenario=args.scenario,
+        scale=args.scale,
+        seed=args.seed,
+        hyperparams=args.hyperparams,
+        bc_warm_start=args.bc_warm_start,
+        checkpoint_freq=args.checkpoint_freq,
+        eval_seeds=tuple(parse_seeds(args.eval_seeds)) if args.eval_seeds else (),
+        eval_freq=args.eval_freq,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        command=_command_line(),
+    )
     info = train(config)
-    rounded = (f" ({args.timesteps:,} asked for; PPO-style algorithms train in whole rollouts of n_steps x n_envs)"
-               if info["timesteps"] != args.timesteps else "")
-    print(f"trained {info['timesteps']:,} steps{rounded} in {info['wall_s']:.0f} s "
-          f"({info['env_steps_per_s'] or 0:.0f} steps/s)")
-    written = [args.out / name for name in ("model.zip", "best_model.zip", "evaluations.csv", "vecnormalize.pkl",
-                                            "run.json", "train_info.json", "checkpoints")]
+    rounded = (
+        f" ({args.timesteps:,} asked for; PPO-style algorithms train in whole rollouts of n_steps x n_envs)"
+        if info["timesteps"] != args.timesteps
+        else ""
+    )
+    print(
+        f"trained {info['timesteps']:,} steps{rounded} in {info['wall_s']:.0f} s "
+        f"({info['env_steps_per_s'] or 0:.0f} steps/s)"
+    )
+    written = [
+        args.out / name
+        for name in (
+            "model.zip",
+            "best_model.zip",
+            "evaluations.csv",
+            "vecnormalize.pkl",
+            "run.json",
+            "train_info.json",
+            "checkpoints",
+        )
+    ]
     print("wrote " + ", ".join(str(p) for p in written if p.exists()))
     if info.get("tensorboard"):
         print(f"curves: tensorboard --logdir {info['tensorboard']}")
@@ -414,10 +528,18 @@ def _evaluate(args) -> int:
     from agents.evaluate import evaluate
 
     options = {} if args.scale is None else {"scale": args.scale}
-    evaluate([Path(a) for a in args.agent.split(",") if a.strip()], args.scenario, options, parse_seeds(args.seeds),
-             policies=[p.strip() for p in args.policies.split(",") if p.strip()],
-             workers=args.workers or os.cpu_count() or 1, out=args.out, command=_command_line(), print_line=print,
-             progress=True)
+    evaluate(
+        [Path(a) for a in args.agent.split(",") if a.strip()],
+        args.scenario,
+        options,
+        parse_seeds(args.seeds),
+        policies=[p.strip() for p in args.policies.split(",") if p.strip()],
+        workers=args.workers or os.cpu_count() or 1,
+        out=args.out,
+        command=_command_line(),
+        print_line=print,
+        progress=True,
+    )
     return 0
 
 
@@ -425,9 +547,17 @@ def _leaderboard(args) -> int:
     from agents.leaderboard import DEFAULT_SCENARIOS, leaderboard
 
     scenarios = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else list(DEFAULT_SCENARIOS)
-    leaderboard(args.out, scenarios, args.scale, parse_seeds(args.seeds), models=args.models,
-                workers=args.workers or os.cpu_count() or 1, command=_command_line(), print_line=print,
-                run=not args.render_only)
+    leaderboard(
+        args.out,
+        scenarios,
+        args.scale,
+        parse_seeds(args.seeds),
+        models=args.models,
+        workers=args.workers or os.cpu_count() or 1,
+        command=_command_line(),
+        print_line=print,
+        run=not args.render_only,
+    )
     return 0
 
 

@@ -13,9 +13,9 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .catalog import make_scenario
 from .metrics import RunResult
 from .policy import run_policy
-from .catalog import make_scenario
 
 REFERENCE_POLICY = "random"
 
@@ -90,7 +90,9 @@ def execute(spec: RunSpec, index: int = 0, on_progress: Optional[ProgressCallbac
 
 
 def run_many(
-    specs: Sequence[RunSpec], workers: int = 1, on_done: Optional[Callable[[TimedRun], None]] = None,
+    specs: Sequence[RunSpec],
+    workers: int = 1,
+    on_done: Optional[Callable[[TimedRun], None]] = None,
     on_progress: Optional[ProgressCallback] = None,
 ) -> list[TimedRun]:
     """Run specs (in parallel processes when workers > 1); results come back in spec order.
@@ -152,10 +154,13 @@ def summarise(runs: Sequence[TimedRun]) -> dict:
         for run in sorted(group, key=lambda r: r.spec.seed):
             s = run.result.summary()
             ref = reference.get(run.spec.seed)
-            s.update(seed=run.spec.seed, wall_s=run.wall_s,
-                     checkins_per_s=s["checkins"] / run.wall_s if run.wall_s > 0 else float("nan"),
-                     speedup_vs_random=(ref["mean_jct_s"] / s["mean_jct_s"]) if ref else None,
-                     speedup_vs_random_censored=(ref["mean_jct_censored_s"] / s["mean_jct_censored_s"]) if ref else None)
+            s.update(
+                seed=run.spec.seed,
+                wall_s=run.wall_s,
+                checkins_per_s=s["checkins"] / run.wall_s if run.wall_s > 0 else float("nan"),
+                speedup_vs_random=(ref["mean_jct_s"] / s["mean_jct_s"]) if ref else None,
+                speedup_vs_random_censored=(ref["mean_jct_censored_s"] / s["mean_jct_censored_s"]) if ref else None,
+            )
             per_seed.append(s)
         jct = np.concatenate([r.result.jct_s for r in group])
         means = np.array([s["mean_jct_s"] for s in per_seed])
@@ -174,8 +179,9 @@ def summarise(runs: Sequence[TimedRun]) -> dict:
             "speedup_vs_random_censored_std": float(np.std(censored, ddof=1)) if len(censored) > 1 else 0.0,
             "unfinished_jobs": int(sum(s["unfinished_jobs"] for s in per_seed)),
             "failed_rounds": float(np.mean([s["failed_rounds"] for s in per_seed])),
-            "wasted_task_share": float(np.sum([s["wasted_tasks"] for s in per_seed])
-                                       / max(1, np.sum([s["tasks"] for s in per_seed]))),
+            "wasted_task_share": float(
+                np.sum([s["wasted_tasks"] for s in per_seed]) / max(1, np.sum([s["tasks"] for s in per_seed]))
+            ),
             "mean_scheduling_delay_s": float(np.mean([s["mean_scheduling_delay_s"] for s in per_seed])),
             "mean_queuing_delay_s": float(np.mean([s["mean_queuing_delay_s"] for s in per_seed])),
             "mean_response_time_s": float(np.mean([s["mean_response_time_s"] for s in per_seed])),
@@ -195,18 +201,23 @@ def summarise(runs: Sequence[TimedRun]) -> dict:
 
 def options_text(options: dict) -> str:
     """Scenario options as a command line shows them: ``scale=0.05 n_jobs=10``."""
-    return " ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
-                    for key, value in options.items())
+    return " ".join(
+        f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in options.items()
+    )
 
 
 def scenario_title(summary: dict) -> str:
     """``mylab/shop-v0, scale 0.05, seeds 0-2``: what a plot shows, by name rather than file path."""
     name = summary.get("scenario_name") or summary["scenario"]
-    options = "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
-                      for k, v in summary["scenario_options"].items())
+    options = "".join(
+        f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}" for k, v in summary["scenario_options"].items()
+    )
     seeds = summary["seeds"]
-    span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 \
+    span = (
+        f"{seeds[0]}-{seeds[-1]}"
+        if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1
         else ",".join(map(str, seeds))
+    )
     return f"{name}{options}, seeds {span}"
 
 
@@ -218,15 +229,19 @@ def censored_jct(figures: dict) -> float:
 
 
 def machine_description() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
+    )
 
 
 def table_lines(summary: dict) -> list[str]:
     """A plain-text table of the summary, one row per policy (means over seeds; times per job,
     summed over its rounds)."""
-    head = (f"{'policy':<18}{'mean JCT (h)':>13}{'± sd':>7}{'censored (h)':>13}{'p95 JCT (h)':>12}"
-            f"{'speed-up':>9}{'unfinished':>11}{'failed rnds':>12}{'wasted':>8}"
-            f"{'sched (h)':>10}{'queuing (h)':>12}{'response (h)':>13}")
+    head = (
+        f"{'policy':<18}{'mean JCT (h)':>13}{'± sd':>7}{'censored (h)':>13}{'p95 JCT (h)':>12}"
+        f"{'speed-up':>9}{'unfinished':>11}{'failed rnds':>12}{'wasted':>8}"
+        f"{'sched (h)':>10}{'queuing (h)':>12}{'response (h)':>13}"
+    )
     lines = [head, "-" * len(head)]
     for name, p in summary["policies"].items():
         speedup = "" if p["speedup_vs_random_censored"] is None else f"{p['speedup_vs_random_censored']:.2f}x"
@@ -237,9 +252,11 @@ def table_lines(summary: dict) -> list[str]:
             f"{p['mean_scheduling_delay_s'] / 3600:>10.1f}{p['mean_queuing_delay_s'] / 3600:>12.1f}"
             f"{p['mean_response_time_s'] / 3600:>13.1f}"
         )
-    lines.append("mean JCT over finished jobs; censored: every arrived job, an unfinished one counted as ending "
-                 "at the horizon (speed-up: Random's censored mean / the policy's); wasted: share of tasks "
-                 "dispatched to rounds that failed")
+    lines.append(
+        "mean JCT over finished jobs; censored: every arrived job, an unfinished one counted as ending "
+        "at the horizon (speed-up: Random's censored mean / the policy's); wasted: share of tasks "
+        "dispatched to rounds that failed"
+    )
     return lines
 
 
@@ -264,8 +281,11 @@ def write_outputs(runs: Sequence[TimedRun], summary: dict, out: Path, command: s
     jct_by_policy = {}
     for run in runs:
         jct_by_policy.setdefault(run.spec.policy, []).append(run.result.jct_s)
-    written.append(plot_jct_cdf({k: np.concatenate(v) for k, v in jct_by_policy.items()}, out / "jct_cdf.png",
-                                title=scenario_title(summary)))
+    written.append(
+        plot_jct_cdf(
+            {k: np.concatenate(v) for k, v in jct_by_policy.items()}, out / "jct_cdf.png", title=scenario_title(summary)
+        )
+    )
     if any(p["speedup_vs_random"] is not None for p in summary["policies"].values()):
         written.append(plot_speedups(summary, out / "speedup.png", scenario_title(summary)))
     return written

@@ -7,5 +7,6 @@ try:
 
     compiled = njit(cache=True)
 except ImportError:  # numba is a dependency; this keeps the core usable with numpy alone
+
     def compiled(function):
         return function

@@ -73,7 +73,9 @@ def synthetic_population(n_devices: int, rng: np.random.Generator) -> DevicePopu
     if n_devices < 1:
         raise SpecError(f"n_devices must be >= 1, got {n_devices}")
     if n_devices > LIMITS["devices"]:
-        raise SpecError(f"n_devices {n_devices:,} is above the limit ({limit_text('devices')}; raise it if you mean it)")
+        raise SpecError(
+            f"n_devices {n_devices:,} is above the limit ({limit_text('devices')}; raise it if you mean it)"
+        )
     latency = np.clip(rng.lognormal(_LATENCY_LOG_MEAN, _LATENCY_LOG_SD, n_devices), *_LATENCY_RANGE_MS)
     bw_log_mean = np.log(_BANDWIDTH_MEAN_MBPS) - _BANDWIDTH_LOG_SD**2 / 2
     bandwidth = rng.lognormal(bw_log_mean, _BANDWIDTH_LOG_SD, n_devices)

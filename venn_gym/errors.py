@@ -10,7 +10,7 @@ def short_repr(value, limit: int = 60) -> str:
     """A value as an error message shows it: bounded in depth, breadth and length, so that a YAML
     bomb (aliases nested into billions of elements) is never expanded to print it."""
     text = _SHORT.repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class VennGymError(Exception):

@@ -179,8 +179,9 @@ def pickle_to_json(source: str | Path, dest: str | Path) -> Path:
     running code. Loading the pickle runs its code once, here: convert only files you trust."""
     source, dest = Path(source), Path(dest)
     if dest.suffix.lower() != ".json":
-        raise SpecError("the converted file must end in .json (that is how the readers tell it apart)",
-                        source=str(dest))
+        raise SpecError(
+            "the converted file must end in .json (that is how the readers tell it apart)", source=str(dest)
+        )
     data = _load_data(source, "a pickle")
     if isinstance(data, Mapping):
         data = {str(k): v for k, v in data.items()}
@@ -303,8 +304,9 @@ def _capacity_entry(entry: Any, source: str, where: str) -> tuple[float, float]:
     for key in ("computation", "communication"):
         value = _number(entry[key], source, f"{where}.{key}", "a finite number > 0")
         if not 0 < value <= _CAPACITY_MAX:  # far above any device; larger ones overflow the file's mean
-            raise SpecError(f"expected a number in (0, {_CAPACITY_MAX:g}], got {value!r}", source=source,
-                            where=f"{where}.{key}")
+            raise SpecError(
+                f"expected a number in (0, {_CAPACITY_MAX:g}], got {value!r}", source=source, where=f"{where}.{key}"
+            )
         values.append(value)
     return values[0], values[1]
 
@@ -446,8 +448,9 @@ def read_fedscale_availability(
         if finish is not None:
             finish = _number(finish, source, f"{where}.finish_time", "a number of seconds >= 0")
             if finish < 0:
-                raise SpecError(f"expected a number of seconds >= 0, got {finish!r}", source=source,
-                                where=f"{where}.finish_time")
+                raise SpecError(
+                    f"expected a number of seconds >= 0, got {finish!r}", source=source, where=f"{where}.finish_time"
+                )
             trace_end = max(trace_end, finish)
         if len(active) != len(inactive):
             if len(active) == len(inactive) + 1 and finish is not None and finish > active[-1]:
@@ -463,7 +466,8 @@ def read_fedscale_availability(
             neg = np.flatnonzero(arr < 0)
             if len(neg):
                 raise SpecError(
-                    f"is negative ({arr[neg[0]]!r}); times must be >= 0 s", source=source,
+                    f"is negative ({arr[neg[0]]!r}); times must be >= 0 s",
+                    source=source,
                     where=f"{where}.{name}[{neg[0]}]",
                 )
         bad = np.flatnonzero(inactive <= active)
@@ -504,8 +508,9 @@ def read_fedscale_availability(
         )
     if not keep.any():
         raise SpecError(f"no online window starts before period_s = {period}", source=source)
-    trace = TableTrace(start=start[keep], end=end[keep], device=device[keep], period_s=period,
-                       chunk_s=chunk_s, source=source)
+    trace = TableTrace(
+        start=start[keep], end=end[keep], device=device[keep], period_s=period, chunk_s=chunk_s, source=source
+    )
     return FedScaleAvailability(trace, tuple(ids), tuple(models) if any_model else None, dropped)
 
 
@@ -543,15 +548,20 @@ def _category_masks(eligibility: Any, source: str) -> np.ndarray:
     for k, entry in enumerate(eligibility):
         if isinstance(entry, (str, bytes)) or not isinstance(entry, (Sequence, set, frozenset, np.ndarray)):
             raise SpecError(
-                f"expected a list of category numbers 1-{n_categories}, got {entry!r}", source=source,
+                f"expected a list of category numbers 1-{n_categories}, got {entry!r}",
+                source=source,
                 where=f"entry {k}",
             )
         mask = 0
         for category in entry:
-            if not isinstance(category, (int, np.integer)) or isinstance(category, bool) \
-                    or not 1 <= int(category) <= n_categories:
+            if (
+                not isinstance(category, (int, np.integer))
+                or isinstance(category, bool)
+                or not 1 <= int(category) <= n_categories
+            ):
                 raise SpecError(
-                    f"expected category numbers 1-{n_categories}, got {category!r}", source=source,
+                    f"expected category numbers 1-{n_categories}, got {category!r}",
+                    source=source,
                     where=f"entry {k}",
                 )
             mask |= 1 << (int(category) - 1)
@@ -574,8 +584,7 @@ def _authors_capacity(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
     for key in range(1, n + 1):
         if key not in data:
             raise SpecError(
-                f"has no key {key}; the authors' mapping needs the keys 1..{n} (entry (i mod N) + 1 "
-                "for row i)",
+                f"has no key {key}; the authors' mapping needs the keys 1..{n} (entry (i mod N) + 1 for row i)",
                 source=source,
             )
         comp[key - 1], comm[key - 1] = _capacity_entry(data[key], source, f"client {key!r}")
@@ -655,8 +664,11 @@ def read_venn_client_table(
     end = _numeric(frame["end"], lines, source, "end")
     bad = np.flatnonzero(start < 0)
     if len(bad):
-        raise SpecError(f"start {float(start[bad[0]])!r} is negative; times must be >= 0 s", source=source,
-                        where=f"line {lines[bad[0]]}, column 'start'")
+        raise SpecError(
+            f"start {float(start[bad[0]])!r} is negative; times must be >= 0 s",
+            source=source,
+            where=f"line {lines[bad[0]]}, column 'start'",
+        )
     bad = np.flatnonzero((end < start) | (end + online_extension_s <= start))
     if len(bad):
         k = bad[0]
@@ -680,8 +692,9 @@ def read_venn_client_table(
     rows = np.arange(n)
     cap_index = rows % len(comp)
     compute_mean, communication_mean = float(comp.mean()), float(comm.mean())
-    if compute_reference is not None and not (_is_number(compute_reference) and np.isfinite(compute_reference)
-                                              and compute_reference > 0):
+    if compute_reference is not None and not (
+        _is_number(compute_reference) and np.isfinite(compute_reference) and compute_reference > 0
+    ):
         raise SpecError(f"compute_reference must be a number > 0, got {compute_reference!r}", source=source)
     population = DevicePopulation(
         compute_factor=comp[cap_index] / (compute_mean if compute_reference is None else float(compute_reference)),
@@ -705,8 +718,13 @@ def _numeric(column: pd.Series, lines: np.ndarray, source: str, name: str) -> np
     if len(bad):
         k = bad[0]
         shown = raw[k]
-        what = "missing value" if shown is None or (isinstance(shown, float) and np.isnan(shown)) \
-            or (isinstance(shown, str) and not shown.strip()) else f"got {shown!r}"
+        what = (
+            "missing value"
+            if shown is None
+            or (isinstance(shown, float) and np.isnan(shown))
+            or (isinstance(shown, str) and not shown.strip())
+            else f"got {shown!r}"
+        )
         raise SpecError(f"expected a number, {what}", source=source, where=f"line {lines[k]}, column '{name}'")
     return values
 
@@ -745,9 +763,11 @@ def _read_hand_csv(
     twice = [name for k, name in enumerate(names) if name in names[:k]]
     if twice:
         raise SpecError(f"column {twice[0]!r} appears twice", source=source, where=f"line {header + 1} (header)")
-    for k, fields in enumerate(csv.reader(cleaned[header + 1:]), start=header + 2):
-        if fields and any(f.strip() for f in fields) and (
-            len(fields) > len(names) or (strict_fields and len(fields) < len(names))
+    for k, fields in enumerate(csv.reader(cleaned[header + 1 :]), start=header + 2):
+        if (
+            fields
+            and any(f.strip() for f in fields)
+            and (len(fields) > len(names) or (strict_fields and len(fields) < len(names)))
         ):
             raise SpecError(
                 f"has {len(fields)} fields but the header names {len(names)} columns ({','.join(names)})",
@@ -797,8 +817,9 @@ def _column(frame: pd.DataFrame, name: str, lines: np.ndarray, source: str, *, i
         bad = np.flatnonzero(values != np.round(values))
         if len(bad):
             k = bad[0]
-            raise SpecError(f"expected an integer, got {raw[k]!r}", source=source,
-                            where=f"line {lines[k]}, column '{name}'")
+            raise SpecError(
+                f"expected an integer, got {raw[k]!r}", source=source, where=f"line {lines[k]}, column '{name}'"
+            )
     return values
 
 
@@ -845,9 +866,13 @@ def read_trace_csv(
 
     fail(device < 0, "device", lambda k: f"device indices must be >= 0, got {int(device[k])}")
     if n_devices is not None:
-        fail(device >= n_devices, "device",
-             lambda k: f"device {int(device[k])} is not in the population (it has {n_devices} devices, "
-                       f"0-{n_devices - 1})")
+        fail(
+            device >= n_devices,
+            "device",
+            lambda k: (
+                f"device {int(device[k])} is not in the population (it has {n_devices} devices, 0-{n_devices - 1})"
+            ),
+        )
     fail(start < 0, "start_s", lambda k: f"start_s must be >= 0, got {float(start[k])!r}")
     fail(end <= start, "end_s", lambda k: f"end_s {float(end[k])!r} is not after start_s {float(start[k])!r}")
     if period_s is None:
@@ -862,13 +887,19 @@ def read_trace_csv(
                 raise SpecError(f"no row starts before period_s = {period:g}", source=source)
             start, end, device = start[~outside], end[~outside], device[~outside]
         else:
-            fail(outside, "start_s",
-                 lambda k: f"start_s {float(start[k])!r} is not inside the period [0, {period:g}) s "
-                           f"({int(outside.sum())} row(s) start at or after period_s); pass a longer period_s, "
-                           "or drop_after_period=True (scenario files: trace.drop_after_period: true) to leave "
-                           "them out")
-    return TableTrace(start=start, end=end, device=device.astype(np.int64), period_s=period, chunk_s=chunk_s,
-                      source=source)
+            fail(
+                outside,
+                "start_s",
+                lambda k: (
+                    f"start_s {float(start[k])!r} is not inside the period [0, {period:g}) s "
+                    f"({int(outside.sum())} row(s) start at or after period_s); pass a longer period_s, "
+                    "or drop_after_period=True (scenario files: trace.drop_after_period: true) to leave "
+                    "them out"
+                ),
+            )
+    return TableTrace(
+        start=start, end=end, device=device.astype(np.int64), period_s=period, chunk_s=chunk_s, source=source
+    )
 
 
 def read_devices_csv(path: str | Path, *, columns: Optional[Mapping[str, Any]] = None) -> DevicePopulation:
@@ -894,14 +925,20 @@ def read_devices_csv(path: str | Path, *, columns: Optional[Mapping[str, Any]] =
     device = _column(frame, "device", lines, source, integer=True)
     bad = np.flatnonzero(device < 0)
     if len(bad):
-        raise SpecError(f"device numbers must be >= 0, got {int(device[bad[0]])}", source=source,
-                        where=f"line {lines[bad[0]]}, column 'device'")
+        raise SpecError(
+            f"device numbers must be >= 0, got {int(device[bad[0]])}",
+            source=source,
+            where=f"line {lines[bad[0]]}, column 'device'",
+        )
     n = len(device)
     seen: dict[int, int] = {}
     for k, d in enumerate(device.astype(np.int64)):
         if d in seen:
-            raise SpecError(f"device {d} appears twice (also on line {lines[seen[d]]})", source=source,
-                            where=f"line {lines[k]}, column 'device'")
+            raise SpecError(
+                f"device {d} appears twice (also on line {lines[seen[d]]})",
+                source=source,
+                where=f"line {lines[k]}, column 'device'",
+            )
         seen[int(d)] = k
     bad = np.flatnonzero(device >= n)
     if len(bad):
@@ -926,15 +963,16 @@ def read_devices_csv(path: str | Path, *, columns: Optional[Mapping[str, Any]] =
 _MAX_MASK = float(1 << MAX_CATEGORIES)
 
 
-def _checked_device_column(target: str, values: np.ndarray, lines: np.ndarray, source: str,
-                           column: str) -> np.ndarray:
+def _checked_device_column(target: str, values: np.ndarray, lines: np.ndarray, source: str, column: str) -> np.ndarray:
     """Range checks of compute_factor / bandwidth_mbps (> 0) and of the categories bit mask."""
     if target in ("compute_factor", "bandwidth_mbps"):
         bad = np.flatnonzero(values <= 0)
         if len(bad):
-            raise SpecError(f"must be > 0, got {float(values[bad[0]])!r}"
-                            + ("" if target == column else f" (as {target})"), source=source,
-                            where=f"line {lines[bad[0]]}, column '{column}'")
+            raise SpecError(
+                f"must be > 0, got {float(values[bad[0]])!r}" + ("" if target == column else f" (as {target})"),
+                source=source,
+                where=f"line {lines[bad[0]]}, column '{column}'",
+            )
     if target == CATEGORY_ATTRIBUTE:
         bad = np.flatnonzero((values < 0) | (values >= _MAX_MASK) | (values != np.round(values)))
         if len(bad):
@@ -987,8 +1025,11 @@ def map_device_columns(path: str | Path, columns: Mapping[str, Any]) -> DevicePo
     path = Path(path)
     source = str(path)
     if not isinstance(columns, Mapping) or not columns:
-        raise SpecError(f"columns: expected a mapping of field -> source ({_COLUMN_FORMS}), got {columns!r}",
-                        source=source, where="columns")
+        raise SpecError(
+            f"columns: expected a mapping of field -> source ({_COLUMN_FORMS}), got {columns!r}",
+            source=source,
+            where="columns",
+        )
     plans: dict[str, dict] = {}
     for target, form in columns.items():
         where = f"columns.{target}"
@@ -1006,11 +1047,15 @@ def map_device_columns(path: str | Path, columns: Mapping[str, Any]) -> DevicePo
             raise SpecError(f"expected {_COLUMN_FORMS}, got {form!r}", source=source, where=where)
         unknown = [k for k in form if k not in _COLUMN_KEYS]
         if unknown:
-            raise SpecError(f"unknown key {unknown[0]!r}; allowed keys: {', '.join(_COLUMN_KEYS)}", source=source,
-                            where=f"{where}.{unknown[0]}")
+            raise SpecError(
+                f"unknown key {unknown[0]!r}; allowed keys: {', '.join(_COLUMN_KEYS)}",
+                source=source,
+                where=f"{where}.{unknown[0]}",
+            )
         if ("value" in form) == ("from" in form):
-            raise SpecError("give exactly one of 'from' (a column) and 'value' (a constant)", source=source,
-                            where=where)
+            raise SpecError(
+                "give exactly one of 'from' (a column) and 'value' (a constant)", source=source, where=where
+            )
         if "value" in form and len(form) > 1:
             raise SpecError(f"'value' takes no other keys, got {sorted(form)}", source=source, where=where)
         if "from" in form and (not isinstance(form["from"], str) or not form["from"].strip()):
@@ -1019,17 +1064,23 @@ def map_device_columns(path: str | Path, columns: Mapping[str, Any]) -> DevicePo
             if key in form and not (_is_number(form[key]) and np.isfinite(float(form[key]))):
                 raise SpecError(f"expected a number, got {form[key]!r}", source=source, where=f"{where}.{key}")
         if "relative_to" in form and form["relative_to"] not in ("median", "mean"):
-            raise SpecError(f"expected 'median' or 'mean', got {form['relative_to']!r}", source=source,
-                            where=f"{where}.relative_to")
+            raise SpecError(
+                f"expected 'median' or 'mean', got {form['relative_to']!r}", source=source, where=f"{where}.relative_to"
+            )
         plans[target] = dict(form)
     missing = [t for t in ("compute_factor", "bandwidth_mbps") if t not in plans]
     if missing:
-        raise SpecError(f"missing field(s) {missing}: compute_factor and bandwidth_mbps must be mapped "
-                        f"({_COLUMN_FORMS})", source=source, where="columns")
+        raise SpecError(
+            f"missing field(s) {missing}: compute_factor and bandwidth_mbps must be mapped ({_COLUMN_FORMS})",
+            source=source,
+            where="columns",
+        )
     needed = list(dict.fromkeys(plan["from"] for plan in plans.values() if "from" in plan))
     wanted = {plan["from"]: target for target, plan in plans.items() if "from" in plan}
     frame, lines, source = _read_hand_csv(
-        path, needed, f"a device table with the columns {', '.join(needed)}",
+        path,
+        needed,
+        f"a device table with the columns {', '.join(needed)}",
         missing_hint=lambda absent: f" (columns.{wanted[absent[0]]} reads column {absent[0]!r})",
     )
     n = len(frame)
@@ -1047,13 +1098,21 @@ def map_device_columns(path: str | Path, columns: Mapping[str, Any]) -> DevicePo
         raw = frame[column]
         if "default" in plan:
             raw = raw.where(raw != "", str(float(plan["default"])))
-        values = _column(frame.assign(**{column: raw}), column, lines, source,
-                         integer=target == CATEGORY_ATTRIBUTE and "scale" not in plan and "relative_to" not in plan)
+        values = _column(
+            frame.assign(**{column: raw}),
+            column,
+            lines,
+            source,
+            integer=target == CATEGORY_ATTRIBUTE and "scale" not in plan and "relative_to" not in plan,
+        )
         if "relative_to" in plan:
             reference = float(np.median(values) if plan["relative_to"] == "median" else np.mean(values))
             if not (np.isfinite(reference) and reference > 0):
-                raise SpecError(f"the {plan['relative_to']} of column {column!r} is {reference:g}; it must be > 0 "
-                                "to divide by", source=source, where=f"columns.{target}.relative_to")
+                raise SpecError(
+                    f"the {plan['relative_to']} of column {column!r} is {reference:g}; it must be > 0 to divide by",
+                    source=source,
+                    where=f"columns.{target}.relative_to",
+                )
             values = values / reference
         if "scale" in plan:
             values = values * float(plan["scale"])
@@ -1067,15 +1126,17 @@ def _bare_message(exc: SpecError) -> str:
     """A SpecError's message without its 'source: where: ' prefix."""
     prefix = ": ".join(p for p in (exc.source, exc.where) if p)
     text = str(exc)
-    return text[len(prefix) + 2:] if prefix and text.startswith(prefix + ": ") else text
+    return text[len(prefix) + 2 :] if prefix and text.startswith(prefix + ": ") else text
 
 
 # ----------------------------------------------------------------------- job lists
 
 JOBS_CSV_REQUIRED = ("arrival_s", "participants", "rounds", "deadline_s")
 JOBS_CSV_OPTIONAL = ("quorum", "workload_s", "model_size_mb", "comm_s", "mode", "buffer_size", "name")
-_JOBS_WHAT = ("a job-list CSV with columns arrival_s, requirement (or category), participants, rounds, deadline_s "
-              "[, quorum, workload_s, model_size_mb, comm_s, mode, buffer_size, name]")
+_JOBS_WHAT = (
+    "a job-list CSV with columns arrival_s, requirement (or category), participants, rounds, deadline_s "
+    "[, quorum, workload_s, model_size_mb, comm_s, mode, buffer_size, name]"
+)
 
 
 def _requirement_cell(text: str, column: str, category_names: Optional[tuple], source: str, where: str) -> Any:
@@ -1084,14 +1145,18 @@ def _requirement_cell(text: str, column: str, category_names: Optional[tuple], s
         raise SpecError("expected a requirement, got a missing value", source=source, where=where)
     if text.startswith("{"):
         if column == "category":
-            raise SpecError(f"expected a category name or number, got the mapping {text!r} (mappings go in a "
-                            "'requirement' column)", source=source, where=where)
+            raise SpecError(
+                f"expected a category name or number, got the mapping {text!r} (mappings go in a 'requirement' column)",
+                source=source,
+                where=where,
+            )
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc)
-            raise SpecError(f"cannot read {text!r} as a YAML/JSON mapping: {problem}", source=source,
-                            where=where) from None
+            raise SpecError(
+                f"cannot read {text!r} as a YAML/JSON mapping: {problem}", source=source, where=where
+            ) from None
     elif re.fullmatch(r"[+-]?\d+", text):
         value = int(text)
     else:
@@ -1106,8 +1171,9 @@ def _requirement_cell(text: str, column: str, category_names: Optional[tuple], s
     return value
 
 
-def _optional_numbers(frame: pd.DataFrame, name: str, lines: np.ndarray, source: str,
-                      integer: bool = False) -> np.ndarray:
+def _optional_numbers(
+    frame: pd.DataFrame, name: str, lines: np.ndarray, source: str, integer: bool = False
+) -> np.ndarray:
     """An optional column as floats, NaN where the cell is empty (or the column is absent)."""
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
@@ -1118,22 +1184,27 @@ def _optional_numbers(frame: pd.DataFrame, name: str, lines: np.ndarray, source:
     return values
 
 
-def _read_jobs(path: str | Path, category_names: Optional[Sequence[str]] = None
-               ) -> tuple[list[JobSpec], np.ndarray, str]:
+def _read_jobs(
+    path: str | Path, category_names: Optional[Sequence[str]] = None
+) -> tuple[list[JobSpec], np.ndarray, str]:
     """The jobs of a job-list CSV in file order, the line of each, and the source."""
     names = check_category_names(category_names) if category_names is not None else None
     frame, lines, source = _read_hand_csv(path, JOBS_CSV_REQUIRED, _JOBS_WHAT, strict_fields=True)
     has = [c for c in ("requirement", "category") if c in frame.columns]
     if len(has) != 1:
         problem = "both a 'requirement' and a 'category' column" if has else "no 'requirement' or 'category' column"
-        raise SpecError(f"has {problem}; expected exactly one of them (the header has {','.join(frame.columns)})",
-                        source=source, where="header")
+        raise SpecError(
+            f"has {problem}; expected exactly one of them (the header has {','.join(frame.columns)})",
+            source=source,
+            where="header",
+        )
     req_column = has[0]
     allowed = (*JOBS_CSV_REQUIRED, req_column, *JOBS_CSV_OPTIONAL)
     extra = [c for c in frame.columns if c not in allowed]
     if extra:
-        raise SpecError(f"unexpected column(s) {extra}; allowed columns: {', '.join(allowed)}", source=source,
-                        where="header")
+        raise SpecError(
+            f"unexpected column(s) {extra}; allowed columns: {', '.join(allowed)}", source=source, where="header"
+        )
 
     def at(k: int, column: str) -> str:
         return f"line {lines[k]}, column '{column}'"
@@ -1153,30 +1224,40 @@ def _read_jobs(path: str | Path, category_names: Optional[Sequence[str]] = None
     check(rounds, "rounds", lambda v: v >= 1, "an integer >= 1")
     check(deadline, "deadline_s", lambda v: v > 0, "a number of seconds > 0")
     optional = {
-        "quorum": (_optional_numbers(frame, "quorum", lines, source), lambda v: (v > 0) & (v <= 1),
-                   "a number > 0 and <= 1"),
-        "workload_s": (_optional_numbers(frame, "workload_s", lines, source), lambda v: v >= 0,
-                       "a number of seconds >= 0"),
-        "model_size_mb": (_optional_numbers(frame, "model_size_mb", lines, source), lambda v: v >= 0,
-                          "a number of MB >= 0"),
+        "quorum": (
+            _optional_numbers(frame, "quorum", lines, source),
+            lambda v: (v > 0) & (v <= 1),
+            "a number > 0 and <= 1",
+        ),
+        "workload_s": (
+            _optional_numbers(frame, "workload_s", lines, source),
+            lambda v: v >= 0,
+            "a number of seconds >= 0",
+        ),
+        "model_size_mb": (
+            _optional_numbers(frame, "model_size_mb", lines, source),
+            lambda v: v >= 0,
+            "a number of MB >= 0",
+        ),
         "comm_s": (_optional_numbers(frame, "comm_s", lines, source), lambda v: v >= 0, "a number of seconds >= 0"),
-        "buffer_size": (_optional_numbers(frame, "buffer_size", lines, source, integer=True), lambda v: v >= 1,
-                        "an integer >= 1"),
+        "buffer_size": (
+            _optional_numbers(frame, "buffer_size", lines, source, integer=True),
+            lambda v: v >= 1,
+            "an integer >= 1",
+        ),
     }
     for column, (values, ok, expected) in optional.items():
         check(values, column, ok, expected)
     both = np.flatnonzero(~np.isnan(optional["model_size_mb"][0]) & ~np.isnan(optional["comm_s"][0]))
     if len(both):
-        raise SpecError("give model_size_mb or comm_s for a job, not both", source=source,
-                        where=at(both[0], "comm_s"))
+        raise SpecError("give model_size_mb or comm_s for a job, not both", source=source, where=at(both[0], "comm_s"))
 
     jobs: list[JobSpec] = []
     seen: dict[str, int] = {}
     for k in range(len(frame)):
         fields: dict[str, Any] = {
             "arrival_s": float(arrival[k]),
-            "requirement": _requirement_cell(frame[req_column].iloc[k], req_column, names, source,
-                                             at(k, req_column)),
+            "requirement": _requirement_cell(frame[req_column].iloc[k], req_column, names, source, at(k, req_column)),
             "participants": int(participants[k]),
             "rounds": int(rounds[k]),
             "deadline_s": float(deadline[k]),
@@ -1196,8 +1277,9 @@ def _read_jobs(path: str | Path, category_names: Optional[Sequence[str]] = None
         name = frame["name"].iloc[k] if "name" in frame.columns else ""
         name = name or f"job{k}"
         if name in seen:
-            raise SpecError(f"duplicate job name {name!r} (also on line {lines[seen[name]]})", source=source,
-                            where=at(k, "name"))
+            raise SpecError(
+                f"duplicate job name {name!r} (also on line {lines[seen[name]]})", source=source, where=at(k, "name")
+            )
         seen[name] = k
         try:
             job = JobSpec(**fields, name=name)
@@ -1213,8 +1295,9 @@ def _read_jobs(path: str | Path, category_names: Optional[Sequence[str]] = None
     return jobs, lines, source
 
 
-def read_jobs_csv(path: str | Path, *, category_names: Optional[Sequence[str]] = None,
-                  name: Optional[str] = None) -> Workload:
+def read_jobs_csv(
+    path: str | Path, *, category_names: Optional[Sequence[str]] = None, name: Optional[str] = None
+) -> Workload:
     """A job list written as CSV, one job per row (e.g. exported from the Venn authors' job config).
 
     Columns (header names, any order; ``#`` comment lines and blank lines are skipped):

@@ -38,17 +38,19 @@ def comm_s_to_model_size_mb(comm_s: float, reference_bandwidth_mbps: float = REF
     device imported from their capacity file (``bandwidth_mbps = communication /
     1000``). The authors' ``comm = 10`` is 17.17 MB.
     """
-    if not (isinstance(comm_s, (int, float, np.integer, np.floating)) and not isinstance(comm_s, bool)
-            and math.isfinite(comm_s) and comm_s >= 0):
+    if not (
+        isinstance(comm_s, (int, float, np.integer, np.floating))
+        and not isinstance(comm_s, bool)
+        and math.isfinite(comm_s)
+        and comm_s >= 0
+    ):
         raise SpecError(f"comm_s must be a finite number of seconds >= 0, got {comm_s!r}")
     if not (reference_bandwidth_mbps > 0 and math.isfinite(reference_bandwidth_mbps)):
         raise SpecError(f"reference_bandwidth_mbps must be > 0, got {reference_bandwidth_mbps!r}")
     return float(comm_s) * float(reference_bandwidth_mbps) / 8.0
 
 
-def model_size_mb_to_comm_s(
-    model_size_mb: float, reference_bandwidth_mbps: float = REFERENCE_BANDWIDTH_MBPS
-) -> float:
+def model_size_mb_to_comm_s(model_size_mb: float, reference_bandwidth_mbps: float = REFERENCE_BANDWIDTH_MBPS) -> float:
     """Inverse of :func:`comm_s_to_model_size_mb`: one-way transfer seconds at the reference bandwidth."""
     return float(model_size_mb) * 8.0 / float(reference_bandwidth_mbps)
 
@@ -90,10 +92,16 @@ class JobSpec:
         requirements.normalize(self.requirement, where=f"{where}.requirement")
         checks = [
             ("arrival_s", self.arrival_s >= 0 and math.isfinite(self.arrival_s), "a finite number >= 0"),
-            ("participants", isinstance(self.participants, (int, np.integer)) and 1 <= self.participants <= LIMITS["participants"],
-             f"an integer in [1, {LIMITS['participants']:,}] ({limit_text('participants')})"),
-            ("rounds", isinstance(self.rounds, (int, np.integer)) and 1 <= self.rounds <= LIMITS["rounds"],
-             f"an integer in [1, {LIMITS['rounds']:,}] ({limit_text('rounds')})"),
+            (
+                "participants",
+                isinstance(self.participants, (int, np.integer)) and 1 <= self.participants <= LIMITS["participants"],
+                f"an integer in [1, {LIMITS['participants']:,}] ({limit_text('participants')})",
+            ),
+            (
+                "rounds",
+                isinstance(self.rounds, (int, np.integer)) and 1 <= self.rounds <= LIMITS["rounds"],
+                f"an integer in [1, {LIMITS['rounds']:,}] ({limit_text('rounds')})",
+            ),
             ("deadline_s", self.deadline_s > 0, "> 0"),
             ("quorum", 0 < self.quorum <= 1, "in (0, 1]"),
             ("workload_s", self.workload_s >= 0, ">= 0"),
@@ -105,8 +113,9 @@ class JobSpec:
         if self.mode == ASYNC:
             checks.append(("buffer_size", self.buffer_size >= 1, "an integer >= 1 for an async job"))
         else:  # refused rather than ignored: a buffer on a sync job means its author meant mode: async
-            checks.append(("buffer_size", self.buffer_size == 0, "left out for a sync job (it applies to mode: async "
-                                                                 "only)"))
+            checks.append(
+                ("buffer_size", self.buffer_size == 0, "left out for a sync job (it applies to mode: async only)")
+            )
         for name, ok, expected in checks:
             if not ok:
                 raise SpecError(f"must be {expected}, got {getattr(self, name)!r}", where=f"{where}.{name}")

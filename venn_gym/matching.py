@@ -28,6 +28,7 @@ import numpy as np
 
 from .compiled import compiled as _compiled
 
+
 def compiled_on_disk() -> bool:
     """Whether numba's on-disk cache already holds the matcher (if not, the first run in this
     environment compiles it, which takes 10-30 s once)."""
@@ -50,8 +51,13 @@ REACHED_END, CHUNK_DONE, TARGETS_CHANGED, CHECKIN_PENDING, BUFFER_FULL = range(5
 def event_buffer(n_jobs: int) -> tuple:
     """(time, kind, job, attempt, success) of the events one call may cause: room for a segment's."""
     size = 2 * (SEGMENT + 2 * n_jobs)
-    return (np.empty(size), np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64),
-            np.empty(size, np.bool_))
+    return (
+        np.empty(size),
+        np.empty(size, np.int64),
+        np.empty(size, np.int64),
+        np.empty(size, np.int64),
+        np.empty(size, np.bool_),
+    )
 
 
 def record_buffer() -> tuple:
@@ -140,7 +146,7 @@ def _quorum_time(j, new_finish, n_new, need, close_candidate, kept_vals, kept_of
         if not earlier:
             return current
     merged = np.empty(size + n_new)
-    merged[:size] = kept_vals[kept_off[j]:kept_off[j] + size]
+    merged[:size] = kept_vals[kept_off[j] : kept_off[j] + size]
     merged[size:] = new_finish[:n_new]
     merged.sort()
     return merged[need - 1]
@@ -196,21 +202,48 @@ def assign_checkins(tent, tent_job, take, ck, devices, jobs, kept, response, dea
     """:func:`task_outcomes`, then :func:`assign` (a device-level decision). Returns (events written
     in total, whether a request was filled, finish times, successes)."""
     duration, finish, ok = task_outcomes(tent, tent_job, take, ck, devices, jobs)
-    n_ev, filled = assign(tent, tent_job, take, duration, finish, ok, ck, devices, jobs, kept, response,
-                          deadline_from_dispatch, events, n_ev)
+    n_ev, filled = assign(
+        tent,
+        tent_job,
+        take,
+        duration,
+        finish,
+        ok,
+        ck,
+        devices,
+        jobs,
+        kept,
+        response,
+        deadline_from_dispatch,
+        events,
+        n_ev,
+    )
     return n_ev, filled, finish, ok
 
 
 @_compiled
-def assign(tent, tent_job, take, duration, finish, ok, ck, devices, jobs, kept, response, deadline_from_dispatch,
-           events, n_ev):
+def assign(
+    tent, tent_job, take, duration, finish, ok, ck, devices, jobs, kept, response, deadline_from_dispatch, events, n_ev
+):
     """Give check-ins ``tent[:take]`` to jobs ``tent_job[:take]``, whose tasks take ``duration``,
     finish at ``finish`` and succeed where ``ok``. Returns (events written in total, whether a
     request was filled)."""
     ck_time, ck_device, ck_end = ck[0], ck[1], ck[2]
     busy_until, tier = devices[0], devices[3]
-    (job_open, assigned, tasks, dropped, successes, last_assign, quorum_dispatch, dispatch, quorum, is_async,
-     deadline, attempt) = jobs[:12]
+    (
+        job_open,
+        assigned,
+        tasks,
+        dropped,
+        successes,
+        last_assign,
+        quorum_dispatch,
+        dispatch,
+        quorum,
+        is_async,
+        deadline,
+        attempt,
+    ) = jobs[:12]
     close_candidate, kept_vals, kept_off, kept_size = kept
     response_time, response_tier, response_next = response
     ev_time, ev_kind, ev_job, ev_tag, ev_good = events
@@ -292,9 +325,25 @@ def assign(tent, tent_job, take, duration, finish, ok, ck, devices, jobs, kept, 
 
 
 @_compiled
-def match_checkins(pos, chunk_len, t_end, stop_choices, deadline_from_dispatch, record,
-                   target_table, target_count, device_first, job_seen,
-                   ck, devices, jobs, kept, response, events, records):
+def match_checkins(
+    pos,
+    chunk_len,
+    t_end,
+    stop_choices,
+    deadline_from_dispatch,
+    record,
+    target_table,
+    target_count,
+    device_first,
+    job_seen,
+    ck,
+    devices,
+    jobs,
+    kept,
+    response,
+    events,
+    records,
+):
     """Match check-ins from ``pos`` on, segment by segment, until the chunk ends, the next
     check-in is at or after ``t_end`` or an event written here, a request fills, a contested
     check-in (one that could go to ``stop_choices`` or more jobs; 0: never stop) comes up, or
@@ -406,8 +455,10 @@ def match_checkins(pos, chunk_len, t_end, stop_choices, deadline_from_dispatch, 
                     if tent_job[m] == j and ok[m]:
                         new_finish[n_new] = finish[m]
                         n_new += 1
-                quorum_at = min(quorum_at, _quorum_time(j, new_finish, n_new, quorum[j], close_candidate,
-                                                        kept_vals, kept_off, kept_size))
+                quorum_at = min(
+                    quorum_at,
+                    _quorum_time(j, new_finish, n_new, quorum[j], close_candidate, kept_vals, kept_off, kept_size),
+                )
             job_seen[j] = 0
         if quorum_at <= ck_time[tent[take - 1]]:
             # Events come before check-ins at the same instant, so a check-in at the quorum's
@@ -427,22 +478,35 @@ def match_checkins(pos, chunk_len, t_end, stop_choices, deadline_from_dispatch, 
         filled = False
         if take:
             if record:
-                rec_idx[n_rec:n_rec + take] = tent[:take]
-                rec_job[n_rec:n_rec + take] = tent_job[:take]
+                rec_idx[n_rec : n_rec + take] = tent[:take]
+                rec_job[n_rec : n_rec + take] = tent_job[:take]
             n_before = n_ev
-            n_ev, filled = assign(tent, tent_job, take, duration, finish, ok, ck, devices, jobs, kept, response,
-                                  deadline_from_dispatch, events, n_ev)
+            n_ev, filled = assign(
+                tent,
+                tent_job,
+                take,
+                duration,
+                finish,
+                ok,
+                ck,
+                devices,
+                jobs,
+                kept,
+                response,
+                deadline_from_dispatch,
+                events,
+                n_ev,
+            )
             if record:
-                rec_finish[n_rec:n_rec + take] = finish[:take]
-                rec_ok[n_rec:n_rec + take] = ok[:take]
+                rec_finish[n_rec : n_rec + take] = finish[:take]
+                rec_ok[n_rec : n_rec + take] = ok[:take]
                 n_rec += take
             for e in range(n_before, n_ev):
                 next_event = min(next_event, ev_time[e])
         # The contested check-in's candidates were read before this segment's assignments:
         # hand it over only if none of them filled a request and no event (a quorum) now
         # comes before it; otherwise the next segment looks at it again.
-        if (end == stop and not filled and next_event > ck_time[stop]
-                and busy_until[ck_device[stop]] <= ck_time[stop]):
+        if end == stop and not filled and next_event > ck_time[stop] and busy_until[ck_device[stop]] <= ck_time[stop]:
             return CHECKIN_PENDING, pos, stop, n_ev, n_rec
         if filled:
             return TARGETS_CHANGED, pos, -1, n_ev, n_rec

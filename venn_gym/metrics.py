@@ -108,9 +108,13 @@ class RunResult:
         }
 
     def job_rows(self) -> list[dict]:
-        return [{"scenario": self.scenario, "seed": self.seed, "policy": self.policy, **dataclasses.asdict(j)}
-                for j in self.jobs]
+        return [
+            {"scenario": self.scenario, "seed": self.seed, "policy": self.policy, **dataclasses.asdict(j)}
+            for j in self.jobs
+        ]
 
     def round_rows(self) -> list[dict]:
-        return [{"scenario": self.scenario, "seed": self.seed, "policy": self.policy, **dataclasses.asdict(r)}
-                for r in self.rounds]
+        return [
+            {"scenario": self.scenario, "seed": self.seed, "policy": self.policy, **dataclasses.asdict(r)}
+            for r in self.rounds
+        ]

@@ -32,8 +32,16 @@ PAPER_ABLATION = {
 }
 TABLE_POLICIES = ("random", "random-order", "fifo", "srsf", "venn", "venn-ref")
 ABLATION_POLICIES = ("venn-no-sched", "venn-no-match")
-POLICY_TITLES = {"random-order": "Random-order", "fifo": "FIFO", "srsf": "SRSF", "venn": "Venn", "venn-ref": "Venn-ref (authors' order)",
-                 "venn-no-sched": "Venn w/o scheduling", "venn-no-match": "Venn w/o matching", "random": "Random"}
+POLICY_TITLES = {
+    "random-order": "Random-order",
+    "fifo": "FIFO",
+    "srsf": "SRSF",
+    "venn": "Venn",
+    "venn-ref": "Venn-ref (authors' order)",
+    "venn-no-sched": "Venn w/o scheduling",
+    "venn-no-match": "Venn w/o matching",
+    "random": "Random",
+}
 
 NOTES = """\
 How to read these tables:
@@ -78,16 +86,18 @@ def scenario_name(workload: str, version: int) -> str:
     return f"paper/{workload}-v{version}"
 
 
-def reproduce_table1(workloads, seeds: int, scale: float, workers: int, out: Path, command: str,
-                     version: int = 1) -> None:
+def reproduce_table1(
+    workloads, seeds: int, scale: float, workers: int, out: Path, command: str, version: int = 1
+) -> None:
     from tqdm import tqdm
 
     options = () if scale == 1.0 else (("scale", scale),)
     specs = []
     for workload in workloads:
         policies = TABLE_POLICIES + (ABLATION_POLICIES if workload in PAPER_ABLATION else ())
-        specs += [RunSpec(scenario_name(workload, version), seed, p, options)
-                  for seed in range(seeds) for p in policies]
+        specs += [
+            RunSpec(scenario_name(workload, version), seed, p, options) for seed in range(seeds) for p in policies
+        ]
     start = time.time()
     with tqdm(total=len(specs), unit="run", dynamic_ncols=True) as bar:
         runs = run_many(specs, workers=min(workers, len(specs)), on_done=lambda run: bar.update())
@@ -98,8 +108,15 @@ def reproduce_table1(workloads, seeds: int, scale: float, workers: int, out: Pat
         summaries[workload] = summarise(mine)
         with output_folder(out / f"paper-v{version}" / workload, overwrite=True) as folder:
             write_outputs(mine, summaries[workload], folder, command)
-    record = {"command": command, "version": version, "seeds": seeds, "scale": scale, "wall_s": wall,
-              "machine": machine_description(), "summaries": summaries}
+    record = {
+        "command": command,
+        "version": version,
+        "seeds": seeds,
+        "scale": scale,
+        "wall_s": wall,
+        "machine": machine_description(),
+        "summaries": summaries,
+    }
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"table1-v{version}.json"
     if path.exists():  # workloads simulated earlier with the same seeds and scale stay in the record
@@ -108,8 +125,11 @@ def reproduce_table1(workloads, seeds: int, scale: float, workers: int, out: Pat
             merged = {**earlier["summaries"], **summaries}
             order = [w for w in PAPER_TABLE1 if w in merged] + [w for w in merged if w not in PAPER_TABLE1]
             same = earlier["command"] == command or set(summaries) >= set(earlier["summaries"])
-            record.update(summaries={w: merged[w] for w in order}, wall_s=earlier["wall_s"] + wall,
-                          command=command if same else f"{earlier['command']}` and `{command}")
+            record.update(
+                summaries={w: merged[w] for w in order},
+                wall_s=earlier["wall_s"] + wall,
+                command=command if same else f"{earlier['command']}` and `{command}",
+            )
     write_atomically(path, json.dumps(record, indent=1) + "\n")
     rewrite_tables(out)
 
@@ -149,37 +169,76 @@ def _write_tables(records: dict[int, dict], out: Path) -> None:
     older = [records[v] for v in sorted(records, reverse=True) if v != latest]
     header = []
     for version, record in sorted(records.items(), reverse=True):
-        header.append(f"- `-v{version}`: produced by `{record['command']}` on "
-                      f"{record.get('machine', 'x86_64, 2 CPUs, CPython 3.11.7')}, seeds 0..{record['seeds'] - 1}, "
-                      f"scale {record['scale']}, in {record['wall_s'] / 60:.0f} min of wall time.")
+        header.append(
+            f"- `-v{version}`: produced by `{record['command']}` on "
+            f"{record.get('machine', 'x86_64, 2 CPUs, CPython 3.11.7')}, seeds 0..{record['seeds'] - 1}, "
+            f"scale {record['scale']}, in {record['wall_s'] / 60:.0f} min of wall time."
+        )
     header += ["", "Paper: Liu et al., MLSys 2025, Table 1 / Fig. 11.", ""]
     lines = [f"# Table 1 on `paper/*-v{latest}`", "", *header]
     workloads = list(main["summaries"])
     compared = ("fifo", "srsf", "venn", "venn-ref")
     has_order = any("random-order" in main["summaries"][w]["policies"] for w in workloads)
     if has_order:
-        lines += _speedup_table(f"Table 1: average JCT speed-up over Random-order (the authors' code's Random), "
-                                f"v{latest} / paper", main, [], workloads, compared, "random-order", PAPER_TABLE1)
+        lines += _speedup_table(
+            f"Table 1: average JCT speed-up over Random-order (the authors' code's Random), v{latest} / paper",
+            main,
+            [],
+            workloads,
+            compared,
+            "random-order",
+            PAPER_TABLE1,
+        )
     versions = " / ".join([f"v{latest}"] + [f"v{r['version']}" for r in older] + ["paper"])
-    lines += _speedup_table(f"Table 1: average JCT speed-up over Random (uniform per device), {versions}",
-                            main, older, workloads, compared, "random", PAPER_TABLE1)
-    random_rows = [f"| {w} | " + " | ".join(_unfinished(main, w, p) for p in ("random", "random-order")) + " |"
-                   for w in workloads]
-    lines += ["", f"Jobs unfinished at the horizon on `-v{latest}` (mean per seed) and censored mean JCT:", "",
-              "| workload | Random | Random-order |", "|---|---|---|", *random_rows]
+    lines += _speedup_table(
+        f"Table 1: average JCT speed-up over Random (uniform per device), {versions}",
+        main,
+        older,
+        workloads,
+        compared,
+        "random",
+        PAPER_TABLE1,
+    )
+    random_rows = [
+        f"| {w} | " + " | ".join(_unfinished(main, w, p) for p in ("random", "random-order")) + " |" for w in workloads
+    ]
+    lines += [
+        "",
+        f"Jobs unfinished at the horizon on `-v{latest}` (mean per seed) and censored mean JCT:",
+        "",
+        "| workload | Random | Random-order |",
+        "|---|---|---|",
+        *random_rows,
+    ]
     if all(_recorded(main["summaries"][w], TABLE_POLICIES, "wasted_task_share") for w in workloads):
         lines += _waste_and_order_tables(main, latest)
     ablation = [w for w in workloads if w in PAPER_ABLATION]
     if ablation:
         reference = "random-order" if has_order else "random"
-        lines += _speedup_table(f"Ablation (Fig. 11): speed-up over {POLICY_TITLES[reference]}, v{latest} / paper",
-                                main, [], ablation, ABLATION_POLICIES + ("venn",), reference, PAPER_ABLATION)
+        lines += _speedup_table(
+            f"Ablation (Fig. 11): speed-up over {POLICY_TITLES[reference]}, v{latest} / paper",
+            main,
+            [],
+            ablation,
+            ABLATION_POLICIES + ("venn",),
+            reference,
+            PAPER_ABLATION,
+        )
         if older:
-            lines += _speedup_table(f"Ablation (Fig. 11): speed-up over Random, {versions}", main, older, ablation,
-                                    ABLATION_POLICIES + ("venn",), "random", PAPER_ABLATION)
+            lines += _speedup_table(
+                f"Ablation (Fig. 11): speed-up over Random, {versions}",
+                main,
+                older,
+                ablation,
+                ABLATION_POLICIES + ("venn",),
+                "random",
+                PAPER_ABLATION,
+            )
     lines += ["", NOTES]
-    csv_rows = ["version,workload,policy,reference,ours_speedup,ours_sd,paper_speedup,mean_jct_h,"
-                "mean_jct_censored_h,unfinished_jobs,failed_rounds,wasted_task_share"]
+    csv_rows = [
+        "version,workload,policy,reference,ours_speedup,ours_sd,paper_speedup,mean_jct_h,"
+        "mean_jct_censored_h,unfinished_jobs,failed_rounds,wasted_task_share"
+    ]
     for record in [main, *older]:
         for workload, summary in record["summaries"].items():
             paper = {**PAPER_TABLE1.get(workload, {}), **PAPER_ABLATION.get(workload, {})}
@@ -188,20 +247,41 @@ def _write_tables(records: dict[int, dict], out: Path) -> None:
                     value = _speedup(record, workload, policy, reference)
                     if value is None or policy == reference:
                         continue
-                    csv_rows.append(",".join(str(x) for x in (
-                        record["version"], workload, policy, reference, f"{value[0]:.4f}", f"{value[1]:.4f}",
-                        paper.get(policy, "") if reference == "random" else "", f"{p['mean_jct_s'] / 3600:.2f}",
-                        f"{censored_jct(p) / 3600:.2f}", p.get("unfinished_jobs", ""),
-                        p.get("failed_rounds", ""), f"{p['wasted_task_share']:.4f}" if "wasted_task_share" in p else "")))
+                    csv_rows.append(
+                        ",".join(
+                            str(x)
+                            for x in (
+                                record["version"],
+                                workload,
+                                policy,
+                                reference,
+                                f"{value[0]:.4f}",
+                                f"{value[1]:.4f}",
+                                paper.get(policy, "") if reference == "random" else "",
+                                f"{p['mean_jct_s'] / 3600:.2f}",
+                                f"{censored_jct(p) / 3600:.2f}",
+                                p.get("unfinished_jobs", ""),
+                                p.get("failed_rounds", ""),
+                                f"{p['wasted_task_share']:.4f}" if "wasted_task_share" in p else "",
+                            )
+                        )
+                    )
     write_atomically(out / "table1.md", "\n".join(lines))
-    write_atomically(out / "table1.csv",
-                      "\n".join([*(f"# {h[2:]}" for h in header if h.startswith("- ")), *csv_rows]) + "\n")
+    write_atomically(
+        out / "table1.csv", "\n".join([*(f"# {h[2:]}" for h in header if h.startswith("- ")), *csv_rows]) + "\n"
+    )
 
 
-def _speedup_table(title: str, main: dict, older: list[dict], workloads, policies, reference: str,
-                   paper: dict) -> list[str]:
-    lines = ["", f"## {title}", "", "| workload | " + " | ".join(POLICY_TITLES[p] for p in policies) + " |",
-             "|---|" + "---|" * len(policies)]
+def _speedup_table(
+    title: str, main: dict, older: list[dict], workloads, policies, reference: str, paper: dict
+) -> list[str]:
+    lines = [
+        "",
+        f"## {title}",
+        "",
+        "| workload | " + " | ".join(POLICY_TITLES[p] for p in policies) + " |",
+        "|---|" + "---|" * len(policies),
+    ]
     for workload in workloads:
         cells = []
         for policy in policies:
@@ -219,8 +299,7 @@ def _unfinished(record: dict, workload: str, policy: str) -> str:
     if p is None:
         return "-"
     seeds = len(p["per_seed"])
-    return (f"{p['unfinished_jobs'] / seeds:.0f} of {p['per_seed'][0]['jobs']}, "
-            f"{censored_jct(p) / 3600:,.0f} h")
+    return f"{p['unfinished_jobs'] / seeds:.0f} of {p['per_seed'][0]['jobs']}, {censored_jct(p) / 3600:,.0f} h"
 
 
 def _recorded(summary: dict, policies, field: str) -> bool:
@@ -228,18 +307,31 @@ def _recorded(summary: dict, policies, field: str) -> bool:
 
 
 def _waste_and_order_tables(main: dict, latest: int) -> list[str]:
-    lines = ["", f"## Failed rounds and wasted work on `-v{latest}` (mean per seed; wasted: share of tasks "
-             "dispatched to rounds that failed)", "",
-             "| workload | " + " | ".join(POLICY_TITLES[p] for p in TABLE_POLICIES) + " |",
-             "|---|" + "---|" * len(TABLE_POLICIES)]
+    lines = [
+        "",
+        f"## Failed rounds and wasted work on `-v{latest}` (mean per seed; wasted: share of tasks "
+        "dispatched to rounds that failed)",
+        "",
+        "| workload | " + " | ".join(POLICY_TITLES[p] for p in TABLE_POLICIES) + " |",
+        "|---|" + "---|" * len(TABLE_POLICIES),
+    ]
     for workload, summary in main["summaries"].items():
-        cells = [f"{summary['policies'][p]['failed_rounds']:,.0f} rounds, "
-                 f"{summary['policies'][p]['wasted_task_share']:.0%}" for p in TABLE_POLICIES]
+        cells = [
+            f"{summary['policies'][p]['failed_rounds']:,.0f} rounds, {summary['policies'][p]['wasted_task_share']:.0%}"
+            for p in TABLE_POLICIES
+        ]
         lines.append(f"| {workload} | " + " | ".join(cells) + " |")
-    lines += ["", f"## Venn's order (remaining service) against the authors' (this round's demand) on `-v{latest}`",
-              "", "| workload | Venn mean JCT (h) | Venn-ref mean JCT (h) | Venn's gain |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"## Venn's order (remaining service) against the authors' (this round's demand) on `-v{latest}`",
+        "",
+        "| workload | Venn mean JCT (h) | Venn-ref mean JCT (h) | Venn's gain |",
+        "|---|---|---|---|",
+    ]
     for workload, summary in main["summaries"].items():
         venn, ref = summary["policies"]["venn"], summary["policies"]["venn-ref"]
-        lines.append(f"| {workload} | {venn['mean_jct_censored_s'] / 3600:.1f} | {ref['mean_jct_censored_s'] / 3600:.1f} "
-                     f"| {ref['mean_jct_censored_s'] / venn['mean_jct_censored_s'] - 1:+.1%} |")
+        lines.append(
+            f"| {workload} | {venn['mean_jct_censored_s'] / 3600:.1f} | {ref['mean_jct_censored_s'] / 3600:.1f} "
+            f"| {ref['mean_jct_censored_s'] / venn['mean_jct_censored_s'] - 1:+.1%} |"
+        )
     return lines

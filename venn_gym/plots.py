@@ -39,8 +39,11 @@ def plot_speedups(summary: dict, path: Path, title: str) -> Path:
     as ending there; the plain mean where every job finished): finished-only means would credit a
     policy that leaves its long jobs unfinished."""
     policies = summary["policies"]
-    key = "speedup_vs_random_censored" if all("speedup_vs_random_censored" in p for p in policies.values()) \
+    key = (
+        "speedup_vs_random_censored"
+        if all("speedup_vs_random_censored" in p for p in policies.values())
         else "speedup_vs_random"
+    )
     names = [n for n, p in policies.items() if p[key] is not None]
     values = [policies[n][key] for n in names]
     errors = [policies[n][f"{key}_std"] for n in names]

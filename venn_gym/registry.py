@@ -30,8 +30,9 @@ class RegisteredScenario:
 _REGISTRY: dict[str, RegisteredScenario] = {}
 
 
-def register_scenario(name: str, factory: ScenarioFactory, description: str = "", *, overwrite: bool = False,
-                      source: str = "python") -> None:
+def register_scenario(
+    name: str, factory: ScenarioFactory, description: str = "", *, overwrite: bool = False, source: str = "python"
+) -> None:
     """Register ``factory(seed=..., **options) -> Scenario`` under a versioned name (``owner/thing-vN``)."""
     if not _is_versioned(name):
         raise SpecError(f"scenario names end in a version, like 'mylab/city-v0'; got {name!r}")

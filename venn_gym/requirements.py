@@ -61,8 +61,10 @@ def category_bit(category: int | str, *, named: bool = False) -> int:
         return 1 << (int(category) - 1)
     if named:
         raise SpecError(f"category must be 1-{MAX_CATEGORIES} or one of {CATEGORY_NAMES}, got {short_repr(category)}")
-    raise SpecError(f"category must be 1-4 or one of {CATEGORY_NAMES}, got {short_repr(category)} (categories above 4 "
-                    "need names: a scenario's devices.category_names, or requirements.name_categories)")
+    raise SpecError(
+        f"category must be 1-4 or one of {CATEGORY_NAMES}, got {short_repr(category)} (categories above 4 "
+        "need names: a scenario's devices.category_names, or requirements.name_categories)"
+    )
 
 
 def _canonical_category(bit: int) -> Any:
@@ -85,13 +87,15 @@ def check_category_names(names: Any, where: str = "category_names") -> tuple[str
     out: list[str] = []
     for k, name in enumerate(names):
         if not isinstance(name, str) or not name.strip() or name != name.strip():
-            raise SpecError(f"expected a non-empty name without surrounding spaces, got {short_repr(name)}",
-                            where=f"{where}[{k}]")
+            raise SpecError(
+                f"expected a non-empty name without surrounding spaces, got {short_repr(name)}", where=f"{where}[{k}]"
+            )
         if name == "any_device":
             raise SpecError("'any_device' is reserved (every device)", where=f"{where}[{k}]")
         if name in out:
-            raise SpecError(f"name {short_repr(name)} appears twice (also category {out.index(name) + 1})",
-                            where=f"{where}[{k}]")
+            raise SpecError(
+                f"name {short_repr(name)} appears twice (also category {out.index(name) + 1})", where=f"{where}[{k}]"
+            )
         out.append(name)
     return tuple(out)
 
@@ -113,8 +117,11 @@ def name_categories(spec: Any, names: Any, where: str = "requirement") -> Any:
         elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= int(value) <= len(names):
             number = int(value)
         else:
-            raise SpecError(f"unknown category {short_repr(value)}; this scenario's categories are "
-                            f"{', '.join(f'{i + 1} {n}' for i, n in enumerate(names))} (or any_device)", where=at)
+            raise SpecError(
+                f"unknown category {short_repr(value)}; this scenario's categories are "
+                f"{', '.join(f'{i + 1} {n}' for i, n in enumerate(names))} (or any_device)",
+                where=at,
+            )
         return {"category": number, "name": names[number - 1]}
 
     budget = [MAX_PARTS]

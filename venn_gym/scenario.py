@@ -11,17 +11,24 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
 from . import requirements
 from .devices import DevicePopulation, synthetic_population
 from .errors import ScenarioWarning, SpecError
+from .jobs import (
+    ASYNC,
+    DEADLINE_FROM_DISPATCH,
+    DEADLINE_FROM_REQUEST,
+    DEADLINE_ORIGINS,
+    Workload,
+    generate_paper_workload,
+    paper_mixes,
+)
 from .limits import LIMITS, limit_text
 from .registry import register_scenario
-from .jobs import (ASYNC, DEADLINE_FROM_DISPATCH, DEADLINE_FROM_REQUEST, DEADLINE_ORIGINS, Workload,
-                   generate_paper_workload, paper_mixes)
 from .trace import MAX_WINDOW_LOG_SD, CheckinTrace, DiurnalTrace
 
 
@@ -51,9 +58,11 @@ class Scenario:
     round_deadline_from: str = DEADLINE_FROM_REQUEST
 
     def __repr__(self) -> str:  # one line: the arrays inside would print thousands of elements
-        return (f"Scenario(name={self.name!r}, seed={self.seed}, jobs={len(self.workload.jobs)}, "
-                f"devices={len(self.population)}, speed_tiers={self.speed_tiers}, horizon_s={self.horizon_s}, "
-                f"round_deadline_from={self.round_deadline_from!r})")
+        return (
+            f"Scenario(name={self.name!r}, seed={self.seed}, jobs={len(self.workload.jobs)}, "
+            f"devices={len(self.population)}, speed_tiers={self.speed_tiers}, horizon_s={self.horizon_s}, "
+            f"round_deadline_from={self.round_deadline_from!r})"
+        )
 
     def __post_init__(self) -> None:
         if self.speed_tiers < 1:
@@ -65,15 +74,22 @@ class Scenario:
             raise SpecError(f"the trace's chunk_s {chunk_s:g} is below {limit_text('min_chunk_s')}", source=self.name)
         per_chunk = self.trace.mean_rate_per_s() * chunk_s
         if not per_chunk <= LIMITS["checkins_per_chunk"]:
-            raise SpecError(f"the trace has {per_chunk:,.0f} check-ins per chunk of {chunk_s:g} s on average, above "
-                            f"{limit_text('checkins_per_chunk')} (a tiny period_s, or a huge check-in rate?)",
-                            source=self.name)
+            raise SpecError(
+                f"the trace has {per_chunk:,.0f} check-ins per chunk of {chunk_s:g} s on average, above "
+                f"{limit_text('checkins_per_chunk')} (a tiny period_s, or a huge check-in rate?)",
+                source=self.name,
+            )
         if not 0 <= self.task_noise_log_sd <= MAX_WINDOW_LOG_SD:
-            raise SpecError(f"task_noise_log_sd must be in [0, {MAX_WINDOW_LOG_SD}] (beyond it task times overflow to "
-                            f"infinity or zero), got {self.task_noise_log_sd}", source=self.name)
+            raise SpecError(
+                f"task_noise_log_sd must be in [0, {MAX_WINDOW_LOG_SD}] (beyond it task times overflow to "
+                f"infinity or zero), got {self.task_noise_log_sd}",
+                source=self.name,
+            )
         if self.round_deadline_from not in DEADLINE_ORIGINS:
-            raise SpecError(f"round_deadline_from must be one of {', '.join(DEADLINE_ORIGINS)}, "
-                            f"got {self.round_deadline_from!r}", source=self.name)
+            raise SpecError(
+                f"round_deadline_from must be one of {', '.join(DEADLINE_ORIGINS)}, got {self.round_deadline_from!r}",
+                source=self.name,
+            )
         if self.horizon_s is not None and not self.horizon_s > 0:
             raise SpecError(f"horizon_s must be > 0, got {self.horizon_s}", source=self.name)
         trace_devices = getattr(self.trace, "n_devices", len(self.population))
@@ -96,25 +112,45 @@ class Scenario:
                 )
             where = f"job {job.name or job.arrival_s}"
             if self.horizon_s is not None and job.arrival_s >= self.horizon_s:
-                warnings.warn(ScenarioWarning(
-                    f"{self.name}: {where}: it arrives at {job.arrival_s:g} s, at or after the horizon "
-                    f"({self.horizon_s:g} s): it will not run, and results list it as unfinished"), stacklevel=2)
+                warnings.warn(
+                    ScenarioWarning(
+                        f"{self.name}: {where}: it arrives at {job.arrival_s:g} s, at or after the horizon "
+                        f"({self.horizon_s:g} s): it will not run, and results list it as unfinished"
+                    ),
+                    stacklevel=2,
+                )
             elif job.arrival_s > self.max_sim_days * 86_400.0:
-                raise SpecError(f"it arrives at {job.arrival_s:g} s, after max_sim_days ({self.max_sim_days:g} days): "
-                                "it could never run", source=self.name, where=where)
-            fastest = float(np.min(job.workload_s * self.population.compute_factor[eligible & seen]
-                                   + 16.0 * job.model_size_mb / self.population.bandwidth_mbps[eligible & seen]))
+                raise SpecError(
+                    f"it arrives at {job.arrival_s:g} s, after max_sim_days ({self.max_sim_days:g} days): "
+                    "it could never run",
+                    source=self.name,
+                    where=where,
+                )
+            fastest = float(
+                np.min(
+                    job.workload_s * self.population.compute_factor[eligible & seen]
+                    + 16.0 * job.model_size_mb / self.population.bandwidth_mbps[eligible & seen]
+                )
+            )
             if job.mode != ASYNC and job.deadline_s < fastest:
-                warnings.warn(ScenarioWarning(
-                    f"{self.name}: {where}: its deadline_s {job.deadline_s:g} is shorter than its fastest possible task "
-                    f"({fastest:,.1f} s on its fastest eligible device, before noise): its rounds succeed only on "
-                    "rare noise draws, and a run that makes no progress stops with an error"), stacklevel=2)
+                warnings.warn(
+                    ScenarioWarning(
+                        f"{self.name}: {where}: its deadline_s {job.deadline_s:g} is shorter than its fastest possible "
+                        f"task ({fastest:,.1f} s on its fastest eligible device, before noise): its rounds succeed "
+                        "only on rare noise draws, and a run that makes no progress stops with an error"
+                    ),
+                    stacklevel=2,
+                )
             if job.participants > usable:
-                warnings.warn(ScenarioWarning(
-                    f"{self.name}: job {job.name or job.arrival_s}: asks for {job.participants} participants but "
-                    f"only {usable} devices that check in are eligible ({requirements.label(job.requirement)}); "
-                    "its rounds fill only if some devices serve one round more than once, which venn_gym "
-                    "allows and deployed FL does not"), stacklevel=2)
+                warnings.warn(
+                    ScenarioWarning(
+                        f"{self.name}: job {job.name or job.arrival_s}: asks for {job.participants} participants but "
+                        f"only {usable} devices that check in are eligible ({requirements.label(job.requirement)}); "
+                        "its rounds fill only if some devices serve one round more than once, which venn_gym "
+                        "allows and deployed FL does not"
+                    ),
+                    stacklevel=2,
+                )
 
     def replace(self, **changes) -> "Scenario":
         return dataclasses.replace(self, **changes)

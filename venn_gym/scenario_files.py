@@ -129,10 +129,10 @@ import yaml
 from . import requirements
 from .devices import DevicePopulation, synthetic_population
 from .errors import SpecError, VennGymError, short_repr
-from .importers import _read_jobs  # the job-list reader, with the line of each job
 from .importers import (
     VENN_ONLINE_EXTENSION_S,
     VENN_PERIOD_S,
+    _read_jobs,  # the job-list reader, with the line of each job
     is_pickle_path,
     read_devices_csv,
     read_fedscale_availability,
@@ -164,8 +164,16 @@ __all__ = [
 
 SUFFIXES = (".yaml", ".yml", ".json")
 SCENARIO_KEYS = (
-    "name", "description", "devices", "trace", "workload",
-    "speed_tiers", "task_noise_log_sd", "horizon_s", "max_sim_days", "round_deadline_from",
+    "name",
+    "description",
+    "devices",
+    "trace",
+    "workload",
+    "speed_tiers",
+    "task_noise_log_sd",
+    "horizon_s",
+    "max_sim_days",
+    "round_deadline_from",
 )
 _DEVICE_SOURCES = {
     "synthetic": (),
@@ -243,8 +251,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
 
 
 TRUST_PICKLES_VARIABLE = "VENN_GYM_TRUST_PICKLES"
-TRUST_PICKLES_HOW = ("venn-gym --trust-pickles ..., trust_pickles=True in load_scenario_file or "
-                     "register_scenario_file, or VENN_GYM_TRUST_PICKLES=1")
+TRUST_PICKLES_HOW = (
+    "venn-gym --trust-pickles ..., trust_pickles=True in load_scenario_file or "
+    "register_scenario_file, or VENN_GYM_TRUST_PICKLES=1"
+)
 
 
 def _trusting(trust_pickles: Optional[bool]) -> bool:
@@ -269,8 +279,9 @@ def _read_document(path: str | Path, trust_pickles: bool = False) -> tuple[dict,
         try:
             doc = json.loads(text, object_pairs_hook=_no_duplicates) if text.strip() else None
         except json.JSONDecodeError as exc:
-            raise SpecError(f"invalid JSON: {exc.msg}", source=source,
-                            where=f"line {exc.lineno}, column {exc.colno}") from None
+            raise SpecError(
+                f"invalid JSON: {exc.msg}", source=source, where=f"line {exc.lineno}, column {exc.colno}"
+            ) from None
         except ValueError as exc:
             raise SpecError(f"invalid JSON: {exc}", source=source) from None
     else:
@@ -325,8 +336,9 @@ class _Context:
         given = [key for key in value if key in sources]
         unknown = [key for key in value if key not in sources and key not in common]
         if not given and unknown:
-            raise self.error(_path(where, unknown[0]), f"unknown key {unknown[0]!r}; expected one of the "
-                                                       f"sources {_keys(names)}")
+            raise self.error(
+                _path(where, unknown[0]), f"unknown key {unknown[0]!r}; expected one of the sources {_keys(names)}"
+            )
         if len(given) != 1:
             found = f"found {_keys(given)}" if given else f"found {_keys(value) or 'no keys'}"
             raise self.error(where, f"expected exactly one of the keys {_keys(names)}; {found}")
@@ -348,10 +360,13 @@ class _Context:
         """A capacity, eligibility or availability file: JSON, or a pickle if pickles are trusted."""
         path = self.file(value, where)
         if is_pickle_path(path) and not self.trust_pickles:
-            raise self.error(where, f"{path} is read as a pickle, and unpickling runs code: scenario files load "
-                                    f"pickles only when trusted ({TRUST_PICKLES_HOW}). Or convert it once to "
-                                    f"JSON, which loads safely: venn-gym convert-pickle {path} "
-                                    f"{path.with_suffix('.json')}")
+            raise self.error(
+                where,
+                f"{path} is read as a pickle, and unpickling runs code: scenario files load "
+                f"pickles only when trusted ({TRUST_PICKLES_HOW}). Or convert it once to "
+                f"JSON, which loads safely: venn-gym convert-pickle {path} "
+                f"{path.with_suffix('.json')}",
+            )
         return path
 
     def number(
@@ -405,7 +420,7 @@ def _bare(exc: SpecError) -> str:
     """The message of a SpecError without its 'source: where: ' prefix."""
     prefix = ": ".join(p for p in (exc.source, exc.where) if p)
     text = str(exc)
-    return text[len(prefix) + 2:] if prefix and text.startswith(prefix + ": ") else text
+    return text[len(prefix) + 2 :] if prefix and text.startswith(prefix + ": ") else text
 
 
 class _Issues:
@@ -435,14 +450,15 @@ def _named_requirement(ctx: _Context, value: Any, where: str, names: Optional[tu
     try:
         return requirements.name_categories(value, names, where="requirement")
     except SpecError as exc:
-        inner = exc.where[len("requirement"):] if exc.where and exc.where.startswith("requirement") else ""
+        inner = exc.where[len("requirement") :] if exc.where and exc.where.startswith("requirement") else ""
         raise ctx.error(f"{where}{inner}", _bare(exc)) from None
 
 
 def _parse_job(ctx: _Context, value: Any, where: str, index: int, names: Optional[tuple] = None) -> JobSpec:
     spec = ctx.mapping(value, where, (*_JOB_REQUIRED, *_JOB_OPTIONAL), _JOB_REQUIRED)
-    fields: dict[str, Any] = {"requirement": _named_requirement(ctx, spec["requirement"], f"{where}.requirement",
-                                                                 names)}
+    fields: dict[str, Any] = {
+        "requirement": _named_requirement(ctx, spec["requirement"], f"{where}.requirement", names)
+    }
     fields["arrival_s"] = ctx.number(spec["arrival_s"], f"{where}.arrival_s", minimum=0)
     fields["participants"] = ctx.number(spec["participants"], f"{where}.participants", minimum=1, integer=True)
     fields["rounds"] = ctx.number(spec["rounds"], f"{where}.rounds", minimum=1, integer=True)
@@ -474,7 +490,13 @@ def _parse_job(ctx: _Context, value: Any, where: str, index: int, names: Optiona
 
 
 def _parse_workload(
-    ctx: _Context, value: Any, where: str, seed: int, issues: _Issues, *, allow_file: bool = True,
+    ctx: _Context,
+    value: Any,
+    where: str,
+    seed: int,
+    issues: _Issues,
+    *,
+    allow_file: bool = True,
     names: Optional[tuple] = None,
 ) -> tuple[Optional[Workload], list[tuple[str, JobSpec]]]:
     """A workload section; returns the workload and (field path, job) of every job.
@@ -503,13 +525,17 @@ def _parse_workload(
         return workload, [(f"{csv_where}[line {line}]", job) for job, line in zip(jobs_read, lines)]
     if kind == "paper":
         if names is not None and len(names) < len(requirements.CATEGORY_NAMES):
-            raise ctx.error(f"{where}.paper", f"the paper's workloads use categories 1-4, but devices.category_names "
-                                              f"names only {len(names)}")
+            raise ctx.error(
+                f"{where}.paper",
+                f"the paper's workloads use categories 1-4, but devices.category_names names only {len(names)}",
+            )
         paper = ctx.mapping(spec["paper"], f"{where}.paper", _PAPER_KEYS, ("mix",))
         mixes = paper_mixes()
         if paper["mix"] not in mixes:
-            raise ctx.error(f"{where}.paper.mix", f"unknown paper workload {short_repr(paper['mix'])}; "
-                                                  f"expected one of {_keys(sorted(mixes))}")
+            raise ctx.error(
+                f"{where}.paper.mix",
+                f"unknown paper workload {short_repr(paper['mix'])}; expected one of {_keys(sorted(mixes))}",
+            )
         options = {}
         if "n_jobs" in paper:
             options["n_jobs"] = ctx.number(paper["n_jobs"], f"{where}.paper.n_jobs", minimum=1, integer=True)
@@ -522,11 +548,19 @@ def _parse_workload(
         rng = np.random.default_rng([seed, _WORKLOAD_STREAM])
         workload = generate_paper_workload(mixes[paper["mix"]], rng, **options)
         if names is not None:  # the paper's category k is shown by the scenario's k-th name
-            workload = Workload(tuple(
-                dataclasses.replace(job, requirement={
-                    "category": requirements.category_number(job.requirement),
-                    "name": names[requirements.category_number(job.requirement) - 1]})
-                for job in workload.jobs), name=workload.name)
+            workload = Workload(
+                tuple(
+                    dataclasses.replace(
+                        job,
+                        requirement={
+                            "category": requirements.category_number(job.requirement),
+                            "name": names[requirements.category_number(job.requirement) - 1],
+                        },
+                    )
+                    for job in workload.jobs
+                ),
+                name=workload.name,
+            )
         if name:
             workload = Workload(workload.jobs, name=name)
         return workload, [(f"{where}.paper", job) for job in workload.jobs]
@@ -545,8 +579,9 @@ def _parse_workload(
     seen: dict[str, str] = {}
     for job_where, job in jobs:
         if job.name in seen:
-            issues.run(_raise, ctx.error(f"{job_where}.name", f"duplicate job name {job.name!r} "
-                                                              f"(also {seen[job.name]})"))
+            issues.run(
+                _raise, ctx.error(f"{job_where}.name", f"duplicate job name {job.name!r} (also {seen[job.name]})")
+            )
             failed = True
         seen.setdefault(job.name, job_where)
     if failed:
@@ -570,14 +605,17 @@ def _synthetic_attributes(ctx, value, where, population: DevicePopulation, seed:
         names = []
         for k, name in enumerate(value):
             if name not in _SYNTHETIC_ATTRIBUTES:
-                raise ctx.error(f"{where}[{k}]", f"unknown synthetic attribute {short_repr(name)}; "
-                                                 f"expected one of {_keys(_SYNTHETIC_ATTRIBUTES)}")
+                raise ctx.error(
+                    f"{where}[{k}]",
+                    f"unknown synthetic attribute {short_repr(name)}; expected one of {_keys(_SYNTHETIC_ATTRIBUTES)}",
+                )
             if name in population.attributes:
                 raise ctx.error(f"{where}[{k}]", f"the devices already have the attribute {name!r}")
             names.append(name)
     else:
-        raise ctx.error(where, f"expected true, false or a list of {_keys(_SYNTHETIC_ATTRIBUTES)}, "
-                               f"got {short_repr(value)}")
+        raise ctx.error(
+            where, f"expected true, false or a list of {_keys(_SYNTHETIC_ATTRIBUTES)}, got {short_repr(value)}"
+        )
     if not names:
         return population
     synthetic = synthetic_population(len(population), np.random.default_rng([seed, _ATTRIBUTE_STREAM]))
@@ -597,8 +635,9 @@ def _read_file_trace(ctx, kind: str, spec: dict, n_devices: Optional[int]):
         raise ctx.error("trace.drop_after_period", f"expected true or false, got {short_repr(drop)}")
     try:
         if kind == "csv":
-            return read_trace_csv(path, period_s=period, n_devices=n_devices, chunk_s=chunk,
-                                  drop_after_period=drop), None
+            return read_trace_csv(
+                path, period_s=period, n_devices=n_devices, chunk_s=chunk, drop_after_period=drop
+            ), None
         imported = read_fedscale_availability(path, period_s=period, chunk_s=chunk, drop_after_period=drop)
         return imported.trace, imported.client_ids
     except SpecError as exc:
@@ -644,13 +683,15 @@ def _check_names_cover(ctx: _Context, names: tuple, population: DevicePopulation
         return
     highest = int(np.bitwise_or.reduce(np.asarray(masks).astype(np.int64))).bit_length()
     if highest > len(names):
-        raise ctx.error("devices.category_names",
-                        f"names {len(names)} categories, but the devices carry category {highest}; name every "
-                        f"category 1-{highest}")
+        raise ctx.error(
+            "devices.category_names",
+            f"names {len(names)} categories, but the devices carry category {highest}; name every category 1-{highest}",
+        )
 
 
-def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = None
-                ) -> tuple[DevicePopulation, CheckinTrace]:
+def _build_pool(
+    ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = None
+) -> tuple[DevicePopulation, CheckinTrace]:
     """The devices and trace sections."""
     if "devices" not in doc:
         raise ctx.error(None, "missing key 'devices' (the device population)")
@@ -667,17 +708,28 @@ def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = No
         if trace_kind is not None:
             raise ctx.error("trace", "devices from venn_client_table bring their own trace; leave 'trace' out")
         table = ctx.mapping(spec[kind], where, _VENN_TABLE_KEYS, ("table", "eligibility", "capacity"))
-        files = {"table": ctx.file(table["table"], f"{where}.table"),
-                 **{key: ctx.data_file(table[key], f"{where}.{key}") for key in ("eligibility", "capacity")}}
+        files = {
+            "table": ctx.file(table["table"], f"{where}.table"),
+            **{key: ctx.data_file(table[key], f"{where}.{key}") for key in ("eligibility", "capacity")},
+        }
         period = ctx.number(table.get("period_s", VENN_PERIOD_S), f"{where}.period_s", above=0)
-        extension = ctx.number(table.get("online_extension_s", VENN_ONLINE_EXTENSION_S),
-                               f"{where}.online_extension_s", minimum=0)
-        reference = ctx.number(table["compute_reference"], f"{where}.compute_reference", above=0) \
-            if "compute_reference" in table else None
+        extension = ctx.number(
+            table.get("online_extension_s", VENN_ONLINE_EXTENSION_S), f"{where}.online_extension_s", minimum=0
+        )
+        reference = (
+            ctx.number(table["compute_reference"], f"{where}.compute_reference", above=0)
+            if "compute_reference" in table
+            else None
+        )
         try:
-            imported = read_venn_client_table(files["table"], files["eligibility"], files["capacity"],
-                                              period_s=period, online_extension_s=extension,
-                                              compute_reference=reference)
+            imported = read_venn_client_table(
+                files["table"],
+                files["eligibility"],
+                files["capacity"],
+                period_s=period,
+                online_extension_s=extension,
+                compute_reference=reference,
+            )
         except SpecError as exc:
             raise ctx.rewrap(exc, where) from None
         population, trace = imported.population, imported.trace
@@ -689,8 +741,9 @@ def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = No
         else:
             path = ctx.file(spec[kind], where)
             try:
-                population = read_devices_csv(path, columns=spec["columns"]) if "columns" in spec \
-                    else read_devices_csv(path)
+                population = (
+                    read_devices_csv(path, columns=spec["columns"]) if "columns" in spec else read_devices_csv(path)
+                )
             except SpecError as exc:
                 if exc.where and exc.where.startswith("columns") and exc.source == str(path):
                     raise ctx.error(f"devices.{exc.where}", _bare(exc)) from None  # a mistake in the mapping
@@ -708,8 +761,10 @@ def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = No
         try:
             if match == "client_id":
                 if ids is None:
-                    raise ctx.error("devices.match", "match: client_id needs a 'fedscale_behavior' trace "
-                                                     "(its client ids pick the capacity entries)")
+                    raise ctx.error(
+                        "devices.match",
+                        "match: client_id needs a 'fedscale_behavior' trace (its client ids pick the capacity entries)",
+                    )
                 population = read_fedscale_capacity(path, client_ids=ids)
             elif isinstance(trace, TableTrace):
                 population = read_fedscale_capacity(path, n_devices=trace.n_devices)
@@ -719,15 +774,18 @@ def _build_pool(ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = No
             raise ctx.rewrap(exc, where) from None
 
     if "synthetic_attributes" in spec:
-        population = _synthetic_attributes(ctx, spec["synthetic_attributes"], "devices.synthetic_attributes",
-                                           population, seed)
+        population = _synthetic_attributes(
+            ctx, spec["synthetic_attributes"], "devices.synthetic_attributes", population, seed
+        )
     if names is not None:
         _check_names_cover(ctx, names, population)
     if trace is None:
         trace = _diurnal_trace(ctx, trace_spec or {"diurnal": {}}, len(population))
     if isinstance(trace, TableTrace) and trace.n_devices > len(population):
-        raise ctx.error("trace", f"the trace names device {trace.n_devices - 1} but the population has only "
-                                 f"{len(population)} devices")
+        raise ctx.error(
+            "trace",
+            f"the trace names device {trace.n_devices - 1} but the population has only {len(population)} devices",
+        )
     return population, trace
 
 
@@ -746,8 +804,10 @@ def _parse_settings(ctx: _Context, doc: dict) -> dict:
         settings["max_sim_days"] = ctx.number(doc["max_sim_days"], "max_sim_days", above=0)
     if "round_deadline_from" in doc:
         if doc["round_deadline_from"] not in DEADLINE_ORIGINS:
-            raise ctx.error("round_deadline_from", f"expected one of {', '.join(DEADLINE_ORIGINS)}, "
-                                                   f"got {short_repr(doc['round_deadline_from'])}")
+            raise ctx.error(
+                "round_deadline_from",
+                f"expected one of {', '.join(DEADLINE_ORIGINS)}, got {short_repr(doc['round_deadline_from'])}",
+            )
         settings["round_deadline_from"] = doc["round_deadline_from"]
     if "name" in doc:
         settings["name"] = ctx.text(doc["name"], "name")
@@ -758,8 +818,9 @@ def _parse_settings(ctx: _Context, doc: dict) -> dict:
     return settings
 
 
-def _check_requirements(ctx: _Context, population: DevicePopulation, trace: CheckinTrace,
-                        jobs: list[tuple[str, JobSpec]], issues: _Issues) -> None:
+def _check_requirements(
+    ctx: _Context, population: DevicePopulation, trace: CheckinTrace, jobs: list[tuple[str, JobSpec]], issues: _Issues
+) -> None:
     seen = np.zeros(len(population), dtype=bool)
     if isinstance(trace, TableTrace):
         seen[np.asarray(trace.device)] = True
@@ -767,6 +828,7 @@ def _check_requirements(ctx: _Context, population: DevicePopulation, trace: Chec
         seen[:] = True
     cache: dict[str, Any] = {}
     for where, job in jobs:
+
         def check(where=where, job=job) -> None:
             key = requirements.key(job.requirement)
             if key not in cache:
@@ -785,19 +847,20 @@ def _check_requirements(ctx: _Context, population: DevicePopulation, trace: Chec
                     f"no device that checks in satisfies {requirements.label(job.requirement)}: "
                     f"job {job.name!r} could never run",
                 )
+
         issues.run(check)
 
 
 # --------------------------------------------------------------------------- API
 
 
-def _build(path: str | Path, seed: int, options: Mapping[str, Any], issues: _Issues,
-           trust_pickles: bool = False) -> Optional[Scenario]:
+def _build(
+    path: str | Path, seed: int, options: Mapping[str, Any], issues: _Issues, trust_pickles: bool = False
+) -> Optional[Scenario]:
     doc, ctx = _read_document(path, trust_pickles)
     for key in options:
         if key not in SCENARIO_KEYS:
-            raise ctx.error(None, f"unknown option {key!r}; options override the top-level keys "
-                                  f"{_keys(SCENARIO_KEYS)}")
+            raise ctx.error(None, f"unknown option {key!r}; options override the top-level keys {_keys(SCENARIO_KEYS)}")
     doc = {**doc, **options}
     for key in doc:
         if key not in SCENARIO_KEYS:
@@ -828,8 +891,9 @@ def _build(path: str | Path, seed: int, options: Mapping[str, Any], issues: _Iss
         return None
 
 
-def load_scenario_file(path: str | Path, seed: int = 0, *, trust_pickles: Optional[bool] = None,
-                       **options: Any) -> Scenario:
+def load_scenario_file(
+    path: str | Path, seed: int = 0, *, trust_pickles: Optional[bool] = None, **options: Any
+) -> Scenario:
     """Build the scenario a YAML/JSON file describes (schema: this module's docstring).
 
     ``options`` override top-level keys (``horizon_s=3600``, ``speed_tiers=1``,
@@ -876,8 +940,9 @@ def validate_file(path: str | Path, trust_pickles: Optional[bool] = None) -> lis
     return issues.items
 
 
-def _registered_factory(path: Path, name: str, trust_pickles: Optional[bool], seed: int = 0,
-                        **options: Any) -> Scenario:
+def _registered_factory(
+    path: Path, name: str, trust_pickles: Optional[bool], seed: int = 0, **options: Any
+) -> Scenario:
     options.setdefault("name", name)
     return load_scenario_file(path, seed=seed, trust_pickles=trust_pickles, **options)
 

@@ -82,9 +82,7 @@ class Simulation:
         req_keys: dict[str, int] = {}
         self._job_req = np.array([req_keys.setdefault(requirements.key(j.requirement), len(req_keys)) for j in jobs])
         req_specs = {k: j.requirement for j in jobs for k in [requirements.key(j.requirement)]}
-        eligible = np.stack(
-            [requirements.evaluate(req_specs[k], pop.attributes, len(pop)) for k in req_keys], axis=1
-        )
+        eligible = np.stack([requirements.evaluate(req_specs[k], pop.attributes, len(pop)) for k in req_keys], axis=1)
         patterns, pattern_of_device = np.unique(eligible, axis=0, return_inverse=True)
         tiers = scenario.speed_tiers
         # Tier 0 is the fastest: rank devices by the time of a typical task.
@@ -192,9 +190,22 @@ class Simulation:
         self._response_next = np.zeros(1, dtype=np.int64)
         # The matcher's view of the state: tuples of the arrays above, updated in place.
         self._m_devices = (self._busy_until, self._compute, self._bandwidth, self._device_tier)
-        self._m_jobs = (self._open, self._assigned, self._tasks, self._dropped, self._success_count,
-                        self._last_assign, self._quorum_dispatch, self._dispatch_time, self._quorum, self._is_async,
-                        self.static.job_deadline_s, self._attempt, self._workload, self._transfer)
+        self._m_jobs = (
+            self._open,
+            self._assigned,
+            self._tasks,
+            self._dropped,
+            self._success_count,
+            self._last_assign,
+            self._quorum_dispatch,
+            self._dispatch_time,
+            self._quorum,
+            self._is_async,
+            self.static.job_deadline_s,
+            self._attempt,
+            self._workload,
+            self._transfer,
+        )
         self._m_kept = (self._close_candidate, self._kept_vals, self._kept_off, self._kept_size)
         self._m_response = (self._response_time, self._response_tier, self._response_next)
         self._m_events = matching.event_buffer(n_jobs)
@@ -244,8 +255,12 @@ class Simulation:
         # Refreshed once a chunk (an hour by default): percentiles per event would dominate run time.
         seen = self._response_tier >= 0
         times, tiers = self._response_time[seen], self._response_tier[seen]
-        self._tier_p95 = np.array([np.percentile(times[tiers == u], 95) if (tiers == u).any() else np.nan
-                                   for u in range(self.static.speed_tiers)])
+        self._tier_p95 = np.array(
+            [
+                np.percentile(times[tiers == u], 95) if (tiers == u).any() else np.nan
+                for u in range(self.static.speed_tiers)
+            ]
+        )
         self._all_p95 = float(np.percentile(times, 95)) if len(times) else math.nan
 
     def _supply_per_s(self) -> np.ndarray:
@@ -307,15 +322,30 @@ class Simulation:
             if self._targets_dirty:
                 self._refresh_targets()
             why, self._pos, self._pending, n_events, n_records = matching.match_checkins(
-                self._pos, self._chunk_len, t_end, self._stop_choices or 0, not self._deadline_at_request,
-                self.record_assignments, self._target_table, self._target_count, self._device_first,
-                self._job_seen, self._m_ck, self._m_devices, self._m_jobs, self._m_kept, self._m_response,
-                self._m_events, self._m_records)
+                self._pos,
+                self._chunk_len,
+                t_end,
+                self._stop_choices or 0,
+                not self._deadline_at_request,
+                self.record_assignments,
+                self._target_table,
+                self._target_count,
+                self._device_first,
+                self._job_seen,
+                self._m_ck,
+                self._m_devices,
+                self._m_jobs,
+                self._m_kept,
+                self._m_response,
+                self._m_events,
+                self._m_records,
+            )
             self._replay_events(n_events)
             if n_records:
                 idx, jobs = self._m_records[0][:n_records].copy(), self._m_records[1][:n_records].copy()
-                self._record_assignments(idx, jobs, self._m_records[2][:n_records].copy(),
-                                         self._m_records[3][:n_records].copy())
+                self._record_assignments(
+                    idx, jobs, self._m_records[2][:n_records].copy(), self._m_records[3][:n_records].copy()
+                )
             if why == matching.TARGETS_CHANGED:
                 self._targets_dirty = True
             elif why == matching.REACHED_END:
@@ -333,16 +363,33 @@ class Simulation:
 
     def _record_assignments(self, idx: np.ndarray, jobs: np.ndarray, finish: np.ndarray, ok: np.ndarray) -> None:
         self._assignment_parts.append(
-            {"time_s": self._c_time[idx], "device": self._c_device[idx], "job": jobs, "attempt": self._attempt[jobs],
-             "window_end_s": self._c_end[idx], "finish_s": finish, "success": ok}
+            {
+                "time_s": self._c_time[idx],
+                "device": self._c_device[idx],
+                "job": jobs,
+                "attempt": self._attempt[jobs],
+                "window_end_s": self._c_end[idx],
+                "finish_s": finish,
+                "success": ok,
+            }
         )
 
     def _assign_one(self, k: int, j: int) -> None:
         """Give check-in k's device to job j (a device-level decision)."""
         idx, jobs = np.array([k], dtype=np.int64), np.array([j], dtype=np.int64)
         n_events, filled, finish, ok = matching.assign_checkins(
-            idx, jobs, 1, self._m_ck, self._m_devices, self._m_jobs, self._m_kept, self._m_response,
-            not self._deadline_at_request, self._m_events, 0)
+            idx,
+            jobs,
+            1,
+            self._m_ck,
+            self._m_devices,
+            self._m_jobs,
+            self._m_kept,
+            self._m_response,
+            not self._deadline_at_request,
+            self._m_events,
+            0,
+        )
         if self.record_assignments:
             self._record_assignments(idx, jobs, finish, ok)
         self._replay_events(n_events)
@@ -440,8 +487,18 @@ class Simulation:
         self._queuing_total[j] += quorum_dispatch - request
         if self.keep_rounds:
             self._rounds.append(
-                RoundRecord(j, int(self._rounds_done[j]), int(self._attempt[j]), request, dispatch, time, success,
-                            int(self._assigned[j]), int(self._success_count[j]), quorum_dispatch)
+                RoundRecord(
+                    j,
+                    int(self._rounds_done[j]),
+                    int(self._attempt[j]),
+                    request,
+                    dispatch,
+                    time,
+                    success,
+                    int(self._assigned[j]),
+                    int(self._success_count[j]),
+                    quorum_dispatch,
+                )
             )
         self._attempt[j] += 1
         self._open[j] = 0
@@ -506,16 +563,21 @@ class Simulation:
             raise SimulationStuck(
                 f"{self.scenario.name}: simulated time has stopped advancing: {self._burst_events:,} scheduling "
                 f"events within one simulated second at t = {time:,.3f} s (limit: "
-                f"{limit_text('events_per_job_per_simulated_s')} per job); " + self._job_reasons(time))
+                f"{limit_text('events_per_job_per_simulated_s')} per job); " + self._job_reasons(time)
+            )
 
     def _stall_report(self, time: float) -> str:
-        return (f"{self.scenario.name}: no progress for {(time - self._progress_s) / 86_400:.0f} simulated days "
-                f"(t = day {time / 86_400:.0f}): no round succeeded and no job arrived or ended (limit: "
-                f"{limit_text('stall_days')}); " + self._job_reasons(time))
+        return (
+            f"{self.scenario.name}: no progress for {(time - self._progress_s) / 86_400:.0f} simulated days "
+            f"(t = day {time / 86_400:.0f}): no round succeeded and no job arrived or ended (limit: "
+            f"{limit_text('stall_days')}); " + self._job_reasons(time)
+        )
 
     def _job_reasons(self, time: float) -> str:
-        return "; ".join(f"job {j}{f' ({n})' if (n := self.scenario.workload.jobs[j].name) else ''}: "
-                         f"{self._stuck_reason(j, time)}" for j in np.flatnonzero(self._active))
+        return "; ".join(
+            f"job {j}{f' ({n})' if (n := self.scenario.workload.jobs[j].name) else ''}: {self._stuck_reason(j, time)}"
+            for j in np.flatnonzero(self._active)
+        )
 
     def _stuck_reason(self, j: int, time: float) -> str:
         tasks = int(self._tasks[j] - self._mark_tasks[j])
@@ -524,27 +586,39 @@ class Simulation:
         since = f"since t = {self._mark_time[j]:,.0f} s"
         eligible_classes = np.flatnonzero(self._job_eligible[:, j])
         eligible = np.isin(self._device_class, eligible_classes)
-        fastest = float(np.min(self._workload[j] * self._compute[eligible] + self._transfer[j] / self._bandwidth[eligible]))
+        fastest = float(
+            np.min(self._workload[j] * self._compute[eligible] + self._transfer[j] / self._bandwidth[eligible])
+        )
         deadline = float(self.static.job_deadline_s[j])
         if not self._is_async[j] and deadline < fastest:
-            return (f"its deadline_s {deadline:g} is shorter than its fastest possible task ({fastest:,.1f} s on its "
-                    f"fastest eligible device, before noise): {failed:,} rounds failed {since}")
+            return (
+                f"its deadline_s {deadline:g} is shorter than its fastest possible task ({fastest:,.1f} s on its "
+                f"fastest eligible device, before noise): {failed:,} rounds failed {since}"
+            )
         if tasks == 0:
             supply = float(self._supply_per_s()[eligible_classes].sum()) * 3600
             if supply == 0:
-                return (f"no device that satisfies its requirement {self.static.requirement_labels[self._job_req[j]]} "
-                        f"has checked in for {len(self._supply_counts)} chunks of the trace; no task {since}")
-            return (f"it was given no device {since}, although {supply:,.0f} eligible check-ins an hour arrive: "
-                    f"the policy gives them to other jobs")
+                return (
+                    f"no device that satisfies its requirement {self.static.requirement_labels[self._job_req[j]]} "
+                    f"has checked in for {len(self._supply_counts)} chunks of the trace; no task {since}"
+                )
+            return (
+                f"it was given no device {since}, although {supply:,.0f} eligible check-ins an hour arrive: "
+                f"the policy gives them to other jobs"
+            )
         if dropped == tasks:
-            in_chunk = self._c_end[:self._chunk_len] - self._c_time[:self._chunk_len]
-            in_chunk = in_chunk[eligible[self._c_device[:self._chunk_len]]]
+            in_chunk = self._c_end[: self._chunk_len] - self._c_time[: self._chunk_len]
+            in_chunk = in_chunk[eligible[self._c_device[: self._chunk_len]]]
             longest = f"{in_chunk.max():,.0f} s" if len(in_chunk) else "none"
-            return (f"all {tasks:,} tasks it was given {since} outlasted their device's check-in window: its task "
-                    f"needs at least {fastest:,.0f} s (fastest eligible device, before noise); the longest eligible "
-                    f"window in the trace's current chunk: {longest}")
-        return (f"{failed:,} rounds failed {since} ({tasks:,} tasks, {dropped:,} outlasted their window): its rounds "
-                f"cannot gather {int(self._quorum[j])} results within deadline_s {deadline:g}")
+            return (
+                f"all {tasks:,} tasks it was given {since} outlasted their device's check-in window: its task "
+                f"needs at least {fastest:,.0f} s (fastest eligible device, before noise); the longest eligible "
+                f"window in the trace's current chunk: {longest}"
+            )
+        return (
+            f"{failed:,} rounds failed {since} ({tasks:,} tasks, {dropped:,} outlasted their window): its rounds "
+            f"cannot gather {int(self._quorum[j])} results within deadline_s {deadline:g}"
+        )
 
     # ------------------------------------------------------- device-level control
     @property

@@ -8,12 +8,11 @@ holds more than one chunk of check-ins in memory, and chunk ``k`` depends only o
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
-
-import warnings
 
 from .errors import ScenarioWarning, SpecError
 from .limits import LIMITS, limit_text
@@ -65,13 +64,19 @@ class DiurnalTrace(CheckinTrace):
     chunk_s: float = 3600.0
 
     def __post_init__(self) -> None:
-        _check_numbers(self, ("n_devices", "checkins_per_day", "amplitude", "peak_hour", "window_median_s",
-                              "window_log_sd", "chunk_s"), "trace")
+        _check_numbers(
+            self,
+            ("n_devices", "checkins_per_day", "amplitude", "peak_hour", "window_median_s", "window_log_sd", "chunk_s"),
+            "trace",
+        )
         if self.n_devices < 1:
             raise SpecError(f"n_devices must be >= 1, got {self.n_devices}", where="trace")
         if not 0 <= self.window_log_sd <= MAX_WINDOW_LOG_SD:
-            raise SpecError(f"window_log_sd must be in [0, {MAX_WINDOW_LOG_SD}] (beyond it windows overflow to "
-                            f"infinity or zero), got {self.window_log_sd}", where="trace")
+            raise SpecError(
+                f"window_log_sd must be in [0, {MAX_WINDOW_LOG_SD}] (beyond it windows overflow to "
+                f"infinity or zero), got {self.window_log_sd}",
+                where="trace",
+            )
         if not self.checkins_per_day > 0:
             raise SpecError(f"checkins_per_day must be > 0, got {self.checkins_per_day}", where="trace")
         if not 0 <= self.amplitude < 1:
@@ -106,8 +111,11 @@ def _check_numbers(trace, fields, source) -> None:
     """Settings given through Python (not a scenario file, which checks them) must be real numbers."""
     for field in fields:
         value = getattr(trace, field)
-        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) \
-                or not np.isfinite(value):
+        if (
+            not isinstance(value, (int, float, np.integer, np.floating))
+            or isinstance(value, bool)
+            or not np.isfinite(value)
+        ):
             raise SpecError(f"{field} must be a finite number, got {value!r}", source=source)
 
 
@@ -126,20 +134,31 @@ def _warn_of_overlaps(start: np.ndarray, end: np.ndarray, device: np.ndarray, pe
     overlap = same & (s[1:] < latest_end[:-1]) & ~duplicate
     if duplicate.any():
         k = int(np.flatnonzero(duplicate)[0])
-        warnings.warn(ScenarioWarning(
-            f"{source}: {int(duplicate.sum()):,} row(s) repeat another row exactly (first: row {by_device[k + 1]} = row "
-            f"{by_device[k]}, device {d[k]}); each counts as a check-in in supply estimates: remove them if the table "
-            "was joined twice"), stacklevel=3)
+        warnings.warn(
+            ScenarioWarning(
+                f"{source}: {int(duplicate.sum()):,} row(s) repeat another row exactly (first: row "
+                f"{by_device[k + 1]} = row {by_device[k]}, device {d[k]}); each counts as a check-in in supply "
+                "estimates: remove them if the table was joined twice"
+            ),
+            stacklevel=3,
+        )
     first = np.r_[True, ~same]
     group_end = np.maximum.reduceat(e, np.flatnonzero(first))
     wraps = s[first] + period_s < group_end  # a device's last window runs into its first one, one period on
     if overlap.any() or wraps.any():
-        example = (f"rows {by_device[int(np.flatnonzero(overlap)[0])]} and {by_device[int(np.flatnonzero(overlap)[0]) + 1]}"
-                   if overlap.any() else f"device {d[first][int(np.flatnonzero(wraps)[0])]} across the period")
-        warnings.warn(ScenarioWarning(
-            f"{source}: {int(overlap.sum() + wraps.sum()):,} check-in window(s) overlap another window of the same device "
-            f"(first: {example}); a device given a task is busy until its window ends and skips check-ins inside it, "
-            "but supply estimates count every row: merge overlapping windows"), stacklevel=3)
+        example = (
+            f"rows {by_device[int(np.flatnonzero(overlap)[0])]} and {by_device[int(np.flatnonzero(overlap)[0]) + 1]}"
+            if overlap.any()
+            else f"device {d[first][int(np.flatnonzero(wraps)[0])]} across the period"
+        )
+        warnings.warn(
+            ScenarioWarning(
+                f"{source}: {int(overlap.sum() + wraps.sum()):,} check-in window(s) overlap another window of the "
+                f"same device (first: {example}); a device given a task is busy until its window ends and skips "
+                "check-ins inside it, but supply estimates count every row: merge overlapping windows"
+            ),
+            stacklevel=3,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,12 +201,17 @@ class TableTrace(CheckinTrace):
         if device.min() < 0:
             raise SpecError("device indices must be >= 0", source=self.source, where=f"row {int(np.argmin(device))}")
         if device.max() >= LIMITS["devices"]:
-            raise SpecError(f"device index {int(device.max()):,} is beyond the limit on devices ({limit_text('devices')})",
-                            source=self.source, where=f"row {int(np.argmax(device))}")
+            raise SpecError(
+                f"device index {int(device.max()):,} is beyond the limit on devices ({limit_text('devices')})",
+                source=self.source,
+                where=f"row {int(np.argmax(device))}",
+            )
         if not self.chunk_s / self.period_s <= LIMITS["repeats_per_chunk"]:
-            raise SpecError(f"period_s {self.period_s:g} repeats the table {self.chunk_s / self.period_s:,.0f} times "
-                            f"in one chunk of {self.chunk_s:g} s; at most {limit_text('repeats_per_chunk')}",
-                            source=self.source)
+            raise SpecError(
+                f"period_s {self.period_s:g} repeats the table {self.chunk_s / self.period_s:,.0f} times "
+                f"in one chunk of {self.chunk_s:g} s; at most {limit_text('repeats_per_chunk')}",
+                source=self.source,
+            )
         _warn_of_overlaps(start, end, device, self.period_s, self.source)
         order = np.argsort(start, kind="stable")
         object.__setattr__(self, "start", start[order])

@@ -6,6 +6,8 @@
 :class:`PolicyAgent` runs the heuristic baselines inside either env.
 """
 
+from venn_gym import ENV_IDS
+
 from .actions import PriorityActionCodec
 from .agents import PolicyAgent
 from .device_env import DeviceAssignEnv
@@ -13,9 +15,14 @@ from .observation import DEVICE_FEATURES, JOB_FEATURES, POOL_FEATURES
 from .priority_env import JobPriorityEnv
 from .slots import TooManyJobsError
 
-from venn_gym import ENV_IDS
-
 __all__ = [
-    "DEVICE_FEATURES", "ENV_IDS", "JOB_FEATURES", "POOL_FEATURES", "DeviceAssignEnv", "JobPriorityEnv",
-    "PolicyAgent", "PriorityActionCodec", "TooManyJobsError",
+    "DEVICE_FEATURES",
+    "ENV_IDS",
+    "JOB_FEATURES",
+    "POOL_FEATURES",
+    "DeviceAssignEnv",
+    "JobPriorityEnv",
+    "PolicyAgent",
+    "PriorityActionCodec",
+    "TooManyJobsError",
 ]

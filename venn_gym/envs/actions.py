@@ -57,8 +57,9 @@ class PriorityActionCodec:
         try:
             a = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError):
-            raise IllegalActionError(f"action must be numbers of shape {self.space.shape}, "
-                                     f"got {short_repr(action)}") from None
+            raise IllegalActionError(
+                f"action must be numbers of shape {self.space.shape}, got {short_repr(action)}"
+            ) from None
         if a.shape != self.space.shape:
             a = a.reshape(-1) if a.size == self.space.shape[0] else a
             if a.shape != self.space.shape:
@@ -76,7 +77,7 @@ class PriorityActionCodec:
             scores = np.zeros(st.n_jobs)
             scores[j] = a[s]
         if self.tier_choice:
-            bins = np.minimum(((a[self.n_scores:][s] + 1.0) * 0.5 * (self.tiers + 1)).astype(np.int64), self.tiers)
+            bins = np.minimum(((a[self.n_scores :][s] + 1.0) * 0.5 * (self.tiers + 1)).astype(np.int64), self.tiers)
             tier = tier_of_bin(bins, self.tiers)
             if (tier >= 0).any():
                 scores = np.array(np.broadcast_to(scores, (st.n_classes, st.n_jobs)))
@@ -119,7 +120,8 @@ class PriorityActionCodec:
                 matches = [u for u in range(self.tiers) if np.array_equal(never[:, k], st.class_tier != u)]
                 if not matches:
                     raise IllegalActionError(
-                        f"job {j[k]}'s -inf scores are not 'every class outside one speed tier'; not expressible")
+                        f"job {j[k]}'s -inf scores are not 'every class outside one speed tier'; not expressible"
+                    )
                 tier[k] = matches[0]
         if self.tier_choice:
             tier = tier if restricted.any() else np.full(len(s), -1)

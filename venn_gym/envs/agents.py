@@ -57,8 +57,9 @@ class PolicyAgent:
     def _device_action(self, env: DeviceAssignEnv, info: dict) -> int:
         st = info["view"].static
         for view, events in info["event_batches"]:
-            self._scores = np.broadcast_to(np.asarray(self.policy.scores(view, events), dtype=float),
-                                           (st.n_classes, st.n_jobs))
+            self._scores = np.broadcast_to(
+                np.asarray(self.policy.scores(view, events), dtype=float), (st.n_classes, st.n_jobs)
+            )
         candidates = np.sort(info["job_of_slot"][info["action_mask"][:-1]])
         if self._scores is None or len(candidates) == 0:
             return env.idle_action

@@ -3,20 +3,18 @@ seeding, job slots, the JCT reward and the end of an episode."""
 
 from __future__ import annotations
 
-
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from venn_gym.errors import SpecError, VennGymError
 from venn_gym.catalog import DEFAULT_SCENARIO, make_scenario
+from venn_gym.errors import SpecError, VennGymError
 from venn_gym.scenario import Scenario
 from venn_gym.simulation import Simulation
 from venn_gym.view import SchedulerView
 
 from .observation import ObservationBuilder
 from .slots import JobSlots
-
 
 _MISSING = object()
 
@@ -45,8 +43,15 @@ class VennEnvBase(gym.Env):
             "keep_rounds": False,  # keep per-round records in the simulator (only for the final result)
         }
 
-    def __init__(self, scenario=_MISSING, scenario_options=_MISSING, max_jobs=_MISSING, config: dict | None = None,
-                 render_mode: str | None = None, **kwargs):
+    def __init__(
+        self,
+        scenario=_MISSING,
+        scenario_options=_MISSING,
+        max_jobs=_MISSING,
+        config: dict | None = None,
+        render_mode: str | None = None,
+        **kwargs,
+    ):
         cfg = self.default_config()
         updates = dict(config or {})
         updates.update(kwargs)
@@ -65,17 +70,29 @@ class VennEnvBase(gym.Env):
         self._scenario_cache: tuple | None = None
         first = self._build_scenario(cfg["scenario"], cfg["scenario_options"], 0)
         static = Simulation(first).static
-        for key, value in (("max_jobs", static.n_jobs), ("max_requirements", static.n_requirements),
-                           ("max_tiers", static.speed_tiers)):
+        for key, value in (
+            ("max_jobs", static.n_jobs),
+            ("max_requirements", static.n_requirements),
+            ("max_tiers", static.speed_tiers),
+        ):
             if cfg[key] is None:
                 cfg[key] = int(value)
-            elif not (isinstance(cfg[key], (int, np.integer)) and not isinstance(cfg[key], bool)
-                      and 1 <= cfg[key] <= MAX_SLOTS):
-                raise SpecError(f"{key} must be an integer in [1, {MAX_SLOTS:,}], got {cfg[key]!r}",
-                                source=type(self).__name__)
+            elif not (
+                isinstance(cfg[key], (int, np.integer))
+                and not isinstance(cfg[key], bool)
+                and 1 <= cfg[key] <= MAX_SLOTS
+            ):
+                raise SpecError(
+                    f"{key} must be an integer in [1, {MAX_SLOTS:,}], got {cfg[key]!r}", source=type(self).__name__
+                )
         self.max_jobs = int(cfg["max_jobs"])
-        self._obs = ObservationBuilder(self.max_jobs, int(cfg["max_requirements"]), int(cfg["max_tiers"]),
-                                       device=self._device_env, mask_in_obs=self._mask_in_obs())
+        self._obs = ObservationBuilder(
+            self.max_jobs,
+            int(cfg["max_requirements"]),
+            int(cfg["max_tiers"]),
+            device=self._device_env,
+            mask_in_obs=self._mask_in_obs(),
+        )
         self._dict_space = self._obs.space
         self.observation_space = spaces.flatten_space(self._dict_space) if cfg["flatten_obs"] else self._dict_space
         self.sim: Simulation | None = None

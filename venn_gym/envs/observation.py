@@ -113,16 +113,16 @@ class ObservationBuilder:
         self._float_slices = {key: part for key, is_int, part, _ in self._layout if not is_int}
         if device:
             keys = ("device_class", "device_tier", "device_requirements")
-            self._device_span = slice(min(self._float_slices[k].start for k in keys),
-                                      max(self._float_slices[k].stop for k in keys))
+            self._device_span = slice(
+                min(self._float_slices[k].start for k in keys), max(self._float_slices[k].stop for k in keys)
+            )
             if self._device_span.stop - self._device_span.start != sum(math.prod(sp[k].shape) for k in keys):
                 raise AssertionError("the device's class, tier and requirements must be adjacent in the layout")
         # [arrival; round request] per slot, for the two age features (adjacent rows of the table)
         self._slot_since = np.zeros((2, M))
         self._age_scale = np.array([[_DAY], [600.0]])
 
-    _VIEW_ATTRIBUTES = ("_views", "_jt", "_req", "_mask", "_pool", "_class_supply", "_tier_response",
-                        "_time_of_day")
+    _VIEW_ATTRIBUTES = ("_views", "_jt", "_req", "_mask", "_pool", "_class_supply", "_tier_response", "_time_of_day")
 
     def _make_views(self) -> None:
         self._views = v = self._split(self._fbuf, self._ibuf)
@@ -173,11 +173,13 @@ class ObservationBuilder:
             # laid out like their span of the float buffer (written with one assignment per step).
             self._device_rows = np.zeros((n_cls, self._device_span.stop - self._device_span.start), dtype=np.float32)
             base = self._device_span.start
-            for key, values in (("device_class", np.eye(self.max_classes, dtype=np.float32)[self.class_index]),
-                                ("device_tier", np.eye(T, dtype=np.float32)[static.class_tier]),
-                                ("device_requirements", self.class_req_onehot)):
+            for key, values in (
+                ("device_class", np.eye(self.max_classes, dtype=np.float32)[self.class_index]),
+                ("device_tier", np.eye(T, dtype=np.float32)[static.class_tier]),
+                ("device_requirements", self.class_req_onehot),
+            ):
                 part = self._float_slices[key]
-                self._device_rows[:, part.start - base:part.stop - base] = values
+                self._device_rows[:, part.start - base : part.stop - base] = values
         self._elig_slots = np.zeros((n_cls, M), dtype=np.int8)  # refreshed with the slots
         self._open = np.zeros(static.n_jobs)
         self._rem_rounds = np.zeros(static.n_jobs)
@@ -255,7 +257,7 @@ class ObservationBuilder:
         self.now = now
         self._pool[3] = now / (now + 30 * _DAY)
         age = now - self._slot_since
-        np.multiply(age / (age + self._age_scale), self._slot_on, out=self._jt[_AGE:_ROUND_AGE + 1])
+        np.multiply(age / (age + self._age_scale), self._slot_on, out=self._jt[_AGE : _ROUND_AGE + 1])
 
     def job_assigned(self, job: int, slot: int) -> None:
         """A device went to ``job``: one less open demand."""

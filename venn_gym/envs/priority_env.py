@@ -54,8 +54,12 @@ class JobPriorityEnv(VennEnvBase):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.codec = PriorityActionCodec(self.max_jobs, self._obs.max_classes,
-                                         bool(self.config["per_class_scores"]), bool(self.config["tier_choice"]))
+        self.codec = PriorityActionCodec(
+            self.max_jobs,
+            self._obs.max_classes,
+            bool(self.config["per_class_scores"]),
+            bool(self.config["tier_choice"]),
+        )
         self.action_space = self.codec.space
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

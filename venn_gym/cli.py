@@ -377,7 +377,7 @@ def _scenarios_show(args) -> int:
     print(f"{scenario.name} (seed {scenario.seed}): {scenario.description}")
     print(
         f"devices: {len(pop)}; check-ins: {scenario.trace.mean_rate_per_s() * 86400:,.0f}/day; "
-        f"speed tiers: {scenario.speed_tiers}; horizon: {scenario.horizon_s or 'none'}; "
+        f"speed tiers: {scenario.speed_tiers}; horizon: {_days(scenario.horizon_s)}; "
         f"round deadlines count from: {scenario.round_deadline_from}"
     )
     print(f"jobs: {len(jobs)}; total demand {sum(j.participants * j.rounds for j in jobs):,} device-tasks")
@@ -416,6 +416,10 @@ def _scenarios_validate(args) -> int:
     return 0
 
 
+def _days(horizon_s: float | None) -> str:
+    return f"{horizon_s / 86_400:g} days" if horizon_s else "none"
+
+
 def _checked_text(path: Path) -> str:
     """What a valid file holds (for seed 0), so that 'OK' says what was checked."""
     from .scenario_files import load_scenario_file
@@ -424,7 +428,7 @@ def _checked_text(path: Path) -> str:
         scenario = load_scenario_file(path, seed=0)
     except VennGymError:  # a workload file: its jobs were checked
         return "A workload file: every job was checked."
-    horizon = f"{scenario.horizon_s / 86_400:g} days" if scenario.horizon_s else "none"
+    horizon = _days(scenario.horizon_s)
     return (
         f"Built for seed 0: {len(scenario.workload.jobs)} jobs, each with eligible devices that check in; "
         f"{len(scenario.population):,} devices; {scenario.trace.mean_rate_per_s() * 86_400:,.0f} check-ins/day; "

@@ -9,7 +9,7 @@
 from venn_gym import ENV_IDS
 
 from .actions import PriorityActionCodec
-from .agents import PolicyAgent
+from .policy_agent import PolicyAgent
 from .device_env import DeviceAssignEnv
 from .observation import DEVICE_FEATURES, JOB_FEATURES, POOL_FEATURES
 from .priority_env import JobPriorityEnv

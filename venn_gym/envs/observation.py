@@ -15,31 +15,40 @@ of the (sorted) requirements the class satisfies. ``max_classes`` is therefore
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 from gymnasium import spaces
 
 from venn_gym.errors import SpecError
 
-# Columns of obs["jobs"] (one row per job slot; empty slots are all zero), with their squash scales.
-JOB_FEATURES = (
-    "open_frac",  # open demand of the current round / participants per round
-    "open",  # open demand, squashed (scale 100 devices)
-    "participants",  # participants per round, squashed (scale 100)
-    "rounds_left_frac",  # rounds still to do / total rounds
-    "rounds_left",  # rounds still to do, squashed (scale 1000)
-    "remaining_demand",  # open + later rounds x participants, squashed (scale 1e5 devices)
-    "age",  # time since arrival, squashed (scale 1 day)
-    "round_age",  # time since the current round's request, squashed (scale 600 s)
-    "last_scheduling_delay",  # of the last round, squashed (scale 600 s)
-    "last_response",  # of the last round, squashed (scale 600 s)
-    "round_results",  # results of the current round / participants (clipped to 1)
-    "deadline",  # round deadline, squashed (scale 600 s)
-    "failed_frac",  # failed rounds / (failed + done + 1)
-    "group_supply_share",  # check-in rate eligible for the job's requirement / total rate
-    "group_supply_vs_demand",  # eligible check-ins in 10 min vs participants: s/(s+p)
-    "group_queue",  # open demand of active jobs of the same requirement vs 10 min of its supply: q/(q+s+1)
+# Columns of obs["jobs"] (one row per job slot; empty slots are all zero): name, the scale s of
+# its squash x / (x + s) (None: already a fraction), meaning. Code indexes them by name (JOB),
+# so reordering this table cannot put a value in the wrong column.
+JOB_FEATURE_TABLE = (
+    ("open_frac", None, "open demand of the current round / participants per round"),
+    ("open", 100.0, "open demand, in devices"),
+    ("participants", 100.0, "participants per round"),
+    ("rounds_left_frac", None, "rounds still to do / total rounds"),
+    ("rounds_left", 1000.0, "rounds still to do"),
+    ("remaining_demand", 1e5, "open demand + later rounds x participants, in devices"),
+    ("age", 86_400.0, "time since arrival, s"),
+    ("round_age", 600.0, "time since the current round's request, s"),
+    ("last_scheduling_delay", 600.0, "of the last round, s"),
+    ("last_response", 600.0, "of the last round, s"),
+    ("round_results", None, "results of the current round / participants (clipped to 1)"),
+    ("deadline", 600.0, "round deadline, s"),
+    ("failed_frac", None, "failed rounds / (failed + done + 1)"),
+    ("group_supply_share", None, "check-in rate eligible for the job's requirement / total rate"),
+    ("group_supply_vs_demand", None, "eligible check-ins in 10 min s vs participants p: s / (s + p)"),
+    (
+        "group_queue",
+        None,
+        "open demand q of active jobs of the same requirement vs 10 min of its supply s: q / (q + s + 1)",
+    ),
 )
+JOB_FEATURES = tuple(name for name, _, _ in JOB_FEATURE_TABLE)
+JOB = SimpleNamespace(**{name: i for i, name in enumerate(JOB_FEATURES)})
 # obs["pool"]
 POOL_FEATURES = (
     "checkin_rate",  # current estimated check-in rate / (2 x the trace's mean rate), clipped
@@ -52,10 +61,9 @@ DEVICE_FEATURES = (
     "window_left",  # time the device stays online, squashed (scale 900 s)
     "choices",  # eligible jobs with open demand / max_jobs
 )
-_F = {name: i for i, name in enumerate(JOB_FEATURES)}
-_AGE, _ROUND_AGE = _F["age"], _F["round_age"]
-# rows squashed with x / (x + scale) in refresh(); row 14 is squashed per job (by participants)
-_SQUASH = {1: 100.0, 2: 100.0, 4: 1000.0, 5: 1e5, 6: 86_400.0, 7: 600.0, 8: 600.0, 9: 600.0, 11: 600.0}
+_AGE, _ROUND_AGE = JOB.age, JOB.round_age
+# rows squashed with x / (x + scale) in refresh(); group_supply_vs_demand is squashed per job (by participants)
+_SQUASH = {getattr(JOB, name): scale for name, scale, _ in JOB_FEATURE_TABLE if scale is not None}
 _SQUASH_ROWS = np.array(sorted(_SQUASH))
 _DAY = 86_400.0
 
@@ -199,27 +207,27 @@ class ObservationBuilder:
         queue = np.bincount(st.job_requirement, weights=o * active, minlength=st.n_requirements)
         queue = queue[st.job_requirement]
         f = self._raw  # [feature, job]: raw values, then squashed in place
-        f[0] = o / p
-        f[1] = o
-        f[2] = p
-        f[11] = st.job_deadline_s
-        f[3] = rem / self.rounds
-        f[4] = rem
-        f[5] = o + np.maximum(rem - 1.0, 0.0) * p
-        f[6] = now - view.arrival_s
-        f[7] = now - view.round_request_s
-        f[8] = view.last_scheduling_delay_s
-        f[9] = view.last_response_s
-        f[10] = view.results / p
+        f[JOB.open_frac] = o / p
+        f[JOB.open] = o
+        f[JOB.participants] = p
+        f[JOB.deadline] = st.job_deadline_s
+        f[JOB.rounds_left_frac] = rem / self.rounds
+        f[JOB.rounds_left] = rem
+        f[JOB.remaining_demand] = view.remaining_demand
+        f[JOB.age] = now - view.arrival_s
+        f[JOB.round_age] = now - view.round_request_s
+        f[JOB.last_scheduling_delay] = view.last_scheduling_delay_s
+        f[JOB.last_response] = view.last_response_s
+        f[JOB.round_results] = view.results / p
         done_or_failed = view.failed_rounds + view.rounds_done + 1.0
-        f[12] = view.failed_rounds / done_or_failed
-        f[13] = group / total if total > 0 else 0.0
-        f[14] = group * 600.0
-        f[15] = queue / (queue + group * 600.0 + 1.0)
+        f[JOB.failed_frac] = view.failed_rounds / done_or_failed
+        f[JOB.group_supply_share] = group / total if total > 0 else 0.0
+        f[JOB.group_supply_vs_demand] = group * 600.0
+        f[JOB.group_queue] = queue / (queue + group * 600.0 + 1.0)
         np.maximum(f, 0.0, out=f)
         sq = f[_SQUASH_ROWS]
         f[_SQUASH_ROWS] = sq / (sq + self._squash_scale)
-        f[14] /= f[14] + p
+        f[JOB.group_supply_vs_demand] /= f[JOB.group_supply_vs_demand] + p
         np.minimum(f, 1.0, out=f)
         f *= active
         s, j = slots.occupied()

@@ -9,9 +9,9 @@
 from venn_gym import ENV_IDS
 
 from .actions import PriorityActionCodec
-from .policy_agent import PolicyAgent
 from .device_env import DeviceAssignEnv
 from .observation import DEVICE_FEATURES, JOB_FEATURES, POOL_FEATURES
+from .policy_agent import PolicyAgent
 from .priority_env import JobPriorityEnv
 from .slots import TooManyJobsError
 

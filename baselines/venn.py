@@ -202,7 +202,8 @@ class VennPolicy(Policy):
         if tiers < 2 or sched <= 0 or not np.isfinite(view.all_response_p95_s):
             return -1
         u = int(self._rng.integers(tiers))
-        g = view.tier_response_p95_s[u] / view.all_response_p95_s
+        with np.errstate(divide="ignore", invalid="ignore"):  # zero-time tasks: 0 / 0, handled below
+            g = view.tier_response_p95_s[u] / view.all_response_p95_s
         if not np.isfinite(g):
             return -1
         c = resp / sched

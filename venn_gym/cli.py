@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from .catalog import DEFAULT_SCENARIO, make_scenario, registered_scenarios
-from .errors import VennGymError
+from .errors import SpecError, VennGymError
 from .seeds import SEEDS_HELP, parse_seeds
 
-SIMULATING_COMMANDS = {"_compare", "_benchmark", "_paper_table", "_train", "_evaluate", "_leaderboard"}
+SIMULATING_COMMANDS = {"_headroom", "_compare", "_benchmark", "_paper_table", "_train", "_evaluate", "_leaderboard"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +126,17 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0, help="scenario seed")
     bench.add_argument("--out", type=Path, default=None, help="write the figures as Markdown here")
     bench.set_defaults(handler=_benchmark)
+
+    room = sub.add_parser(
+        "headroom", help="how far from a hindsight oracle Venn is, per scenario and seed (oracle, Venn, SRSF, Randoms)"
+    )
+    room.add_argument("--scenarios", default="paper/even-v1,paper/low-v1,paper/high-v1", help="comma-separated")
+    room.add_argument("--scale", type=float, default=0.05, help="scenario scale")
+    room.add_argument("--seeds", default="100-101", help=SEEDS_HELP)
+    room.add_argument("--budget", type=int, default=100, help="simulations the oracle's local search may run per seed")
+    room.add_argument("--out", type=Path, required=True, help="folder for headroom.md and headroom.json")
+    room.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    room.set_defaults(handler=_headroom)
 
     table = sub.add_parser("paper-table", help="reproduce the paper's Table 1 and ablation into results/")
     table.add_argument("--workloads", default="even,small,large,low,high", help="comma-separated paper workloads")
@@ -544,6 +555,26 @@ def _evaluate(args) -> int:
         print_line=print,
         progress=True,
     )
+    return 0
+
+
+def _headroom(args) -> int:
+    from .compare import machine_description
+    from .headroom import headroom
+
+    if args.budget < 1:
+        raise SpecError(f"--budget must be >= 1, got {args.budget}")
+    headroom(
+        [s.strip() for s in args.scenarios.split(",") if s.strip()],
+        {"scale": args.scale},
+        parse_seeds(args.seeds),
+        args.budget,
+        args.out,
+        _command_line(),
+        machine_description(),
+        overwrite=args.overwrite,
+    )
+    print(f"wrote {args.out / 'headroom.md'}, {args.out / 'headroom.json'}")
     return 0
 
 

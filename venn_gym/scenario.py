@@ -126,12 +126,13 @@ class Scenario:
                     source=self.name,
                     where=where,
                 )
-            fastest = float(
-                np.min(
-                    job.workload_s * self.population.compute_factor[eligible & seen]
-                    + 16.0 * job.model_size_mb / self.population.bandwidth_mbps[eligible & seen]
+            with np.errstate(over="ignore"):  # an extreme workload makes it inf, which the check below handles
+                fastest = float(
+                    np.min(
+                        job.workload_s * self.population.compute_factor[eligible & seen]
+                        + 16.0 * job.model_size_mb / self.population.bandwidth_mbps[eligible & seen]
+                    )
                 )
-            )
             if job.mode != ASYNC and job.deadline_s < fastest:
                 warnings.warn(
                     ScenarioWarning(

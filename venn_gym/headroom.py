@@ -1,0 +1,170 @@
+"""How far from the best schedule is Venn? Per scenario and seed:
+
+- **oracle**: a hindsight search that knows the seed's whole future and uses the simulator as
+  its objective. Its schedule space is Venn's with a constant priority shift per job added to
+  Venn's scores (in units of Venn's job ranks): shift 0 is Venn itself, and a shift can move a
+  job up or down the order inside its group and among the other groups' devices, but not change
+  which group a device class serves first, nor the tier matching. Local search from shift 0:
+  each step proposes one job's shift changed by one of a few sizes, and keeps it when the mean
+  JCT (censored at the horizon) of that seed falls. Every result is a simulated schedule, so it
+  is achievable: an upper bound on the mean JCT an online policy in this space can reach.
+- **contention-free**: each job run alone on the same devices, check-ins and noise (the mean of
+  those JCTs). A reference for the cost of sharing, not a strict bound: the noise of which
+  check-ins a round happens to use can make a shared run's job finish earlier than its run alone.
+- Venn, SRSF and both Randoms on the same seed.
+
+``venn-gym headroom --scenario paper/low-v1 --scale 0.05 --seeds 100-101 --budget 100 --out DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .catalog import make_scenario
+from .jobs import Workload
+from .outputs import output_folder, write_atomically
+from .policy import Policy, run_policy
+from .scenario import Scenario
+
+REFERENCES = ("venn", "srsf", "random-order", "random")
+SHIFT_SIZES = (1.5, 4.5, 12.5, 50.5)  # in ranks; the .5 keeps a shifted job off its neighbours' ranks
+
+
+class ShiftedPolicy(Policy):
+    """``base``'s scores plus a constant shift per job (``-inf`` stays ``-inf``)."""
+
+    def __init__(self, base: Policy, shift: np.ndarray):
+        self.base, self.shift = base, np.asarray(shift, dtype=float)
+        self.name = f"{base.name}+shift"
+
+    def reset(self, static, seed: int) -> None:
+        self.base.reset(static, seed)
+
+    def scores(self, view, events) -> np.ndarray:
+        return self.base.scores(view, events) + self.shift
+
+
+def censored_mean_jct(scenario: Scenario, policy: Policy) -> float:
+    return float(run_policy(scenario, policy, keep_rounds=False).summary()["mean_jct_censored_s"])
+
+
+@dataclass
+class SearchResult:
+    best_jct_s: float
+    start_jct_s: float
+    shift: np.ndarray
+    evaluations: int
+    accepted: int
+    wall_s: float
+
+
+def hindsight_search(
+    scenario: Scenario, budget: int, seed: int = 0, on_step: Callable[[int, float], None] | None = None
+) -> SearchResult:
+    """Local search over per-job priority shifts on top of Venn, from shift 0 (Venn itself)."""
+    from baselines import make_policy
+
+    started = time.perf_counter()
+    n_jobs = len(scenario.workload.jobs)
+    rng = np.random.default_rng([seed, 0x0AC1E])
+    shift = np.zeros(n_jobs)
+    best = start = censored_mean_jct(scenario, ShiftedPolicy(make_policy("venn"), shift))
+    accepted = 0
+    for step in range(1, budget):
+        proposal = shift.copy()
+        job = int(rng.integers(n_jobs))
+        proposal[job] += rng.choice(SHIFT_SIZES) * rng.choice((-1.0, 1.0))
+        jct = censored_mean_jct(scenario, ShiftedPolicy(make_policy("venn"), proposal))
+        if jct < best:
+            best, shift, accepted = jct, proposal, accepted + 1
+        if on_step is not None:
+            on_step(step, best)
+    return SearchResult(best, start, shift, max(budget, 1), accepted, time.perf_counter() - started)
+
+
+def contention_free_mean_jct(scenario: Scenario) -> float:
+    """Each job alone on the scenario's devices and check-ins (any policy: one job), averaged."""
+    from baselines import make_policy
+
+    jcts = []
+    for job in scenario.workload.jobs:
+        alone = scenario.replace(workload=Workload((job,), name=f"{job.name} alone"))
+        jcts.append(censored_mean_jct(alone, make_policy("fifo")))
+    return float(np.mean(jcts))
+
+
+def headroom_row(
+    scenario_name: str, options: dict, seed: int, budget: int, on_step: Callable[[int, float], None] | None = None
+) -> dict:
+    """One (scenario, seed): the references, the contention-free mean and the oracle, in hours."""
+    from baselines import make_policy
+
+    scenario = make_scenario(scenario_name, seed=seed, **options)
+    row = {"scenario": scenario_name, "seed": seed, "options": options, "budget": budget}
+    for name in REFERENCES:
+        row[f"{name}_h"] = censored_mean_jct(scenario, make_policy(name)) / 3600
+    row["contention_free_h"] = contention_free_mean_jct(scenario) / 3600
+    search = hindsight_search(scenario, budget, seed=seed, on_step=on_step)
+    assert abs(search.start_jct_s / 3600 - row["venn_h"]) < 1e-9, "shift 0 must be Venn itself"
+    row.update(
+        oracle_h=search.best_jct_s / 3600,
+        oracle_accepted=search.accepted,
+        oracle_wall_s=search.wall_s,
+        oracle_shift=search.shift.tolist(),
+    )
+    row["oracle_gain_over_venn"] = row["venn_h"] / row["oracle_h"]
+    return row
+
+
+def table_lines(rows: Sequence[dict]) -> list[str]:
+    lines = [
+        "| scenario | seed | contention-free (h) | oracle (h) | Venn (h) | SRSF (h) | Random-order (h) | "
+        "Random (h) | oracle gain over Venn | steps kept / budget |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {r['seed']} | {r['contention_free_h']:.2f} | {r['oracle_h']:.2f} | "
+            f"{r['venn_h']:.2f} | {r['srsf_h']:.2f} | {r['random-order_h']:.2f} | {r['random_h']:.2f} | "
+            f"{r['oracle_gain_over_venn']:.3f}x | {r['oracle_accepted']} / {r['budget']} |"
+        )
+    return lines
+
+
+def headroom(
+    scenarios: Sequence[str],
+    options: dict,
+    seeds: Sequence[int],
+    budget: int,
+    out: Path,
+    command: str,
+    machine: str,
+    overwrite: bool = False,
+    print_line: Callable[[str], None] = print,
+) -> list[dict]:
+    """Rows for every (scenario, seed), written to ``out`` (headroom.md, headroom.json) whole."""
+    rows = []
+    started = time.perf_counter()
+    for name in scenarios:
+        for seed in seeds:
+            rows.append(headroom_row(name, options, seed, budget))
+            r = rows[-1]
+            print_line(
+                f"{name} seed {seed}: oracle {r['oracle_h']:.2f} h, Venn {r['venn_h']:.2f} h "
+                f"({r['oracle_gain_over_venn']:.3f}x), contention-free {r['contention_free_h']:.2f} h"
+            )
+    header = [
+        f"Produced by `{command}` on {machine} in {(time.perf_counter() - started) / 60:.0f} min; "
+        f"options {options}; seeds {list(seeds)}; oracle budget {budget} simulations per seed.",
+        "",
+    ]
+    with output_folder(out, overwrite=overwrite) as folder:
+        write_atomically(folder / "headroom.md", "\n".join(header + table_lines(rows)) + "\n")
+        write_atomically(folder / "headroom.json", json.dumps(rows, indent=1) + "\n")
+    return rows

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -28,6 +27,7 @@ import numpy as np
 from venn_gym.compare import RunSpec, TimedRun, censored_jct, options_text, run_many, summarise, write_outputs
 from venn_gym.errors import SpecError
 from venn_gym.outputs import output_folder
+from venn_gym.parallel import run_parallel
 
 from .config import TRAIN_SEED_MIN, algorithm_class, make_env
 
@@ -139,20 +139,7 @@ def run_agents(
     on_done: Callable[[TimedRun], None] | None = None,
 ) -> list[TimedRun]:
     jobs = [(str(a), scenario, tuple(sorted(options.items())), int(s), agent_name(a)) for a in agents for s in seeds]
-    if workers <= 1:
-        runs = []
-        for job in jobs:
-            runs.append(run_agent(*job))
-            if on_done:
-                on_done(runs[-1])
-        return runs
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        runs = []
-        for run in pool.map(_run_agent_args, jobs):
-            runs.append(run)
-            if on_done:
-                on_done(run)
-        return runs
+    return run_parallel(_run_agent_args, jobs, workers, on_done)
 
 
 def paired_ratio(policies: dict, reference: str) -> dict[str, tuple[float, float, float]]:

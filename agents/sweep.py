@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from venn_gym.parallel import run_parallel
 from venn_gym.seeds import SEEDS_HELP, parse_seeds
 
 
@@ -114,11 +114,8 @@ def run_sweep(tasks: Sequence[Task], backend: str = "local", workers: int | None
     (connects to a running cluster with RAY_ADDRESS, else starts a local one)."""
     tasks = list(tasks)
     workers = workers or os.cpu_count() or 1
-    if backend == "serial" or (backend == "local" and workers <= 1):
-        return [run_task(t) for t in tasks]
-    if backend == "local":
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks) or 1)) as pool:
-            return list(pool.map(run_task, tasks))
+    if backend in ("serial", "local"):
+        return run_parallel(run_task, tasks, 1 if backend == "serial" else workers)
     if backend == "ray":
         try:
             import ray

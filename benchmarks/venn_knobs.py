@@ -27,7 +27,6 @@ import argparse
 import csv
 import itertools
 import math
-import multiprocessing as mp
 import os
 import time
 
@@ -35,6 +34,7 @@ import numpy as np
 
 from baselines.venn import VennDecision, VennPolicy
 from venn_gym.catalog import make_scenario
+from venn_gym.parallel import run_parallel
 from venn_gym.policy import rank_order, run_policy, scores_of_order
 from venn_gym.seeds import SEEDS_HELP, parse_seeds
 
@@ -128,8 +128,7 @@ def main():
         variants.insert(0, "venn")
     tasks = list(itertools.product(variants, scenarios, args.seeds, [args.scale]))
     start = time.time()
-    with mp.Pool(args.workers) as pool:
-        rows = pool.map(_run, tasks, chunksize=1)
+    rows = run_parallel(_run, tasks, args.workers)
     jct = {(v, s, seed): m for v, s, seed, m in rows}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)  # runs/ does not exist in a fresh clone
     with open(args.out, "w", newline="") as f:

@@ -88,6 +88,12 @@ RULES = [
     ),
     ("venn-gym benchmark", [("--scale", SMALL_SCALE)], [], _paper_scenario),
     (
+        "venn-gym headroom",
+        [("--scenarios", "paper/low-v1"), ("--seeds", "100,"), ("--scale", SMALL_SCALE), ("--budget", "2")],
+        [],
+        None,
+    ),
+    (
         "python benchmarks/env_speed.py",
         [("--scale", SMALL_SCALE), ("--steps", "2000"), ("--priority-steps", "200")],
         ["--full"],
@@ -128,7 +134,10 @@ def small_hyperparams(command: str, workdir: Path) -> str:
 # Blocks too long for the default run (a block of FILE containing TEXT), run with -m slow.
 # Together they take about two minutes of the file's four (CPU, at the test's sizes).
 SLOW = [
-    ("README.md", "venn-gym paper-table"),  # six commands: table, benchmark, env speed, leaderboard, knob search
+    (
+        "README.md",
+        "venn-gym paper-table",
+    ),  # eight commands: table, benchmark, env speed, leaderboard, knob search, headroom, reliability
     ("README.md", "venn-gym train --algo"),  # train + evaluate + leaderboard
 ]
 

@@ -293,8 +293,9 @@ def _compare(args) -> int:
 
     from baselines import make_policy
 
-    from .compare import RunsInterrupted, RunSpec, options_text, run_many, summarise, table_lines, write_outputs
+    from .compare import RunSpec, options_text, run_many, summarise, table_lines, write_outputs
     from .outputs import output_folder
+    from .parallel import Interrupted
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     for name in policies:
@@ -337,7 +338,7 @@ def _compare(args) -> int:
 
         try:
             runs, interrupted = run_many(specs, workers=workers, on_done=done, on_progress=progress), None
-        except RunsInterrupted as stop:
+        except Interrupted as stop:
             runs, interrupted = stop.finished, stop
         bar.close()
         if interrupted:

@@ -6,13 +6,13 @@ import json
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from . import parallel
 from .catalog import make_scenario
 from .metrics import RunResult
 from .policy import run_policy
@@ -36,57 +36,34 @@ class TimedRun:
     wall_s: float
 
 
-# Where a worker process reports the progress of its run: (spec index, simulated s, jobs ended, jobs).
-_progress_queue = None
-_parent_pid: Optional[int] = None  # a worker's parent: if it dies, the worker stops instead of running on
-PROGRESS_EVERY_S = 1.0  # wall seconds between two reports of one run (and two looks at the parent)
+PROGRESS_EVERY_S = 1.0  # wall seconds between two progress reports of one run
 
 ProgressCallback = Callable[[int, float, int, int], None]
 
 
-class RunsInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`run_many`: ``finished`` holds the runs that had ended, in spec order."""
-
-    def __init__(self, finished: list[TimedRun], total: int):
-        super().__init__(f"interrupted after {len(finished)} of {total} runs")
-        self.finished = finished
-        self.total = total
-
-
-def _start_worker(queue, parent_pid: int) -> None:
-    global _progress_queue, _parent_pid
-    _progress_queue, _parent_pid = queue, parent_pid
-    if queue is not None:
-        # Reports are advisory: a worker must not wait at exit for the parent to read its last
-        # ones (a full pipe would block its exit, and the pool's shutdown with it).
-        queue.cancel_join_thread()
-
-
 def execute(spec: RunSpec, index: int = 0, on_progress: Optional[ProgressCallback] = None) -> TimedRun:
-    """One simulation (a top-level function, so that worker processes can run it). Progress goes
-    to ``on_progress`` or, in a worker of :func:`run_many`, to its progress queue."""
+    """One simulation. Progress, about once a second as (index, simulated s, jobs ended, jobs),
+    goes to ``on_progress`` or, in a worker of :func:`run_many`, to the caller's."""
     from baselines import make_policy
 
     scenario = make_scenario(spec.scenario, seed=spec.seed, **dict(spec.options))
     policy = make_policy(spec.policy)
     last = [0.0]
+    tell = on_progress if on_progress is not None else (parallel.report if parallel.in_worker() else None)
 
     def progress(sim) -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY_S:
             last[0] = now
-            if _parent_pid is not None and os.getppid() != _parent_pid:
-                os._exit(1)  # the process that asked for this run is gone: nobody will read it
-            report = (index, sim.now, sim.jobs_ended, sim.static.n_jobs)
-            if on_progress is not None:
-                on_progress(*report)
-            elif _progress_queue is not None:
-                _progress_queue.put(report)
+            tell(index, sim.now, sim.jobs_ended, sim.static.n_jobs)
 
-    watching = on_progress is not None or _progress_queue is not None or _parent_pid is not None
     start = time.perf_counter()
-    result = run_policy(scenario, policy, keep_rounds=spec.keep_rounds, on_progress=progress if watching else None)
+    result = run_policy(scenario, policy, keep_rounds=spec.keep_rounds, on_progress=progress if tell else None)
     return TimedRun(spec, result, time.perf_counter() - start)
+
+
+def _execute_task(task: tuple[RunSpec, int]) -> TimedRun:
+    return execute(*task)
 
 
 def run_many(
@@ -97,49 +74,12 @@ def run_many(
 ) -> list[TimedRun]:
     """Run specs (in parallel processes when workers > 1); results come back in spec order.
     ``on_progress(index, simulated_s, jobs_ended, jobs)`` hears from runs under way about once a second.
-    Ctrl-C stops the workers and raises :class:`RunsInterrupted` with the runs that had ended."""
-    runs: dict[int, TimedRun] = {}
-    try:
-        if workers <= 1:
-            for i, spec in enumerate(specs):
-                runs[i] = execute(spec, i, on_progress)
-                if on_done:
-                    on_done(runs[i])
-        else:
-            _run_in_workers(specs, workers, runs, on_done, on_progress)
-    except KeyboardInterrupt:
-        raise RunsInterrupted([runs[i] for i in sorted(runs)], len(specs)) from None
-    return [runs[i] for i in range(len(specs))]
-
-
-def _run_in_workers(specs, workers, runs, on_done, on_progress) -> None:
-    import multiprocessing
-    import queue as queue_module
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    progress = multiprocessing.get_context().Queue() if on_progress else None
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(progress, os.getpid()))
-    try:
-        futures = {pool.submit(execute, spec, i): i for i, spec in enumerate(specs)}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            while progress is not None:
-                try:
-                    on_progress(*progress.get_nowait())
-                except queue_module.Empty:
-                    break
-            for future in finished:
-                runs[futures[future]] = future.result()
-                if on_done:
-                    on_done(runs[futures[future]])
-    except BaseException:
-        # Stop the runs under way now rather than at their end (a full-scale run takes minutes).
-        for process in list((pool._processes or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+    Ctrl-C stops the workers and raises :class:`venn_gym.parallel.Interrupted` with the runs that had ended."""
+    if workers <= 1:
+        return parallel.run_parallel(
+            lambda task: execute(*task, on_progress), list(zip(specs, range(len(specs)))), on_done=on_done
+        )
+    return parallel.run_parallel(_execute_task, list(zip(specs, range(len(specs)))), workers, on_done, on_progress)
 
 
 def summarise(runs: Sequence[TimedRun]) -> dict:

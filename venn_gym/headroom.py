@@ -122,7 +122,7 @@ def headroom_row(
     return row
 
 
-def table_lines(rows: Sequence[dict]) -> list[str]:
+def headroom_table(rows: Sequence[dict]) -> list[str]:
     lines = [
         "| scenario | seed | contention-free (h) | oracle (h) | Venn (h) | SRSF (h) | Random-order (h) | "
         "Random (h) | oracle gain over Venn | steps kept / budget |",
@@ -165,6 +165,6 @@ def headroom(
         "",
     ]
     with output_folder(out, overwrite=overwrite) as folder:
-        write_atomically(folder / "headroom.md", "\n".join(header + table_lines(rows)) + "\n")
+        write_atomically(folder / "headroom.md", "\n".join(header + headroom_table(rows)) + "\n")
         write_atomically(folder / "headroom.json", json.dumps(rows, indent=1) + "\n")
     return rows

@@ -278,3 +278,16 @@ def test_summaries_and_plots_name_a_file_scenario_by_its_registered_name(tmp_pat
         scenario_title(dict(summary, scenario_options={"scale": 0.05}, seeds=[100, 102]))
         == "mylab/campus-v0, scale 0.05, seeds 100,102"
     )
+
+
+def test_paper_table_refuses_to_replace_a_record_of_other_workloads_made_differently(tmp_path, capsys):
+    import json
+
+    record = {"seeds": 2, "scale": 1.0, "summaries": {"even": {}, "low": {}}, "command": "earlier"}
+    (tmp_path / "table1-v1.json").write_text(json.dumps(record))
+    command = "paper-table --workloads low --seeds 1 --scale 0.02 --workers 1 --out".split()
+    assert main([*command, str(tmp_path)]) == 2  # refused before simulating anything
+    said = capsys.readouterr().err
+    assert "holds a run with 2 seeds at scale 1.0" in said and "lose its workloads ['even']" in said
+    assert json.loads((tmp_path / "table1-v1.json").read_text()) == record
+    assert not (tmp_path / "paper-v1").exists()

@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--scale", type=float, default=1.0, help="shrink demand, rounds and devices together")
     table.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
     table.add_argument(
+        "--overwrite", action="store_true", help="replace a record made with other seeds or scale (and its workloads)"
+    )
+    table.add_argument(
         "--out",
         type=Path,
         required=True,
@@ -487,6 +490,7 @@ def _paper_table(args) -> int:
         out=args.out,
         command=_command_line(),
         version=args.version,
+        overwrite=args.overwrite,
     )
     return 0
 

@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 
 from .compare import RunSpec, censored_jct, machine_description, run_many, summarise, write_outputs
+from .errors import SpecError
 from .outputs import output_folder, write_atomically
 
 # Liu et al., MLSys 2025: Table 1 (average JCT speed-up over Random) and Fig. 11 (ablation).
@@ -82,15 +83,38 @@ Why our figures differ from the paper's:
 """
 
 
+def _check_record(path: Path, workloads, seeds: int, scale: float, overwrite: bool) -> None:
+    """Before simulating: a record made with other seeds or scale would be replaced, and its other
+    workloads lost, so that needs ``overwrite``."""
+    if overwrite or not path.exists():
+        return
+    earlier = json.loads(path.read_text())
+    lost = sorted(set(earlier["summaries"]) - set(workloads))
+    if (earlier["seeds"], earlier["scale"]) != (seeds, scale) and lost:
+        raise SpecError(
+            f"{path} holds a run with {earlier['seeds']} seeds at scale {earlier['scale']}; this one "
+            f"({seeds} seeds, scale {scale}) would replace it and lose its workloads {lost}: pass --overwrite, "
+            "or write to another --out"
+        )
+
+
 def scenario_name(workload: str, version: int) -> str:
     return f"paper/{workload}-v{version}"
 
 
 def reproduce_table1(
-    workloads, seeds: int, scale: float, workers: int, out: Path, command: str, version: int = 1
+    workloads,
+    seeds: int,
+    scale: float,
+    workers: int,
+    out: Path,
+    command: str,
+    version: int = 1,
+    overwrite: bool = False,
 ) -> None:
     from tqdm import tqdm
 
+    _check_record(Path(out) / f"table1-v{version}.json", workloads, seeds, scale, overwrite)
     options = () if scale == 1.0 else (("scale", scale),)
     specs = []
     for workload in workloads:

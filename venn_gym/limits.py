@@ -13,10 +13,10 @@ LIMITS = {
     # A run without a horizon stops with an error naming the stuck jobs when, with jobs in the
     # system, no round has succeeded and no job arrived or ended for this many simulated days ...
     "stall_days": 30,
-    # ... or when more than this many scheduling events per job fall into one simulated second
-    # (time has stopped advancing: e.g. a deadline far shorter than any task makes a round fail
-    # and be requested again at once).
-    "events_per_job_per_simulated_s": 10_000,
+    # ... or when this many scheduling instants (moments with events) per job fall into one
+    # simulated second (time has stopped advancing: e.g. a deadline far shorter than any task
+    # makes a round fail and be requested again at once).
+    "instants_per_job_per_simulated_s": 10_000,
 }
 
 

@@ -107,6 +107,10 @@ RULES = [
     ),
 ]
 
+# Flags the small form needs: the test's copy of results/ holds the shipped full-scale Table 1
+# record, which a small paper-table run replaces, and paper-table refuses that without --overwrite.
+ADDED_FLAGS = {"venn-gym paper-table": "--overwrite"}
+
 # `venn-gym train` also gets `--hyperparams` pointing to a copy of the YAML it would use with
 # shorter behaviour cloning and rollouts (TRAIN_SHRINK), written into the test's folder:
 # behaviour cloning alone takes about 40 s with the shipped settings.
@@ -252,6 +256,9 @@ def shrink(command: str, workdir: Path | None = None) -> str:
                 head = set_option(head, option, value)
             for flag in flags:
                 head = drop_flag(head, flag)
+    for prefix, flag in ADDED_FLAGS.items():
+        if (key + " ").startswith(prefix + " ") and "--tables-only" not in head and flag not in head.split():
+            head = f"{head} {flag}"
     if workdir is not None and (key + " ").startswith("venn-gym train "):
         head = small_hyperparams(head, workdir)
     return f"{head} {tail}".rstrip()
@@ -347,6 +354,7 @@ def test_shrinking_rules():
     assert "--eval-seeds 100, " in shrink("venn-gym train --algo ppo --eval-seeds 100-102 --timesteps 9 --out x")
     tables_only = "venn-gym paper-table --tables-only --out results"
     assert shrink(tables_only) == tables_only
+    assert shrink("venn-gym paper-table --seeds 2 --out results").endswith("--workers 1 --overwrite")
     assert (
         shrink("python benchmarks/env_speed.py --full --out r.md")
         == "python benchmarks/env_speed.py --out r.md --scale 0.02 --steps 2000 --priority-steps 200"

@@ -7,7 +7,8 @@
   which group a device class serves first, nor the tier matching. Local search from shift 0:
   each step proposes one job's shift changed by one of a few sizes, and keeps it when the mean
   JCT (censored at the horizon) of that seed falls. Every result is a simulated schedule, so it
-  is achievable: an upper bound on the mean JCT an online policy in this space can reach.
+  is achievable: the best schedule of this space is at least this good (an upper bound on the
+  optimal mean JCT, not a proof of optimality).
 - **contention-free**: each job run alone on the same devices, check-ins and noise (the mean of
   those JCTs). A reference for the cost of sharing, not a strict bound: the noise of which
   check-ins a round happens to use can make a shared run's job finish earlier than its run alone.
@@ -23,7 +24,7 @@
   sequencing and deadlines bind.
 - Venn, SRSF and both Randoms on the same seed.
 
-``venn-gym headroom --scenario paper/low-v1 --scale 0.05 --seeds 100-101 --budget 100 --out DIR``.
+``venn-gym headroom --scenarios paper/low-v1 --scale 0.05 --seeds 100-101 --budget 100 --out DIR``.
 """
 
 from __future__ import annotations

@@ -51,7 +51,6 @@ from .config import PRIORITY_ENV, TRAIN_SEED_MIN, algorithm_class, load_hyperpar
 
 log = logging.getLogger(__name__)
 _CKPT = re.compile(r"model_(\d+)_steps\.zip$")
-_IDENTITY = ("algo", "env_id", "scenario", "scale", "seed", "hyperparams", "bc_warm_start")
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,8 @@ def train(config: TrainConfig) -> dict:
     hp = load_hyperparams(config.algo, config.env_id, config.hyperparams)
     identity = _identity(config, hp)
     bc_cfg = dict(hp.pop("bc", None) or {})
-    checkpoint_freq = int(config.checkpoint_freq or hp.pop("checkpoint_freq", None) or 10_000)
-    hp.pop("checkpoint_freq", None)
+    from_file = hp.pop("checkpoint_freq", None)  # a training setting, not an algorithm argument
+    checkpoint_freq = int(config.checkpoint_freq or from_file or 10_000)
     _check(config, hp, checkpoint_freq)
     out = _claim_folder(config, identity)
     previous = (
@@ -253,7 +252,7 @@ def _claim_folder(config: TrainConfig, identity: dict) -> Path:
         if not manifest.exists():
             raise SpecError(f"--resume: no checkpoint in {out / 'checkpoints'} and no run.json in {out}")
         stored = json.loads(manifest.read_text())
-        differs = [k for k in _IDENTITY if stored.get(k) != identity.get(k)]
+        differs = [k for k in identity if stored.get(k) != identity[k]]
         if differs:
             shown = ", ".join(
                 f"{k}: {stored.get(k)!r} there, {identity.get(k)!r} asked" for k in differs if k != "hyperparams"

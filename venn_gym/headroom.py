@@ -38,6 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .catalog import make_scenario
+from .compare import censored_jct
 from .jobs import Workload
 from .outputs import output_folder, write_atomically
 from .policy import Policy, run_policy
@@ -62,7 +63,7 @@ class ShiftedPolicy(Policy):
 
 
 def censored_mean_jct(scenario: Scenario, policy: Policy) -> float:
-    return float(run_policy(scenario, policy, keep_rounds=False).summary()["mean_jct_censored_s"])
+    return float(censored_jct(run_policy(scenario, policy, keep_rounds=False).summary()))
 
 
 @dataclass

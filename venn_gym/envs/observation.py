@@ -61,7 +61,9 @@ DEVICE_FEATURES = (
     "window_left",  # time the device stays online, squashed (scale 900 s)
     "choices",  # eligible jobs with open demand / max_jobs
 )
-_AGE, _ROUND_AGE = JOB.age, JOB.round_age
+# age and round_age change between events; set_time rewrites them as one slice
+assert JOB.round_age == JOB.age + 1, "set_time updates age and round_age as one slice: keep them adjacent"
+_AGES = slice(JOB.age, JOB.round_age + 1)
 # rows squashed with x / (x + scale) in refresh(); group_supply_vs_demand is squashed per job (by participants)
 _SQUASH = {getattr(JOB, name): scale for name, scale, _ in JOB_FEATURE_TABLE if scale is not None}
 _SQUASH_ROWS = np.array(sorted(_SQUASH))
@@ -128,7 +130,7 @@ class ObservationBuilder:
                 raise AssertionError("the device's class, tier and requirements must be adjacent in the layout")
         # [arrival; round request] per slot, for the two age features (adjacent rows of the table)
         self._slot_since = np.zeros((2, M))
-        self._age_scale = np.array([[_DAY], [600.0]])
+        self._age_scale = np.array([[_SQUASH[JOB.age]], [_SQUASH[JOB.round_age]]])
 
     _VIEW_ATTRIBUTES = ("_views", "_jt", "_req", "_mask", "_pool", "_class_supply", "_tier_response", "_time_of_day")
 
@@ -265,7 +267,7 @@ class ObservationBuilder:
         self.now = now
         self._pool[3] = now / (now + 30 * _DAY)
         age = now - self._slot_since
-        np.multiply(age / (age + self._age_scale), self._slot_on, out=self._jt[_AGE : _ROUND_AGE + 1])
+        np.multiply(age / (age + self._age_scale), self._slot_on, out=self._jt[_AGES])
 
     def job_assigned(self, job: int, slot: int) -> None:
         """A device went to ``job``: one less open demand."""

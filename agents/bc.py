@@ -13,7 +13,7 @@ teacher is ``srsf-total``: smallest *total* remaining demand first (current
 round + later rounds), which is exactly Venn's order inside a group.
 The target for an active slot is its teacher rank among the active jobs, mapped
 to [-1, 1] (only the order matters to the env). With ``per_class_scores=True``
-(:class:`agents.networks.JobClassScorePolicy`) the default teacher is
+(:class:`venn_gym.agents.networks.JobClassScorePolicy`) the default teacher is
 ``venn-no-match`` (Venn's scheduling, class-dependent, without tier matching) and the
 target is its encoded action, on the (class, slot) entries that can matter.
 """

@@ -4,13 +4,13 @@ Hyperparameters live in ``agents/hyperparams/<algo>.yml`` (rl-zoo3 style), one e
 per env id::
 
     venn_gym/JobPriority-v0:
-      policy: agents.networks.JobScorePolicy   # or MultiInputPolicy, ...
+      policy: venn_gym.agents.networks.JobScorePolicy   # or MultiInputPolicy, ...
       n_envs: 1
       normalize: reward                         # false | reward (VecNormalize of the reward)
       env_kwargs: {max_jobs: 50}                # passed to gym.make
       residual: {teacher: venn}                 # optional: learn a correction to a teacher (agents/residual.py)
       knobs: {menu: [venn, venn-no-match]}      # optional: choose a Venn variant per step (agents/knobs.py)
-      policy_kwargs: {features_extractor_class: agents.networks.JobSetExtractor}
+      policy_kwargs: {features_extractor_class: venn_gym.agents.networks.JobSetExtractor}
       learning_rate: 3.0e-4                     # every other key goes to the algorithm
 
 Strings that name a class (``module.Class``) in ``policy`` and ``policy_kwargs`` are imported.
@@ -32,6 +32,7 @@ from . import knobs as knobs_module
 from . import residual as residual_module
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
+MODELS_DIR = Path(__file__).parent / "models"  # the shipped agents
 DEVICE_ENV, PRIORITY_ENV = "venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"
 TRAIN_SEED_MIN = 10_000  # training episodes use scenario seeds >= this; evaluate on seeds below it
 _CLASS_KEYS = ("features_extractor_class", "activation_fn", "optimizer_class")
@@ -96,16 +97,30 @@ def resolve(hp: dict) -> tuple[object, dict, dict]:
     """(policy, policy_kwargs, algorithm kwargs) with class names imported."""
     policy = hp["policy"]
     if "." in policy:
-        policy = _import(policy)
-    pk = {k: (_import(v) if k in _CLASS_KEYS and isinstance(v, str) else v) for k, v in hp["policy_kwargs"].items()}
+        policy = import_dotted(policy)
+    pk = {
+        k: (import_dotted(v) if k in _CLASS_KEYS and isinstance(v, str) else v) for k, v in hp["policy_kwargs"].items()
+    }
     algo_kwargs = {k: v for k, v in hp.items() if k not in _ENV_KEYS}
     return policy, pk, algo_kwargs
 
 
-def _import(dotted: str):
+# The packages installed as top-level ``agents`` / ``baselines`` before they were namespaced:
+# hyperparameter files and saved models may still name their classes that way.
+_RENAMED_PACKAGES = {"agents": "venn_gym.agents", "baselines": "venn_gym.baselines"}
+
+
+def renamed_module(module: str) -> str:
+    """The current name of a module that may be named as before the packages were namespaced."""
+    top, dot, rest = module.partition(".")
+    return _RENAMED_PACKAGES[top] + dot + rest if top in _RENAMED_PACKAGES else module
+
+
+def import_dotted(dotted: str):
+    """The object named ``module.name`` (old package names accepted)."""
     module, _, name = dotted.rpartition(".")
     try:
-        return getattr(importlib.import_module(module), name)
+        return getattr(importlib.import_module(renamed_module(module)), name)
     except (ImportError, AttributeError) as exc:
         raise SpecError(f"cannot import {dotted!r}: {exc}") from None
 
@@ -142,7 +157,7 @@ def make_env(
     knobs: dict | None = None,
 ):
     """The env (training: on training seeds only); ``residual`` / ``knobs``: settings of the
-    :class:`agents.residual.ResidualEnv` / :class:`agents.knobs.KnobEnv` around it (the reward
+    :class:`venn_gym.agents.residual.ResidualEnv` / :class:`venn_gym.agents.knobs.KnobEnv` around it (the reward
     is relative to the teacher only in training: evaluation needs no teacher run)."""
     env = gym.make(env_id, **env_kwargs(env_id, scenario, scale, extra))
     env = TrainingSeeds(env) if training else env

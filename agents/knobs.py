@@ -4,7 +4,7 @@
 the action space in which Venn's decisions are exact). Its action is ``Discrete(len(menu))``;
 ``menu`` lists Venn variants as policy specs (``baselines.make_policy``), e.g.
 ``["venn", "venn-no-match", "venn:alpha=1.1", "venn-no-match:alpha=1.1"]``. At each step one
-:class:`~baselines.venn.VennPolicy` decides with the chosen variant's take-over margin and
+:class:`~venn_gym.baselines.venn.VennPolicy` decides with the chosen variant's take-over margin and
 fairness; it draws its tier picks at every round request whatever the choice (so its random
 stream is Venn's), and they restrict the round only while the chosen variant matches tiers.
 Always choosing ``venn`` is Venn, event for event.
@@ -14,7 +14,7 @@ that, as constants, only tier matching off and a take-over margin slightly above
 anything over Venn (about 1 %); an agent can choose them per state.
 
 The observation is the env's. The reward, in training, is relative to Venn on the same
-scenario seed (:class:`agents.residual.RelativeReturn`): an episode returns (Venn's total
+scenario seed (:class:`venn_gym.agents.residual.RelativeReturn`): an episode returns (Venn's total
 JCT - the agent's) / reward_scale.
 """
 
@@ -24,8 +24,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from baselines import make_policy
-from baselines.venn import VennDecision, VennPolicy
+from venn_gym.baselines import make_policy
+from venn_gym.baselines.venn import VennDecision, VennPolicy
 from venn_gym.errors import IllegalActionError, SpecError
 
 from .residual import RelativeReturn

@@ -13,7 +13,7 @@ of jobs in the system applies to any other.
   action for slot ``i`` is ``score(h_i, context)``: job ``i``'s own embedding plus
   the shared context, so the score of a job depends on its features and on the
   others only through the pooled context.
-* :class:`ResidualScorePolicy` (:class:`agents.residual.ResidualEnv`): a
+* :class:`ResidualScorePolicy` (:class:`venn_gym.agents.residual.ResidualEnv`): a
   :class:`JobScorePolicy` whose per-slot output (the correction to the teacher) starts
   at exactly zero, so that the untrained deterministic agent is the teacher.
 * :class:`JobClassScorePolicy` (``JobPriority-v0`` with ``per_class_scores=True``):

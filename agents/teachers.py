@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines import make_policy
+from venn_gym.baselines import make_policy
 from venn_gym.policy import Policy, rank_scores
 
 

@@ -41,13 +41,15 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from venn_gym.catalog import DEFAULT_SCENARIO
-from venn_gym.compare import censored_jct, machine_description
+from venn_gym.catalog import DEFAULT_SCENARIO, make_scenario
 from venn_gym.errors import SpecError
-from venn_gym.outputs import write_atomically
+from venn_gym.metrics import censored_jct
+from venn_gym.outputs import machine_description, write_atomically
+from venn_gym.policy import run_policy
 
 from . import bc
 from .config import PRIORITY_ENV, TRAIN_SEED_MIN, algorithm_class, load_hyperparams, make_env, resolve
+from .play import load_agent, play_episode, renamed_classes
 
 log = logging.getLogger(__name__)
 _CKPT = re.compile(r"model_(\d+)_steps\.zip$")
@@ -355,7 +357,13 @@ def load_newest_checkpoint(out: Path, cls, venv, tensorboard_log):
                 if not normalize.exists():
                     raise FileNotFoundError(f"its VecNormalize statistics ({normalize.name}) are missing")
                 candidate = VecNormalize.load(str(normalize), venv.venv)
-            model = cls.load(str(path), env=candidate, tensorboard_log=tensorboard_log, device="cpu")
+            model = cls.load(
+                str(path),
+                env=candidate,
+                tensorboard_log=tensorboard_log,
+                device="cpu",
+                custom_objects=renamed_classes(path),
+            )
             if hasattr(model, "replay_buffer"):
                 if not replay.exists():
                     raise FileNotFoundError(f"its replay buffer ({replay.name}) is missing")
@@ -418,17 +426,20 @@ class HeldOutEvaluation(BaseCallback):
     def venn_jcts(self) -> list[float]:
         """Venn's censored mean JCT per seed (native runs, once)."""
         if self._venn is None:
-            from venn_gym.compare import RunSpec, execute
+            from venn_gym.baselines import make_policy
 
-            options = () if self.config.scale is None else (("scale", float(self.config.scale)),)
+            options = {} if self.config.scale is None else {"scale": float(self.config.scale)}
             self._venn = [
-                censored_jct(execute(RunSpec(self.config.scenario, s, "venn", options)).result.summary())
+                censored_jct(
+                    run_policy(
+                        make_scenario(self.config.scenario, seed=s, **options), make_policy("venn"), keep_rounds=False
+                    ).summary()
+                )
                 for s in self.seeds
             ]
         return self._venn
 
     def evaluate(self, model) -> dict:
-        from .evaluate import play_episode
 
         if self.history and self.history[-1]["timesteps"] == model.num_timesteps:
             return self.history[-1]  # this step count was evaluated already
@@ -507,7 +518,6 @@ def _has(module: str) -> bool:
 def export(model_path: Path, dest: Path) -> Path:
     """A copy of a trained model for shipping (``agents/models/``): the optimizer state is
     dropped (it only matters to continue training) and ``train_info.json`` goes beside it."""
-    from .evaluate import load_agent
 
     model, meta = load_agent(Path(model_path))
     model.policy.optimizer = type(model.policy.optimizer)(model.policy.parameters(), **model.policy.optimizer_kwargs)

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from venn_gym.compare import machine_description
-from venn_gym.outputs import write_atomically
+from venn_gym.outputs import machine_description, write_atomically
 
 PERIOD_S = 5 * 86_400.0
 ONLINE_EXTENSION_S = 80.0
@@ -36,7 +35,7 @@ ONLINE_EXTENSION_S = 80.0
 RUN = r"""
 import json, resource, sys, time
 import venn_gym
-from baselines import make_policy
+from venn_gym.baselines import make_policy
 scenario = venn_gym.make_scenario(sys.argv[1], seed=0)
 start = time.perf_counter()
 result = venn_gym.run_policy(scenario, make_policy(sys.argv[2]), keep_rounds=False)

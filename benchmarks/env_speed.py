@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 import venn_gym
-from baselines import make_policy
-from venn_gym.compare import machine_description
+from venn_gym.baselines import make_policy
 from venn_gym.envs import DeviceAssignEnv, JobPriorityEnv, PolicyAgent
+from venn_gym.outputs import machine_description
 
 
 def run_steps(env, steps: int, seed: int, agent=None) -> tuple[int, float]:

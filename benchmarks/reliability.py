@@ -85,7 +85,7 @@ def scenario(jobs=None, pop=None, tr=None, **settings):
 
 
 def run(sc, policy="venn"):
-    from baselines import make_policy
+    from venn_gym.baselines import make_policy
     from venn_gym.policy import run_policy
 
     return run_policy(sc, make_policy(policy), keep_rounds=False)
@@ -201,7 +201,7 @@ def compare_into_used_folder(folder):
 
 
 def resume_another_run(folder):
-    from agents.train import TrainConfig, train
+    from venn_gym.agents.train import TrainConfig, train
 
     base = dict(
         algo="ppo", out=folder / "run", scale=0.02, timesteps=64, progress=False, hyperparams=tiny_hyperparams(folder)
@@ -211,7 +211,7 @@ def resume_another_run(folder):
 
 
 def resume_truncated_checkpoint(folder):
-    from agents.train import TrainConfig, checkpoints, train
+    from venn_gym.agents.train import TrainConfig, checkpoints, train
 
     base = dict(
         algo="ppo",
@@ -232,7 +232,7 @@ def resume_truncated_checkpoint(folder):
 def tiny_hyperparams(folder):
     import yaml
 
-    from agents.config import HYPERPARAMS_DIR, PRIORITY_ENV
+    from venn_gym.agents.config import HYPERPARAMS_DIR, PRIORITY_ENV
 
     hp = yaml.safe_load((HYPERPARAMS_DIR / "ppo.yml").read_text())[PRIORITY_ENV]
     hp.update(n_steps=64, batch_size=32, n_epochs=1)
@@ -480,7 +480,7 @@ def main(argv=None) -> int:
             (kind, case, expected, outcome if good or outcome in ("traceback", "hang") else "silent", good, said, wall)
         )
         print(f"{'ok ' if good else 'BAD'} {case}: {outcome} ({wall:.1f} s) {said[:160]}", flush=True)
-    from venn_gym.compare import machine_description
+    from venn_gym.outputs import machine_description
 
     lines = [
         "# Reliability: the misuse catalogue",

@@ -1,6 +1,6 @@
 """Paired search over constant variants of Venn's decision knobs (results/agents.md, attempt 3).
 
-Each variant is a :class:`~baselines.venn.VennPolicy` with one or a few knobs changed
+Each variant is a :class:`~venn_gym.baselines.venn.VennPolicy` with one or a few knobs changed
 (:class:`KnobVenn`: ``alpha`` is VennPolicy's own ``take_over_margin``, ``beta`` and ``key`` are
 added here); it runs natively on the same scenario seeds as Venn (common random numbers), and the
 table reports the paired ratio Venn mean JCT / variant mean JCT per seed (> 1: the variant is faster).
@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from baselines.venn import VennDecision, VennPolicy
+from venn_gym.baselines.venn import VennDecision, VennPolicy
 from venn_gym.catalog import make_scenario
 from venn_gym.parallel import run_parallel
 from venn_gym.policy import rank_order, run_policy, scores_of_order
@@ -113,7 +113,7 @@ def main():
     args = parser.parse_args()
     scenarios = args.scenarios.split(",")
     if args.check:
-        from baselines import make_policy
+        from venn_gym.baselines import make_policy
 
         for scenario in scenarios:
             a = run_policy(make_scenario(scenario, seed=args.seeds[0], scale=args.scale), KnobVenn(), keep_rounds=False)

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pytest
 
-import baselines
+from venn_gym import baselines
 from venn_gym.devices import DevicePopulation
 from venn_gym.jobs import JobSpec, Workload
 from venn_gym.policy import Policy, drive

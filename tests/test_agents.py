@@ -13,13 +13,13 @@ import yaml
 
 pytest.importorskip("stable_baselines3")
 
-from agents.config import ALGOS, DEVICE_ENV, HYPERPARAMS_DIR, PRIORITY_ENV, load_hyperparams  # noqa: E402
-from agents.evaluate import ci95, evaluate, load_agent, run_agent  # noqa: E402
-from agents.leaderboard import shipped_models  # noqa: E402
-from agents.teachers import RemainingServicePolicy, make_teacher  # noqa: E402
-from agents.train import TrainConfig, checkpoints, latest_checkpoint, train  # noqa: E402
+from venn_gym.agents.config import ALGOS, DEVICE_ENV, HYPERPARAMS_DIR, PRIORITY_ENV, load_hyperparams  # noqa: E402
+from venn_gym.agents.play import load_agent, shipped_models  # noqa: E402
+from venn_gym.agents.teachers import RemainingServicePolicy, make_teacher  # noqa: E402
+from venn_gym.agents.train import TrainConfig, checkpoints, latest_checkpoint, train  # noqa: E402
 from venn_gym.cli import main as cli  # noqa: E402
 from venn_gym.errors import IllegalActionError, SpecError, VennGymError  # noqa: E402
+from venn_gym.experiments.evaluate import ci95, evaluate, run_agent  # noqa: E402
 
 SCENARIO, SCALE = "paper/low-v0", 0.02
 ALGO_ENVS = [("ppo", PRIORITY_ENV), ("maskable_ppo", DEVICE_ENV), ("a2c", PRIORITY_ENV), ("dqn", DEVICE_ENV)]
@@ -192,7 +192,7 @@ def test_an_interrupted_run_keeps_its_checkpoint_and_record(tmp_path, monkeypatc
 def test_held_out_evaluation_keeps_the_best_model(tmp_path, caplog):
     import logging
 
-    caplog.set_level(logging.INFO, logger="agents")
+    caplog.set_level(logging.INFO, logger="venn_gym.agents")
     out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
     info = train_run("ppo", PRIORITY_ENV, 128, out, hyperparams=hp, progress=False, eval_seeds=(100, 101), eval_freq=64)
     steps = [row["timesteps"] for row in info["evaluations"]]
@@ -203,7 +203,8 @@ def test_held_out_evaluation_keeps_the_best_model(tmp_path, caplog):
     assert best["best"] and (out / "best_model.zip").exists()
     for row in info["evaluations"]:  # the figures are real runs: Venn's is the native run's
         assert row["paired_vs_venn"] == pytest.approx(row["venn_mean_jct_h"] / row["mean_jct_h"], rel=0.2)
-    from venn_gym.compare import RunSpec, censored_jct, execute
+    from venn_gym.experiments.compare import RunSpec, execute
+    from venn_gym.metrics import censored_jct
 
     venn = [
         censored_jct(execute(RunSpec(SCENARIO, s, "venn", (("scale", SCALE),))).result.summary()) for s in (100, 101)
@@ -281,6 +282,48 @@ def test_shipped_models_load_and_evaluate(model):
     assert run.result.summary()["unfinished_jobs"] == 0
 
 
+LEGACY_LOAD = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("agents", "baselines"):
+            raise ImportError(f"blocked {name}")
+sys.meta_path.insert(0, Block())
+from venn_gym.agents.play import load_agent, renamed_classes
+model, meta = load_agent(sys.argv[1])
+extractor = model.policy.features_extractor
+print(type(model.policy).__module__, type(extractor).__module__, sorted(renamed_classes(sys.argv[1])))
+"""
+
+
+def test_models_saved_under_the_old_package_names_load_without_them(tmp_path):
+    """The shipped models pickle ``agents.networks`` references (saved before the packages were
+    namespaced): they load, with the classes taken from ``venn_gym.agents``, and no top-level
+    ``agents`` module is imported."""
+    import subprocess
+    import sys
+
+    model = Path(shipped_models()[0]).resolve()
+    assert model.stem == "maskable_ppo_device_low"  # its policy class is sb3_contrib's; its extractor ours
+    done = subprocess.run(
+        [sys.executable, "-c", LEGACY_LOAD, str(model)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == [
+        "sb3_contrib.common.maskable.policies",
+        "venn_gym.agents.networks",
+        "['policy_kwargs']",
+    ]
+
+
+def test_models_saved_under_the_current_names_need_no_renaming(cloned):
+    from venn_gym.agents.play import renamed_classes
+
+    assert renamed_classes(cloned[0]) == {}
+    model, _ = load_agent(cloned[0])
+    assert type(model.policy).__module__ == "venn_gym.agents.networks"
+
+
 def test_every_yaml_entry_loads():
     for path in HYPERPARAMS_DIR.glob("*.yml"):
         algo = next(a for a in ALGOS if path.stem == a or path.stem.startswith(a + "_"))  # ppo_per_class.yml: ppo
@@ -309,7 +352,7 @@ def test_evaluate_refuses_training_seeds(cloned, capsys):
 
 def test_sweep_ray_matches_local():
     pytest.importorskip("ray")
-    from agents.sweep import grid, run_sweep
+    from venn_gym.experiments.sweep import grid, run_sweep
 
     tasks = grid(["random", "venn"], [SCENARIO], [100], {"scale": SCALE})
     local = run_sweep(tasks, backend="serial")
@@ -335,7 +378,7 @@ def test_slot_scores_follow_the_jobs_when_slots_are_permuted(per_class):
     import torch as th
     from stable_baselines3 import PPO
 
-    from agents.networks import JobClassScorePolicy, JobScorePolicy
+    from venn_gym.agents.networks import JobClassScorePolicy, JobScorePolicy
 
     env, obs = _obs_tensors(PRIORITY_ENV, per_class_scores=per_class)
     policy = JobClassScorePolicy if per_class else JobScorePolicy
@@ -353,7 +396,7 @@ def test_slot_scores_follow_the_jobs_when_slots_are_permuted(per_class):
 
 
 def test_set_extractor_weights_fit_any_number_of_job_slots():
-    from agents.networks import JobSetExtractor
+    from venn_gym.agents.networks import JobSetExtractor
 
     small, _ = _obs_tensors(DEVICE_ENV, steps=0, max_jobs=50)
     large, obs = _obs_tensors(DEVICE_ENV, steps=0, max_jobs=80)
@@ -382,19 +425,23 @@ def test_per_class_bc_clones_venn_scheduling(tmp_path):
 def test_leaderboard_writes_md_csv_png(cloned, tmp_path):
     import shutil
 
-    from agents.leaderboard import leaderboard
+    from venn_gym.experiments.leaderboard import leaderboard
 
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(cloned[0], models / "bc_agent.zip")
     shutil.copy(cloned[0].parent / "train_info.json", models / "bc_agent.json")
     md, csv, png = leaderboard(
-        tmp_path / "results", [SCENARIO], SCALE, [100, 101], models=models, print_line=lambda s: None
+        tmp_path / "results",
+        [SCENARIO],
+        SCALE,
+        [100, 101],
+        models=models,
     )
     text = md.read_text()
     assert "| **bc_agent** |" in text and "| venn |" in text and "held-out seeds [100, 101]" in text
     assert png.stat().st_size > 0 and "speedup_ci95_lo" in csv.read_text()
-    assert leaderboard(tmp_path / "results", models=models, run=False, print_line=lambda s: None)[0] == md
+    assert leaderboard(tmp_path / "results", models=models, run=False)[0] == md
 
 
 # ---------------------------------------------------------------- residual agents (agents/residual.py)
@@ -422,8 +469,8 @@ def _episode(env, act, seed: int = 100):
 
 def _residual_episode(correction, seed: int = 100):
     """An episode of the residual env over Venn; ``correction(step)``: the per-slot correction."""
-    from agents.config import make_env
-    from agents.residual import ResidualEnv
+    from venn_gym.agents.config import make_env
+    from venn_gym.agents.residual import ResidualEnv
 
     return _episode(
         ResidualEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS), teacher="venn"), correction, seed
@@ -475,7 +522,7 @@ def test_untrained_residual_agent_evaluates_as_venn(tmp_path):
     ],
 )
 def test_residual_settings_are_checked(settings, env_kwargs, message):
-    from agents.residual import check_settings
+    from venn_gym.agents.residual import check_settings
 
     with pytest.raises(SpecError, match=message):
         check_settings(settings, env_kwargs)
@@ -497,8 +544,8 @@ def test_residual_agent_refuses_behaviour_cloning(tmp_path):
 # ---------------------------------------------------------------- knobs agents (agents/knobs.py)
 def _knobs_episode(choose, seed: int = 100):
     """An episode of the knobs env (default menu); ``choose(step)``: the menu entry."""
-    from agents.config import make_env
-    from agents.knobs import KnobEnv
+    from venn_gym.agents.config import make_env
+    from venn_gym.agents.knobs import KnobEnv
 
     return _episode(KnobEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS)), choose, seed)
 
@@ -506,7 +553,7 @@ def _knobs_episode(choose, seed: int = 100):
 @pytest.mark.parametrize("entry", [0, 2])
 def test_knobs_always_choosing_a_matching_variant_is_that_variant_exactly(entry):
     """Menu entries 0 (venn) and 2 (venn:alpha=1.1) match tiers with Venn's random stream."""
-    from agents.knobs import DEFAULTS
+    from venn_gym.agents.knobs import DEFAULTS
 
     rewards, result, _ = _knobs_episode(lambda step: np.int64(entry))
     native = _venn_run(spec=DEFAULTS["menu"][entry])
@@ -537,15 +584,15 @@ def test_knobs_without_matching_is_venn_no_match_and_the_return_is_relative_to_v
     ],
 )
 def test_knobs_settings_are_checked(settings, env_kwargs, message):
-    from agents.knobs import check_settings
+    from venn_gym.agents.knobs import check_settings
 
     with pytest.raises(SpecError, match=message):
         check_settings(settings, env_kwargs)
 
 
 def test_knobs_illegal_choice_is_a_clear_error():
-    from agents.config import make_env
-    from agents.knobs import KnobEnv
+    from venn_gym.agents.config import make_env
+    from venn_gym.agents.knobs import KnobEnv
 
     env = KnobEnv(make_env(PRIORITY_ENV, SCENARIO, SCALE, RESIDUAL_ENV_KWARGS))
     with pytest.raises(VennGymError, match="call reset"):

@@ -173,7 +173,7 @@ def test_rounds_csv_has_every_round_attempt(tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_run_many_reports_progress_inside_runs(workers, monkeypatch):
-    from venn_gym import compare
+    from venn_gym.experiments import compare
 
     monkeypatch.setattr(compare, "PROGRESS_EVERY_S", 0.0)  # every scheduling event (workers fork after this)
     specs = [compare.RunSpec("paper/low-v1", seed, "fifo", (("scale", 0.02),)) for seed in (0, 1)]
@@ -224,7 +224,7 @@ def test_output_folder_leaves_out_untouched_on_failure_and_respects_locks(tmp_pa
 
 
 def test_ctrl_c_keeps_the_finished_runs_in_a_partial_summary(tmp_path, monkeypatch, capsys):
-    from venn_gym import compare
+    from venn_gym.experiments import compare
 
     real = compare.execute
     calls = []
@@ -249,7 +249,7 @@ def test_ctrl_c_keeps_the_finished_runs_in_a_partial_summary(tmp_path, monkeypat
 def test_summaries_and_plots_name_a_file_scenario_by_its_registered_name(tmp_path):
     from pathlib import Path
 
-    from venn_gym.compare import scenario_title
+    from venn_gym.experiments.compare import scenario_title
 
     path = Path(__file__).resolve().parents[1] / "examples" / "scenarios" / "campus-v0.yaml"
     out = tmp_path / "run"

@@ -15,8 +15,8 @@ from gymnasium.utils.env_checker import data_equivalence
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import venn_gym
-from baselines import make_policy
 from venn_gym import IllegalActionError
+from venn_gym.baselines import make_policy
 from venn_gym.envs import ENV_IDS, DeviceAssignEnv, JobPriorityEnv, PolicyAgent, TooManyJobsError
 
 DEVICE, PRIORITY = ENV_IDS

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import baselines
 import venn_gym
 import venn_gym.devices
 import venn_gym.limits
 import venn_gym.trace
-from venn_gym import requirements
+from venn_gym import baselines, requirements
 from venn_gym.devices import DevicePopulation
 from venn_gym.errors import IllegalActionError, SpecError
 from venn_gym.jobs import JobSpec, Workload

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from baselines import make_policy
+from venn_gym.baselines import make_policy
 from venn_gym.errors import VennGymError
 from venn_gym.policy import run_policy
 from venn_gym.scenario_files import load_scenario_file

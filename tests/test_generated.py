@@ -22,8 +22,8 @@ from conftest import job, make_population, make_trace, simulate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from baselines import make_policy
 from venn_gym import requirements
+from venn_gym.baselines import make_policy
 from venn_gym.envs import DeviceAssignEnv
 from venn_gym.jobs import ASYNC, JobSpec, Workload
 from venn_gym.scenario import Scenario
@@ -201,7 +201,7 @@ def test_generated_env_episodes_stay_in_their_spaces_and_sum_to_the_jct(scenario
 
 def test_a_generated_scenario_can_be_run_by_name_of_policy():
     """The strategies above draw every policy that venn-gym lists (so none is left out)."""
-    from baselines import describe_policies
+    from venn_gym.baselines import describe_policies
 
     listed = {line.split()[0] for line in describe_policies() if line and not line.startswith((" ", "Options"))}
     assert listed <= {p.split(":")[0] for p in POLICIES}

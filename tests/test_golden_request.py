@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines import make_policy
+from venn_gym.baselines import make_policy
 
 ALL_POLICIES = ("random", "fifo", "srsf", "las", "venn", "venn-ref")
 

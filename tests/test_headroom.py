@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 
-from baselines import make_policy
+from venn_gym.baselines import make_policy
 from venn_gym.catalog import make_scenario
 from venn_gym.cli import main as cli
-from venn_gym.headroom import ShiftedPolicy, censored_mean_jct, hindsight_search, lp_lower_bound
+from venn_gym.experiments.headroom import ShiftedPolicy, censored_mean_jct, hindsight_search, lp_lower_bound
 
 SCENARIO = dict(scale=0.02)
 

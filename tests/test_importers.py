@@ -690,7 +690,7 @@ def test_comm_s_gives_the_authors_task_time(tmp_path):
     np.testing.assert_allclose(ours, authors, rtol=1e-12)
     assert authors == pytest.approx([15 + 40, 45 + 10])
     # In the simulator: device 0 checks in at 0 when the job arrives; no noise -> JCT = its task time.
-    from baselines import make_policy
+    from venn_gym.baselines import make_policy
     from venn_gym.policy import run_policy
     from venn_gym.scenario import Scenario
 

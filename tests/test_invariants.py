@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from conftest import simulate  # tests/ is on sys.path under pytest's default (prepend) import mode
 
-import baselines
 import venn_gym
-from venn_gym import requirements
+from venn_gym import baselines, requirements
 from venn_gym.simulation import Simulation
 
 SCALE = 0.02

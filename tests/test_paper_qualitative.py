@@ -11,8 +11,8 @@ import functools
 
 import pytest
 
-import baselines
 import venn_gym
+from venn_gym import baselines
 
 SCENARIOS = ("paper/even-v0", "paper/low-v0")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import venn_gym
-from baselines import make_policy
+from venn_gym.baselines import make_policy
 from venn_gym.jobs import paper_mixes
 
 # Mean JCT (s), failed rounds and tasks of paper/<mix>-v0, seed 3, scale 0.02, computed by

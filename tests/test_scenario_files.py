@@ -17,7 +17,7 @@ import pytest
 import venn_gym
 import venn_gym.registry as registry_module
 import venn_gym.scenario as scenario_module
-from baselines import make_policy
+from venn_gym.baselines import make_policy
 from venn_gym.catalog import make_scenario, registered_scenarios
 from venn_gym.errors import SpecError
 from venn_gym.policy import run_policy

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines import make_policy
-from baselines.venn import _take_over
-from venn_gym.benchmark import synthetic_view
+from venn_gym.baselines import make_policy
+from venn_gym.baselines.venn import _take_over
 from venn_gym.errors import SpecError
+from venn_gym.experiments.benchmark import synthetic_view
 from venn_gym.policy import rank_order, rank_scores
 from venn_gym.simulation import SchedulingEvent
 

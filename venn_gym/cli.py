@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(format="venn-gym: %(message)s", level=logging.WARNING)
-    logging.getLogger("agents").setLevel(logging.INFO)  # training says what it resumed, cloned and evaluated
+    # progress and notices (what training resumed, each benchmark run, files written) go to stderr
+    logging.getLogger("venn_gym").setLevel(logging.INFO)
     if args.trust_pickles:  # through the environment, so that worker processes trust them too
         from .scenario_files import TRUST_PICKLES_VARIABLE
 
@@ -168,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train an SB3 agent (hyperparameters: agents/hyperparams/<algo>.yml)",
-        description="Train an SB3 agent; each option is a field of agents.train.TrainConfig.",
+        description="Train an SB3 agent; each option is a field of venn_gym.agents.train.TrainConfig.",
     )
     train.add_argument("--algo", required=True, help="ppo, maskable_ppo, a2c or dqn")
     train.add_argument(
@@ -294,9 +295,8 @@ def _command_line() -> str:
 def _compare(args) -> int:
     from tqdm import tqdm
 
-    from baselines import make_policy
-
-    from .compare import RunSpec, options_text, run_many, summarise, table_lines, write_outputs
+    from .baselines import make_policy
+    from .experiments.compare import RunSpec, options_text, run_many, summarise, table_lines, write_outputs
     from .outputs import output_folder
     from .parallel import Interrupted
 
@@ -361,7 +361,7 @@ def _compare(args) -> int:
 
 
 def _policies(args) -> int:
-    from baselines import describe_policies
+    from .baselines import describe_policies
 
     for line in describe_policies():
         print(line)
@@ -459,11 +459,12 @@ def _convert_pickle(args) -> int:
 
 
 def _benchmark(args) -> int:
-    from .benchmark import run_benchmark
+    from .experiments.benchmark import run_benchmark
     from .outputs import write_atomically
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    lines = run_benchmark(args.scenario, _scenario_options(args), policies, args.seed, print_line=print)
+    lines = run_benchmark(args.scenario, _scenario_options(args), policies, args.seed)
+    print("\n".join(lines))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(args.out, "\n".join([f"Produced by `{_command_line()}`.", "", *lines]) + "\n")
@@ -472,7 +473,7 @@ def _benchmark(args) -> int:
 
 
 def _paper_table(args) -> int:
-    from .paper_table import reproduce_table1, rewrite_tables
+    from .experiments.paper_table import reproduce_table1, rewrite_tables
 
     if args.tables_only:
         rewrite_tables(args.out)
@@ -496,7 +497,7 @@ def _paper_table(args) -> int:
 
 
 def _train(args) -> int:
-    from agents.train import TrainConfig, train
+    from .agents.train import TrainConfig, train
 
     config = TrainConfig(
         algo=args.algo,
@@ -545,10 +546,10 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from agents.evaluate import evaluate
+    from .experiments.evaluate import evaluate, evaluation_lines
 
     options = {} if args.scale is None else {"scale": args.scale}
-    evaluate(
+    summary = evaluate(
         [Path(a) for a in args.agent.split(",") if a.strip()],
         args.scenario,
         options,
@@ -557,15 +558,15 @@ def _evaluate(args) -> int:
         workers=args.workers or os.cpu_count() or 1,
         out=args.out,
         command=_command_line(),
-        print_line=print,
         progress=True,
     )
+    print("\n".join(evaluation_lines(summary)))
     return 0
 
 
 def _headroom(args) -> int:
-    from .compare import machine_description
-    from .headroom import headroom
+    from .experiments.headroom import headroom
+    from .outputs import machine_description
 
     if args.budget < 1:
         raise SpecError(f"--budget must be >= 1, got {args.budget}")
@@ -584,7 +585,7 @@ def _headroom(args) -> int:
 
 
 def _leaderboard(args) -> int:
-    from agents.leaderboard import DEFAULT_SCENARIOS, leaderboard
+    from .experiments.leaderboard import DEFAULT_SCENARIOS, leaderboard
 
     scenarios = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else list(DEFAULT_SCENARIOS)
     leaderboard(
@@ -595,7 +596,6 @@ def _leaderboard(args) -> int:
         models=args.models,
         workers=args.workers or os.cpu_count() or 1,
         command=_command_line(),
-        print_line=print,
         run=not args.render_only,
     )
     return 0

@@ -118,3 +118,10 @@ class RunResult:
             {"scenario": self.scenario, "seed": self.seed, "policy": self.policy, **dataclasses.asdict(r)}
             for r in self.rounds
         ]
+
+
+def censored_jct(figures: dict) -> float:
+    """Mean JCT censored at the horizon from a summary (or one seed's figures): an unfinished job
+    counted as ending there; the plain mean in summaries written before censoring was recorded
+    (every job finished in those)."""
+    return figures.get("mean_jct_censored_s", figures["mean_jct_s"])

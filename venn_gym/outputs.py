@@ -1,8 +1,10 @@
-"""Outputs that are complete or absent: files and folders written under a temporary name, then renamed."""
+"""Outputs that are complete or absent (files and folders written under a temporary name, then renamed),
+and the machine that wrote them."""
 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -88,3 +90,10 @@ def output_folder(out: Path, overwrite: bool = False) -> Iterator[Path]:
         shutil.rmtree(partial, ignore_errors=True)  # gone already unless the block failed
         os.close(handle)
         lock.unlink(missing_ok=True)
+
+
+def machine_description() -> str:
+    """The machine a written result came from (results/ files name it)."""
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
+    )

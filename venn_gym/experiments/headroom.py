@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +38,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .catalog import make_scenario
-from .compare import censored_jct
-from .jobs import Workload
-from .outputs import output_folder, write_atomically
-from .policy import Policy, run_policy
-from .scenario import Scenario
+from ..catalog import make_scenario
+from ..jobs import Workload
+from ..metrics import censored_jct
+from ..outputs import output_folder, write_atomically
+from ..policy import Policy, run_policy
+from ..scenario import Scenario
+
+log = logging.getLogger(__name__)
 
 REFERENCES = ("venn", "srsf", "random-order", "random")
 SHIFT_SIZES = (1.5, 4.5, 12.5, 50.5)  # in ranks; the .5 keeps a shifted job off its neighbours' ranks
@@ -80,7 +83,7 @@ def hindsight_search(
     scenario: Scenario, budget: int, seed: int = 0, on_step: Callable[[int, float], None] | None = None
 ) -> SearchResult:
     """Local search over per-job priority shifts on top of Venn, from shift 0 (Venn itself)."""
-    from baselines import make_policy
+    from ..baselines import make_policy
 
     started = time.perf_counter()
     n_jobs = len(scenario.workload.jobs)
@@ -102,7 +105,7 @@ def hindsight_search(
 
 def contention_free_mean_jct(scenario: Scenario) -> float:
     """Each job alone on the scenario's devices and check-ins (any policy: one job), averaged."""
-    from baselines import make_policy
+    from ..baselines import make_policy
 
     jcts = []
     for job in scenario.workload.jobs:
@@ -124,7 +127,7 @@ def lp_lower_bound(scenario: Scenario) -> float:
     from scipy.optimize import linprog
     from scipy.sparse import coo_array
 
-    from .simulation import Simulation
+    from ..simulation import Simulation
 
     sim = Simulation(scenario, keep_rounds=False)
     static = sim.static
@@ -176,7 +179,7 @@ def headroom_row(
     scenario_name: str, options: dict, seed: int, budget: int, on_step: Callable[[int, float], None] | None = None
 ) -> dict:
     """One (scenario, seed): the references, the contention-free mean and the oracle, in hours."""
-    from baselines import make_policy
+    from ..baselines import make_policy
 
     scenario = make_scenario(scenario_name, seed=seed, **options)
     row = {"scenario": scenario_name, "seed": seed, "options": options, "budget": budget}
@@ -221,7 +224,6 @@ def headroom(
     command: str,
     machine: str,
     overwrite: bool = False,
-    print_line: Callable[[str], None] = print,
 ) -> list[dict]:
     """Rows for every (scenario, seed), written to ``out`` (headroom.md, headroom.json) whole."""
     rows = []
@@ -230,9 +232,14 @@ def headroom(
         for seed in seeds:
             rows.append(headroom_row(name, options, seed, budget))
             r = rows[-1]
-            print_line(
-                f"{name} seed {seed}: oracle {r['oracle_h']:.2f} h, Venn {r['venn_h']:.2f} h "
-                f"({r['oracle_gain_over_venn']:.3f}x), contention-free {r['contention_free_h']:.2f} h"
+            log.info(
+                "%s seed %d: oracle %.2f h, Venn %.2f h (%.3fx), contention-free %.2f h",
+                name,
+                seed,
+                r["oracle_h"],
+                r["venn_h"],
+                r["oracle_gain_over_venn"],
+                r["contention_free_h"],
             )
     header = [
         f"Produced by `{command}` on {machine} in {(time.perf_counter() - started) / 60:.0f} min; "

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version
-from typing import Callable
 
 import numpy as np
 
-from .compare import RunSpec, execute, machine_description
-from .view import SchedulerView, StaticInfo
+from ..outputs import machine_description
+from ..view import SchedulerView, StaticInfo
+from .compare import RunSpec, execute
+
+log = logging.getLogger(__name__)
 
 
 def _measured_run(spec: RunSpec) -> dict:
@@ -26,10 +29,9 @@ def _measured_run(spec: RunSpec) -> dict:
     }
 
 
-def run_benchmark(
-    scenario: str, options: dict, policies: list[str], seed: int, print_line: Callable[[str], None] = print
-) -> list[str]:
-    """One run per policy, each in a fresh process (so peak memory is that run's); then Venn's decision time."""
+def run_benchmark(scenario: str, options: dict, policies: list[str], seed: int) -> list[str]:
+    """One run per policy, each in a fresh process (so peak memory is that run's); then Venn's decision
+    time. Returns the report's lines; each measurement is logged as it completes."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     # Speed and peak memory depend on these versions too.
     lines = [
@@ -40,8 +42,6 @@ def run_benchmark(
         "| policy | wall (s) | check-ins | check-ins/s | tasks | simulated days | peak RSS (MB) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for line in lines:
-        print_line(line)
     for policy in policies:
         spec = RunSpec(scenario, seed, policy, tuple(sorted(options.items())))
         with ProcessPoolExecutor(max_workers=1) as pool:
@@ -51,7 +51,7 @@ def run_benchmark(
             f"{m['tasks']:,} | {m['simulated_days']:.1f} | {m['peak_rss_mb']:.0f} |"
         )
         lines.append(line)
-        print_line(line)
+        log.info("%s: %.1f s, %.0f MB", policy, m["wall_s"], m["peak_rss_mb"])
     decision_us, matrix_us = venn_decision_time_us()
     tail = [
         "",
@@ -60,8 +60,6 @@ def run_benchmark(
         f"(median of 200 calls); expanding it into the dense (class x job) score matrix that "
         f"`Simulation.set_scores` takes (`VennDecision.scores`): {matrix_us:.0f} µs more.",
     ]
-    for line in tail:
-        print_line(line)
     return lines + tail
 
 
@@ -109,9 +107,8 @@ def synthetic_view(
 def venn_decision_time_us(repeats: int = 200) -> tuple[float, float]:
     """Median time (µs) of one Venn decision (demands, order, group allocation, tier pick
     at a round request) and of expanding it into the (class x job) score matrix."""
-    from baselines import make_policy
-
-    from .simulation import SchedulingEvent
+    from ..baselines import make_policy
+    from ..simulation import SchedulingEvent
 
     view = synthetic_view()
     policy = make_policy("venn")

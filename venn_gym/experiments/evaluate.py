@@ -3,7 +3,7 @@
 ``venn-gym evaluate --agent runs/ppo/model.zip --scenario paper/high-v0 --scale 0.05 --seeds 100,101,102``
 
 The agent runs in its own env (rebuilt from the ``venn_gym_meta`` stored in the
-model), the baselines natively through :func:`venn_gym.compare.run_many` (identical
+model), the baselines natively through :func:`venn_gym.experiments.compare.run_many` (identical
 to running them in the env; tested in tests/test_envs.py). Output (``--out``):
 ``summary.json`` in the schema of ``venn-gym compare`` (each agent is one more
 policy) plus 95 % t-intervals over seeds (``mean_jct_s_ci95``, ``speedup_vs_random_ci95``; JCTs here
@@ -17,6 +17,7 @@ and the per-job-size / per-eligibility-category breakdown; ``summary.csv``,
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -24,12 +25,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from venn_gym.compare import RunSpec, TimedRun, censored_jct, options_text, run_many, summarise, write_outputs
-from venn_gym.errors import SpecError
-from venn_gym.outputs import output_folder
-from venn_gym.parallel import run_parallel
+from ..agents.config import TRAIN_SEED_MIN, make_env
+from ..agents.play import agent_name, load_agent, play_episode
+from ..errors import SpecError
+from ..metrics import censored_jct
+from ..outputs import output_folder
+from ..parallel import run_parallel
+from .compare import RunSpec, TimedRun, options_text, run_many, summarise, write_outputs
 
-from .config import TRAIN_SEED_MIN, algorithm_class, make_env
+log = logging.getLogger(__name__)
 
 BASELINES = ("random", "random-order", "fifo", "srsf", "las", "venn", "venn-ref", "venn-no-match")
 # two-sided 95 % Student-t quantiles by degrees of freedom (scipy is not a dependency)
@@ -71,38 +75,6 @@ def ci95(values: Sequence[float]) -> tuple[float, float]:
         return (float(v[0]), float(v[0]))
     half = t95(len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
     return (float(v.mean() - half), float(v.mean() + half))
-
-
-def agent_name(path: Path) -> str:
-    path = Path(path)
-    return path.parent.name if path.stem == "model" else path.stem
-
-
-def load_agent(path: Path):
-    """(model, meta) for a model.zip written by ``venn-gym train``."""
-    from stable_baselines3.common.save_util import load_from_zip_file
-
-    path = Path(path)
-    if not path.exists():
-        raise SpecError(f"no agent at {path}")
-    data, _, _ = load_from_zip_file(str(path), load_data=True, device="cpu")
-    meta = (data or {}).get("venn_gym_meta")
-    if not meta:
-        raise SpecError(f"{path} was not written by venn-gym train (no venn_gym_meta)")
-    return algorithm_class(meta["algo"]).load(str(path), device="cpu"), meta
-
-
-def play_episode(model, env, seed: int, masked: bool):
-    """Run ``model`` deterministically through one episode of ``env`` on scenario seed ``seed``;
-    returns the finished simulation (``.result(name)`` gives its result)."""
-    obs, info = env.reset(seed=int(seed))
-    done = False
-    while not done:
-        kwargs = {"action_masks": env.unwrapped.action_masks()} if masked else {}
-        action, _ = model.predict(obs, deterministic=True, **kwargs)
-        obs, _, term, trunc, info = env.step(action)
-        done = term or trunc
-    return env.unwrapped.sim
 
 
 def run_agent(path: str, scenario: str, options: tuple, seed: int, name: str | None = None) -> TimedRun:
@@ -271,12 +243,11 @@ def evaluate(
     workers: int = 1,
     out: Path | None = None,
     command: str = "",
-    print_line: Callable[[str], None] = lambda s: None,
     progress: bool = False,
 ) -> dict:
-    """Run agents and baselines on (scenario, seeds); returns the summary (written to ``out``).
-    ``progress``: a bar over the runs (on stderr)."""
-    from baselines import make_policy
+    """Run agents and baselines on (scenario, seeds); returns the summary (written to ``out``;
+    :func:`evaluation_lines` renders it). ``progress``: a bar over the runs (on stderr)."""
+    from ..baselines import make_policy
 
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -307,8 +278,6 @@ def evaluate(
     summary = add_intervals(summarise(runs))
     summary["breakdown"] = breakdown(runs)
     summary["agents"] = {agent_name(a): str(a) for a in agents}
-    for line in evaluation_lines(summary):
-        print_line(line)
     if out is not None:
         import pandas as pd
 
@@ -316,8 +285,9 @@ def evaluate(
             written = write_outputs(runs, summary, folder, command)
             pd.DataFrame(summary_rows(summary)).to_csv(folder / "summary.csv", index=False)
             pd.DataFrame(summary["breakdown"]).to_csv(folder / "breakdown.csv", index=False)
-        for path in written:
-            print_line(f"wrote {Path(out) / path.name}")
-        print_line(f"wrote {Path(out) / 'summary.csv'} and breakdown.csv")
+        log.info(
+            "wrote %s",
+            ", ".join(str(Path(out) / name) for name in [*(p.name for p in written), "summary.csv", "breakdown.csv"]),
+        )
     summary["command"] = command
     return summary

@@ -15,9 +15,10 @@ from typing import Optional
 
 import numpy as np
 
-from .compare import RunSpec, censored_jct, machine_description, run_many, summarise, write_outputs
-from .errors import SpecError
-from .outputs import output_folder, write_atomically
+from ..errors import SpecError
+from ..metrics import censored_jct
+from ..outputs import machine_description, output_folder, write_atomically
+from .compare import RunSpec, run_many, summarise, write_outputs
 
 # Liu et al., MLSys 2025: Table 1 (average JCT speed-up over Random) and Fig. 11 (ablation).
 PAPER_TABLE1 = {

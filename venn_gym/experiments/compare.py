@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +10,11 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from . import parallel
-from .catalog import make_scenario
-from .metrics import RunResult
-from .policy import run_policy
+from .. import parallel
+from ..catalog import make_scenario
+from ..metrics import RunResult
+from ..outputs import machine_description
+from ..policy import run_policy
 
 REFERENCE_POLICY = "random"
 
@@ -44,7 +43,7 @@ ProgressCallback = Callable[[int, float, int, int], None]
 def execute(spec: RunSpec, index: int = 0, on_progress: Optional[ProgressCallback] = None) -> TimedRun:
     """One simulation. Progress, about once a second as (index, simulated s, jobs ended, jobs),
     goes to ``on_progress`` or, in a worker of :func:`run_many`, to the caller's."""
-    from baselines import make_policy
+    from ..baselines import make_policy
 
     scenario = make_scenario(spec.scenario, seed=spec.seed, **dict(spec.options))
     policy = make_policy(spec.policy)
@@ -159,19 +158,6 @@ def scenario_title(summary: dict) -> str:
         else ",".join(map(str, seeds))
     )
     return f"{name}{options}, seeds {span}"
-
-
-def censored_jct(figures: dict) -> float:
-    """Mean JCT censored at the horizon from a summary (or one seed's figures): an unfinished job
-    counted as ending there; the plain mean in summaries written before censoring was recorded
-    (every job finished in those)."""
-    return figures.get("mean_jct_censored_s", figures["mean_jct_s"])
-
-
-def machine_description() -> str:
-    return (
-        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
-    )
 
 
 def table_lines(summary: dict) -> list[str]:

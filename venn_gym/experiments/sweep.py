@@ -2,12 +2,12 @@
 independent tasks run in local processes (default) or on Ray (``pip install 'venn-gym[ray]'``).
 Every task is a pure function of its arguments, so both backends give the same results.
 
-    from agents.sweep import Task, run_sweep
+    from venn_gym.experiments.sweep import Task, run_sweep
     tasks = grid(policies=["random", "venn", "agents/models/ppo_priority_low.zip"],
                  scenarios=["paper/low-v0"], seeds=[100, 101], options={"scale": 0.05})
     rows = run_sweep(tasks, backend="ray")          # or "local" (default), "serial"
 
-    python -m agents.sweep --policies random,venn --scenarios paper/low-v0 --seeds 100,101 --scale 0.02 \\
+    python -m venn_gym.experiments.sweep --policies random,venn --scenarios paper/low-v0 --seeds 100,101 --scale 0.02 \\
         --backend local --out runs/sweep.csv
 """
 
@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from venn_gym.parallel import run_parallel
-from venn_gym.seeds import SEEDS_HELP, parse_seeds
+from ..parallel import run_parallel
+from ..seeds import SEEDS_HELP, parse_seeds
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def run_task(task: Task) -> dict:
     torch.set_num_threads(1)
     opts = dict(task.options)
     if task.kind == "train":
-        from .train import TrainConfig, train
+        from ..agents.train import TrainConfig, train
 
         info = train(
             TrainConfig(
@@ -97,7 +97,7 @@ def run_task(task: Task) -> dict:
 
         run = run_agent(task.policy, task.scenario, task.options, task.seed)
     else:
-        from venn_gym.compare import RunSpec, execute
+        from .compare import RunSpec, execute
 
         run = execute(RunSpec(task.scenario, task.seed, task.policy, task.options))
     s = run.result.summary()
@@ -120,7 +120,7 @@ def run_sweep(tasks: Sequence[Task], backend: str = "local", workers: int | None
         try:
             import ray
         except ImportError:
-            from venn_gym.errors import SpecError
+            from ..errors import SpecError
 
             raise SpecError("backend 'ray' needs Ray: pip install 'venn-gym[ray]'") from None
         started = not ray.is_initialized()
@@ -132,7 +132,7 @@ def run_sweep(tasks: Sequence[Task], backend: str = "local", workers: int | None
         finally:
             if started:
                 ray.shutdown()
-    from venn_gym.errors import SpecError
+    from ..errors import SpecError
 
     raise SpecError(f"unknown backend {backend!r}; expected serial, local or ray")
 
@@ -140,7 +140,7 @@ def run_sweep(tasks: Sequence[Task], backend: str = "local", workers: int | None
 def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
-    p = argparse.ArgumentParser(prog="python -m agents.sweep", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m venn_gym.experiments.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--policies", required=True, help="baseline names and/or agent .zip paths, comma-separated")
     p.add_argument("--scenarios", required=True)
     p.add_argument("--seeds", default="100-102", help=SEEDS_HELP)

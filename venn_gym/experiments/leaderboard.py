@@ -10,21 +10,18 @@ the full evaluation (``leaderboard/<scenario>/summary.json`` etc., as ``venn-gym
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-from venn_gym.compare import machine_description
-from venn_gym.outputs import write_atomically
+from ..agents.play import shipped_models
+from ..outputs import machine_description, write_atomically
+from .evaluate import BASELINES, agent_name, evaluate, evaluation_lines, paired_ratio, paired_vs_venn, summary_rows
 
-from .evaluate import BASELINES, agent_name, evaluate, paired_ratio, paired_vs_venn, summary_rows
+log = logging.getLogger(__name__)
 
-MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_SCENARIOS = ("paper/even-v1", "paper/low-v1", "paper/high-v1", "paper/res_intensive-v1")
-
-
-def shipped_models(models: Path | None = None) -> list[Path]:
-    return sorted(Path(models or MODELS_DIR).glob("*.zip"))
 
 
 def training_record(model: Path) -> dict:
@@ -67,7 +64,6 @@ def leaderboard(
     models: Path | None = None,
     workers: int = 1,
     command: str = "",
-    print_line: Callable[[str], None] = print,
     run: bool = True,
 ) -> list[Path]:
     """Evaluate every agent and baseline per scenario (unless ``run=False``: re-render the
@@ -78,7 +74,7 @@ def leaderboard(
     if run:
         t0 = time.perf_counter()
         for scenario in scenarios:
-            evaluate(
+            summary = evaluate(
                 agents,
                 scenario,
                 {"scale": scale},
@@ -87,9 +83,9 @@ def leaderboard(
                 workers=workers,
                 out=_scenario_dir(out, scenario),
                 command=command,
-                print_line=print_line,
                 progress=True,
             )
+            log.info("%s\n%s", scenario, "\n".join(evaluation_lines(summary)))
         meta = {
             "command": command or "venn-gym leaderboard --out results",
             "machine": machine_description(),
@@ -100,14 +96,14 @@ def leaderboard(
             "workers": workers,
         }
         write_atomically(meta_path, json.dumps(meta, indent=2) + "\n")
-    return render(out, agents, print_line)
+    return render(out, agents)
 
 
 def _scenario_dir(out: Path, scenario: str) -> Path:
     return Path(out) / "leaderboard" / scenario.replace("/", "_")
 
 
-def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] = print) -> list[Path]:
+def render(out: Path, agents: Sequence[Path]) -> list[Path]:
     import pandas as pd
 
     meta = json.loads((out / "leaderboard" / "meta.json").read_text())
@@ -209,8 +205,7 @@ def render(out: Path, agents: Sequence[Path], print_line: Callable[[str], None] 
     md = out / "leaderboard.md"
     write_atomically(md, "\n".join(lines) + "\n")
     png = plot(df, order, cols, out / "leaderboard.png", names, reference, meta["seeds"], meta["scale"])
-    for path in (md, csv, png):
-        print_line(f"wrote {path}")
+    log.info("wrote %s, %s, %s", md, csv, png)
     return [md, csv, png]
 
 

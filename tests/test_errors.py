@@ -66,6 +66,7 @@ def test_empty_workload():
         (7, "category must be 1-4"),
         ({"category": "nope"}, "unknown category"),
         ({"attr": "ram_gb", "op": "=>", "value": 8}, "'op' must be one of"),
+        ({"attr": "ram_gb", "op": ">=", "value": 10**400}, "too large for a number"),
         ({"attr": "ram_gb", "op": ">=", "value": "8"}, "'value' must be a number"),
         ({"attr": "ram_gb", "op": ">=", "value": 8, "unit": "GB"}, "unexpected keys"),
         ({"all": []}, "non-empty list"),

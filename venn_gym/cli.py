@@ -111,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     validate = scen_sub.add_parser("validate", help="check a scenario YAML/JSON file; report every problem")
     validate.add_argument("path", type=Path, help="the scenario or workload file")
     validate.set_defaults(handler=_scenarios_validate)
+    schema = scen_sub.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files, or write it to FILE, for editors to check and complete them",
+    )
+    schema.add_argument("--out", type=Path, default=None, help="write the schema here instead of printing it")
+    schema.set_defaults(handler=_scenarios_schema)
 
     convert = sub.add_parser(
         "convert-pickle",
@@ -449,6 +455,18 @@ def _checked_text(path: Path) -> str:
         f"{len(scenario.population):,} devices; {scenario.trace.mean_rate_per_s() * 86_400:,.0f} check-ins/day; "
         f"horizon {horizon}; round deadlines from {scenario.round_deadline_from}."
     )
+
+
+def _scenarios_schema(args) -> int:
+    from .outputs import write_atomically
+    from .scenario_schema import scenario_schema_text
+
+    text = scenario_schema_text()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {write_atomically(args.out, text)}")
+    return 0
 
 
 def _convert_pickle(args) -> int:

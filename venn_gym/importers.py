@@ -212,6 +212,15 @@ def _number(value: Any, source: str, where: str, expected: str = "a number") -> 
     return float(value)
 
 
+def _reject_rows(mask: np.ndarray, message: Callable[[int], str], source: str, lines: np.ndarray, column: str) -> None:
+    """The check of the table readers: if ``mask`` holds for some row, a SpecError naming the line and
+    column of the first such row ``k``, saying ``message(k)``."""
+    bad = np.flatnonzero(mask)
+    if len(bad):
+        k = int(bad[0])
+        raise SpecError(message(k), source=source, where=f"line {lines[k]}, column '{column}'")
+
+
 def _times(values: Any, source: str, where: str) -> np.ndarray:
     """A list of times (seconds) as a float array; names the first bad element."""
     if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
@@ -662,22 +671,19 @@ def read_venn_client_table(
     lines = frame.index.to_numpy() + 2
     start = _numeric(frame["start"], lines, source, "start")
     end = _numeric(frame["end"], lines, source, "end")
-    bad = np.flatnonzero(start < 0)
-    if len(bad):
-        raise SpecError(
-            f"start {float(start[bad[0]])!r} is negative; times must be >= 0 s",
-            source=source,
-            where=f"line {lines[bad[0]]}, column 'start'",
-        )
-    bad = np.flatnonzero((end < start) | (end + online_extension_s <= start))
-    if len(bad):
-        k = bad[0]
-        raise SpecError(
-            f"end {float(end[k])!r} is {'before' if end[k] < start[k] else 'not after'} start {float(start[k])!r}; "
-            "expected end > start",
-            source=source,
-            where=f"line {lines[k]}, column 'end'",
-        )
+    _reject_rows(
+        start < 0, lambda k: f"start {float(start[k])!r} is negative; times must be >= 0 s", source, lines, "start"
+    )
+    _reject_rows(
+        (end < start) | (end + online_extension_s <= start),
+        lambda k: (
+            f"end {float(end[k])!r} is {'before' if end[k] < start[k] else 'not after'} start "
+            f"{float(start[k])!r}; expected end > start"
+        ),
+        source,
+        lines,
+        "end",
+    )
     order = np.argsort(start, kind="stable")
     keep = order[start[order] < period_s]
     dropped = len(order) - len(keep)
@@ -807,19 +813,16 @@ def _read_hand_csv(
 def _column(frame: pd.DataFrame, name: str, lines: np.ndarray, source: str, *, integer: bool = False) -> np.ndarray:
     raw = frame[name].to_numpy(dtype=object)
     values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        k = bad[0]
-        got = "a missing value" if raw[k] == "" else repr(raw[k])
-        expected = "an integer" if integer else "a number"
-        raise SpecError(f"expected {expected}, got {got}", source=source, where=f"line {lines[k]}, column '{name}'")
+    expected = "an integer" if integer else "a number"
+    _reject_rows(
+        ~np.isfinite(values),
+        lambda k: f"expected {expected}, got {'a missing value' if raw[k] == '' else repr(raw[k])}",
+        source,
+        lines,
+        name,
+    )
     if integer:
-        bad = np.flatnonzero(values != np.round(values))
-        if len(bad):
-            k = bad[0]
-            raise SpecError(
-                f"expected an integer, got {raw[k]!r}", source=source, where=f"line {lines[k]}, column '{name}'"
-            )
+        _reject_rows(values != np.round(values), lambda k: f"expected an integer, got {raw[k]!r}", source, lines, name)
     return values
 
 
@@ -858,23 +861,25 @@ def read_trace_csv(
     start = _column(frame, "start_s", lines, source)
     end = _column(frame, "end_s", lines, source)
 
-    def fail(mask: np.ndarray, column: str, message) -> None:
-        bad = np.flatnonzero(mask)
-        if len(bad):
-            k = bad[0]
-            raise SpecError(message(k), source=source, where=f"line {lines[k]}, column '{column}'")
-
-    fail(device < 0, "device", lambda k: f"device indices must be >= 0, got {int(device[k])}")
+    _reject_rows(device < 0, lambda k: f"device indices must be >= 0, got {int(device[k])}", source, lines, "device")
     if n_devices is not None:
-        fail(
+        _reject_rows(
             device >= n_devices,
-            "device",
             lambda k: (
                 f"device {int(device[k])} is not in the population (it has {n_devices} devices, 0-{n_devices - 1})"
             ),
+            source,
+            lines,
+            "device",
         )
-    fail(start < 0, "start_s", lambda k: f"start_s must be >= 0, got {float(start[k])!r}")
-    fail(end <= start, "end_s", lambda k: f"end_s {float(end[k])!r} is not after start_s {float(start[k])!r}")
+    _reject_rows(start < 0, lambda k: f"start_s must be >= 0, got {float(start[k])!r}", source, lines, "start_s")
+    _reject_rows(
+        end <= start,
+        lambda k: f"end_s {float(end[k])!r} is not after start_s {float(start[k])!r}",
+        source,
+        lines,
+        "end_s",
+    )
     if period_s is None:
         period = float(end.max())
     else:
@@ -887,15 +892,17 @@ def read_trace_csv(
                 raise SpecError(f"no row starts before period_s = {period:g}", source=source)
             start, end, device = start[~outside], end[~outside], device[~outside]
         else:
-            fail(
+            _reject_rows(
                 outside,
-                "start_s",
                 lambda k: (
                     f"start_s {float(start[k])!r} is not inside the period [0, {period:g}) s "
                     f"({int(outside.sum())} row(s) start at or after period_s); pass a longer period_s, "
                     "or drop_after_period=True (scenario files: trace.drop_after_period: true) to leave "
                     "them out"
                 ),
+                source,
+                lines,
+                "start_s",
             )
     return TableTrace(
         start=start, end=end, device=device.astype(np.int64), period_s=period, chunk_s=chunk_s, source=source
@@ -923,13 +930,7 @@ def read_devices_csv(path: str | Path, *, columns: Optional[Mapping[str, Any]] =
         path, DEVICES_CSV_COLUMNS, "a devices CSV with columns device,compute_factor,bandwidth_mbps,<attributes>"
     )
     device = _column(frame, "device", lines, source, integer=True)
-    bad = np.flatnonzero(device < 0)
-    if len(bad):
-        raise SpecError(
-            f"device numbers must be >= 0, got {int(device[bad[0]])}",
-            source=source,
-            where=f"line {lines[bad[0]]}, column 'device'",
-        )
+    _reject_rows(device < 0, lambda k: f"device numbers must be >= 0, got {int(device[k])}", source, lines, "device")
     n = len(device)
     seen: dict[int, int] = {}
     for k, d in enumerate(device.astype(np.int64)):
@@ -940,14 +941,15 @@ def read_devices_csv(path: str | Path, *, columns: Optional[Mapping[str, Any]] =
                 where=f"line {lines[k]}, column 'device'",
             )
         seen[int(d)] = k
-    bad = np.flatnonzero(device >= n)
-    if len(bad):
-        missing = sorted(set(range(n)) - set(seen))[0]
-        raise SpecError(
-            f"devices must be numbered 0..{n - 1} (one row each); device {missing} is missing",
-            source=source,
-            where=f"line {lines[bad[0]]}, column 'device'",
-        )
+    _reject_rows(
+        device >= n,
+        lambda k: (
+            f"devices must be numbered 0..{n - 1} (one row each); device {min(set(range(n)) - set(seen))} is missing"
+        ),
+        source,
+        lines,
+        "device",
+    )
     order = np.argsort(device, kind="stable")
     values_of = {}
     for name in frame.columns:
@@ -966,22 +968,19 @@ _MAX_MASK = float(1 << MAX_CATEGORIES)
 def _checked_device_column(target: str, values: np.ndarray, lines: np.ndarray, source: str, column: str) -> np.ndarray:
     """Range checks of compute_factor / bandwidth_mbps (> 0) and of the categories bit mask."""
     if target in ("compute_factor", "bandwidth_mbps"):
-        bad = np.flatnonzero(values <= 0)
-        if len(bad):
-            raise SpecError(
-                f"must be > 0, got {float(values[bad[0]])!r}" + ("" if target == column else f" (as {target})"),
-                source=source,
-                where=f"line {lines[bad[0]]}, column '{column}'",
-            )
+        named = "" if target == column else f" (as {target})"
+        _reject_rows(values <= 0, lambda k: f"must be > 0, got {float(values[k])!r}{named}", source, lines, column)
     if target == CATEGORY_ATTRIBUTE:
-        bad = np.flatnonzero((values < 0) | (values >= _MAX_MASK) | (values != np.round(values)))
-        if len(bad):
-            raise SpecError(
+        _reject_rows(
+            (values < 0) | (values >= _MAX_MASK) | (values != np.round(values)),
+            lambda k: (
                 f"is a bit mask of categories 1-{MAX_CATEGORIES} (bit k-1 for category k: an integer "
-                f"0 <= mask < 2**{MAX_CATEGORIES}), got {values[bad[0]]:g}",
-                source=source,
-                where=f"line {lines[bad[0]]}, column '{column}'",
-            )
+                f"0 <= mask < 2**{MAX_CATEGORIES}), got {values[k]:g}"
+            ),
+            source,
+            lines,
+            column,
+        )
         values = values.astype(np.int64)
     return values
 
@@ -1210,10 +1209,8 @@ def _read_jobs(
         return f"line {lines[k]}, column '{column}'"
 
     def check(values: np.ndarray, column: str, ok, expected: str) -> None:
-        bad = np.flatnonzero(~np.isnan(values) & ~ok(np.nan_to_num(values)))
-        if len(bad):
-            k = bad[0]
-            raise SpecError(f"expected {expected}, got {frame[column].iloc[k]!r}", source=source, where=at(k, column))
+        bad = ~np.isnan(values) & ~ok(np.nan_to_num(values))
+        _reject_rows(bad, lambda k: f"expected {expected}, got {frame[column].iloc[k]!r}", source, lines, column)
 
     arrival = _column(frame, "arrival_s", lines, source)
     participants = _column(frame, "participants", lines, source, integer=True)
@@ -1248,9 +1245,8 @@ def _read_jobs(
     }
     for column, (values, ok, expected) in optional.items():
         check(values, column, ok, expected)
-    both = np.flatnonzero(~np.isnan(optional["model_size_mb"][0]) & ~np.isnan(optional["comm_s"][0]))
-    if len(both):
-        raise SpecError("give model_size_mb or comm_s for a job, not both", source=source, where=at(both[0], "comm_s"))
+    both = ~np.isnan(optional["model_size_mb"][0]) & ~np.isnan(optional["comm_s"][0])
+    _reject_rows(both, lambda k: "give model_size_mb or comm_s for a job, not both", source, lines, "comm_s")
 
     jobs: list[JobSpec] = []
     seen: dict[str, int] = {}

@@ -36,7 +36,7 @@ MAX_CATEGORIES = 63
 MAX_DEPTH = 32  # nesting of all/any/not in one requirement
 MAX_PARTS = 1_000  # predicates and combinations in one requirement
 
-_OPS = {
+COMPARISONS = {
     ">=": operator.ge,
     ">": operator.gt,
     "<=": operator.le,
@@ -180,11 +180,13 @@ def _normalize(spec: Any, where: str, depth: int, budget: list[int]) -> Any:
         _only_keys(spec, {"attr", "op", "value"}, where)
         if not isinstance(spec.get("attr"), str) or not spec["attr"].strip():
             raise SpecError(f"'attr' must be an attribute name, got {short_repr(spec.get('attr'))}", where=where)
-        if not isinstance(spec.get("op"), str) or spec["op"] not in _OPS:
-            raise SpecError(f"'op' must be one of {sorted(_OPS)}, got {short_repr(spec.get('op'))}", where=where)
+        if not isinstance(spec.get("op"), str) or spec["op"] not in COMPARISONS:
+            raise SpecError(f"'op' must be one of {sorted(COMPARISONS)}, got {short_repr(spec.get('op'))}", where=where)
         value = spec.get("value")
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise SpecError(f"'value' must be a number, got {short_repr(value)}", where=where)
+        if isinstance(value, int) and abs(value) > 2**1023:  # float() would overflow
+            raise SpecError(f"'value' is too large for a number: {short_repr(value)}", where=where)
         return {"attr": str(spec["attr"]), "op": spec["op"], "value": float(value)}
     for key in ("all", "any"):
         if key in spec:
@@ -259,7 +261,7 @@ def evaluate(spec: Any, attributes: Mapping[str, np.ndarray], n_devices: int) ->
                 f"requirement {label(spec)} names the device attribute {spec['attr']!r}, "
                 f"which the devices do not carry (they have {sorted(attributes)})"
             )
-        return _OPS[spec["op"]](np.asarray(attributes[spec["attr"]], dtype=float), spec["value"])
+        return COMPARISONS[spec["op"]](np.asarray(attributes[spec["attr"]], dtype=float), spec["value"])
     if "not" in spec:
         return ~evaluate(spec["not"], attributes, n_devices)
     parts = [evaluate(p, attributes, n_devices) for p in spec.get("all") or spec.get("any")]

@@ -23,6 +23,7 @@ from .jobs import (
     DEADLINE_FROM_DISPATCH,
     DEADLINE_FROM_REQUEST,
     DEADLINE_ORIGINS,
+    JobSpec,
     Workload,
     generate_paper_workload,
     paper_mixes,
@@ -99,17 +100,12 @@ class Scenario:
                 f"{len(self.population)} devices",
                 source=self.name,
             )
-        seen = _devices_in_trace(self.trace, len(self.population))
+        seen = devices_that_check_in(self.trace, len(self.population))
         for job in self.workload.jobs:
-            eligible = requirements.evaluate(job.requirement, self.population.attributes, len(self.population))
-            usable = int(np.count_nonzero(eligible & seen))
+            servable = servable_devices(job.requirement, self.population, seen)
+            usable = int(np.count_nonzero(servable))
             if not usable:
-                raise SpecError(
-                    f"no device that checks in satisfies its requirement {requirements.label(job.requirement)}: "
-                    "the job could never run",
-                    source=self.name,
-                    where=f"job {job.name or job.arrival_s}",
-                )
+                raise SpecError(never_runs_text(job), source=self.name, where=f"job {job.name or job.arrival_s}")
             where = f"job {job.name or job.arrival_s}"
             if self.horizon_s is not None and job.arrival_s >= self.horizon_s:
                 warnings.warn(
@@ -129,8 +125,8 @@ class Scenario:
             with np.errstate(over="ignore"):  # an extreme workload makes it inf, which the check below handles
                 fastest = float(
                     np.min(
-                        job.workload_s * self.population.compute_factor[eligible & seen]
-                        + 16.0 * job.model_size_mb / self.population.bandwidth_mbps[eligible & seen]
+                        job.workload_s * self.population.compute_factor[servable]
+                        + 16.0 * job.model_size_mb / self.population.bandwidth_mbps[servable]
                     )
                 )
             if job.mode != ASYNC and job.deadline_s < fastest:
@@ -157,13 +153,24 @@ class Scenario:
         return dataclasses.replace(self, **changes)
 
 
-def _devices_in_trace(trace: CheckinTrace, n_devices: int) -> np.ndarray:
+def devices_that_check_in(trace: CheckinTrace, n_devices: int) -> np.ndarray:
+    """Which devices the trace ever lets check in (a synthetic trace: every device)."""
     seen = np.zeros(n_devices, dtype=bool)
     if hasattr(trace, "device") and not isinstance(trace, DiurnalTrace):
         seen[np.asarray(trace.device)] = True
     else:
         seen[:] = True
     return seen
+
+
+def servable_devices(requirement, population: DevicePopulation, checking_in: np.ndarray) -> np.ndarray:
+    """The devices that satisfy a requirement and check in (none: a job with it could never run)."""
+    return requirements.evaluate(requirement, population.attributes, len(population)) & checking_in
+
+
+def never_runs_text(job: JobSpec) -> str:
+    name = repr(job.name) if job.name else f"arriving at {job.arrival_s:g} s"
+    return f"no device that checks in satisfies {requirements.label(job.requirement)}: job {name} could never run"
 
 
 # Full-scale defaults: ~100 k devices (FedScale saw ~136 k in a week) checking in

@@ -41,6 +41,12 @@ A scenario file (``.yaml``, ``.yml`` or ``.json``) is one mapping::
 Details:
 
 - **Paths** are relative to the folder of the file that names them.
+- **The schema** of these files is published as JSON Schema
+  (:func:`venn_gym.scenario_schema.scenario_file_schema`, shipped as
+  ``venn_gym/data/scenario.schema.json``): every key with its type, allowed
+  values, default and description, for editors to check and complete files.
+  The loader checks the structure with it, then what a schema cannot say (files
+  exist, requirements match devices, size limits).
 - **Unknown keys are errors**; every error is a :class:`~venn_gym.errors.SpecError`
   naming the file, the field path (``workload.jobs[3].participants``) and what
   was expected. Duplicate keys are errors too. YAML numbers like ``1e5`` are read
@@ -117,7 +123,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 import os
 import re
 from pathlib import Path
@@ -140,18 +145,11 @@ from .importers import (
     read_trace_csv,
     read_venn_client_table,
 )
-from .jobs import (
-    ASYNC,
-    DEADLINE_ORIGINS,
-    SYNC,
-    JobSpec,
-    Workload,
-    comm_s_to_model_size_mb,
-    generate_paper_workload,
-    paper_mixes,
-)
+from .jobs import JobSpec, Workload, comm_s_to_model_size_mb, generate_paper_workload, paper_mixes
 from .registry import mark_source, register_scenario, registered_names
-from .scenario import Scenario
+from .scenario import Scenario, devices_that_check_in, never_runs_text, servable_devices
+from .scenario_schema import SCHEMA, SYNTHETIC_ATTRIBUTES
+from .scenario_schema import problems as schema_problems
 from .trace import CheckinTrace, DiurnalTrace, TableTrace
 
 __all__ = [
@@ -163,39 +161,9 @@ __all__ = [
 ]
 
 SUFFIXES = (".yaml", ".yml", ".json")
-SCENARIO_KEYS = (
-    "name",
-    "description",
-    "devices",
-    "trace",
-    "workload",
-    "speed_tiers",
-    "task_noise_log_sd",
-    "horizon_s",
-    "max_sim_days",
-    "round_deadline_from",
-)
-_DEVICE_SOURCES = {
-    "synthetic": (),
-    "csv": ("columns",),
-    "fedscale_capacity": ("match",),
-    "venn_client_table": (),
-}
-_DEVICE_COMMON = ("synthetic_attributes", "category_names")
-_SYNTHETIC_KEYS = ("n_devices",)
-_VENN_TABLE_KEYS = ("table", "eligibility", "capacity", "period_s", "online_extension_s", "compute_reference")
-_TRACE_SOURCES = {
-    "diurnal": (),
-    "csv": ("period_s", "drop_after_period"),
-    "fedscale_behavior": ("period_s", "drop_after_period"),
-}
-_TRACE_COMMON = ("chunk_s",)
-_DIURNAL_KEYS = ("checkins_per_day", "amplitude", "peak_hour", "window_median_s", "window_log_sd")
-_WORKLOAD_SOURCES = ("jobs", "paper", "csv", "file")
-_PAPER_KEYS = ("mix", "n_jobs", "scale", "mean_gap_s", "model_size_mb")
-_JOB_REQUIRED = ("arrival_s", "requirement", "participants", "rounds", "deadline_s")
-_JOB_OPTIONAL = ("quorum", "workload_s", "model_size_mb", "comm_s", "mode", "buffer_size", "name")
-_SYNTHETIC_ATTRIBUTES = ("categories", "ram_gb", "os_version", "cpu_score")
+SCENARIO_KEYS = tuple(SCHEMA["properties"])
+_SETTINGS = tuple(key for key in SCENARIO_KEYS if key not in ("devices", "trace", "workload"))
+DEFINITIONS = SCHEMA["definitions"]
 # Density of the full-scale paper scenarios: 300 k check-ins a day from 100 k devices.
 DEFAULT_CHECKINS_PER_DEVICE_PER_DAY = 3.0
 
@@ -205,6 +173,17 @@ _WORKLOAD_STREAM = 0x10B5
 _ATTRIBUTE_STREAM = 0xA771B
 
 _FAILED = object()
+_CAST = {"integer": int, "number": float}
+
+
+def _typed(value: Mapping, properties: Mapping) -> dict:
+    """A checked mapping with its numbers as the schema types them: int for integers, float for numbers."""
+    out = {}
+    for key, item in value.items():
+        kind = properties[key].get("type")
+        kind = kind[0] if isinstance(kind, list) else kind
+        out[key] = _CAST[kind](item) if kind in _CAST and item is not None else item
+    return out
 
 
 # ------------------------------------------------------------------------ reading
@@ -300,16 +279,19 @@ def _read_document(path: str | Path, trust_pickles: bool = False) -> tuple[dict,
 
 
 class _Context:
-    """The file being read: builds errors that name it, and resolves relative paths."""
+    """The file being read: builds errors that name it, resolves relative paths, and keeps where
+    its schema problems are (the checks that need a section run only once the section is sound)."""
 
     def __init__(self, path: Path, trust_pickles: bool = False):
         self.path = path
         self.source = str(path)
         self.base = path.parent
         self.trust_pickles = trust_pickles
+        self.problems: list[tuple[str, str]] = []  # (field path, message) found by the schema
+        self.reported: set[int] = set()
 
     def error(self, where: Optional[str], message: str) -> SpecError:
-        return SpecError(message, source=self.source, where=where)
+        return SpecError(message, source=self.source, where=where or None)
 
     def rewrap(self, exc: SpecError, where: Optional[str]) -> SpecError:
         """An error from a library call or a data file, named under this file and field."""
@@ -317,38 +299,30 @@ class _Context:
             return exc
         return SpecError(str(exc), source=self.source, where=where)
 
-    def mapping(self, value: Any, where: str, allowed: tuple, required: tuple = ()) -> dict:
-        if not isinstance(value, dict):
-            raise self.error(where, f"expected a mapping with keys {_keys(allowed)}, got {short_repr(value)}")
-        for key in value:
-            if key not in allowed:
-                raise self.error(_path(where, key), f"unknown key {key!r}; allowed keys: {_keys(allowed)}")
-        for key in required:
-            if key not in value:
-                raise self.error(where, f"missing key {key!r} (required keys: {_keys(required)})")
-        return value
+    def check(self, value: Any, definition: Optional[str] = None) -> None:
+        """Check the document against the schema (venn_gym.scenario_schema); :meth:`report` tells its problems."""
+        self.problems, self.reported = schema_problems(value, definition), set()
 
-    def source_of(self, value: Any, where: str, sources: Mapping[str, tuple], common: tuple) -> tuple[str, dict]:
-        """The single source key of a section like ``devices`` and its checked mapping."""
-        names = tuple(sources)
-        if not isinstance(value, dict):
-            raise self.error(where, f"expected a mapping with one of the keys {_keys(names)}, got {short_repr(value)}")
-        given = [key for key in value if key in sources]
-        unknown = [key for key in value if key not in sources and key not in common]
-        if not given and unknown:
-            raise self.error(
-                _path(where, unknown[0]), f"unknown key {unknown[0]!r}; expected one of the sources {_keys(names)}"
-            )
-        if len(given) != 1:
-            found = f"found {_keys(given)}" if given else f"found {_keys(value) or 'no keys'}"
-            raise self.error(where, f"expected exactly one of the keys {_keys(names)}; {found}")
-        kind = given[0]
-        self.mapping(value, where, (kind, *sources[kind], *common))
-        return kind, value
+    def report(self, issues: "_Issues", where: str = "", but: tuple = ()) -> bool:
+        """Report the schema's problems at or under ``where`` (not under the paths ``but``; ``x[``: the items
+        of list ``x``) that were not reported yet, section by section; whether the schema found none there."""
 
-    def file(self, value: Any, where: str) -> Path:
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(where, f"expected a file path, got {short_repr(value)}")
+        def under(path: str, prefix: str) -> bool:
+            below = prefix if prefix.endswith("[") else (prefix + ".", prefix + "[")
+            return not prefix or path == prefix or path.startswith(below)
+
+        found = [
+            k
+            for k, (path, _) in enumerate(self.problems)
+            if under(path, where) and not any(under(path, b) for b in but)
+        ]
+        for k in found:
+            if k not in self.reported:
+                self.reported.add(k)
+                issues.run(_raise, self.error(*self.problems[k]))
+        return not found
+
+    def file(self, value: str, where: str) -> Path:
         path = Path(value).expanduser()
         if not path.is_absolute():
             path = self.base / path
@@ -356,7 +330,7 @@ class _Context:
             raise self.error(where, f"file not found: {path}")
         return path
 
-    def data_file(self, value: Any, where: str) -> Path:
+    def data_file(self, value: str, where: str) -> Path:
         """A capacity, eligibility or availability file: JSON, or a pickle if pickles are trusted."""
         path = self.file(value, where)
         if is_pickle_path(path) and not self.trust_pickles:
@@ -368,44 +342,6 @@ class _Context:
                 f"{path.with_suffix('.json')}",
             )
         return path
-
-    def number(
-        self,
-        value: Any,
-        where: str,
-        *,
-        minimum: Optional[float] = None,
-        above: Optional[float] = None,
-        maximum: Optional[float] = None,
-        below: Optional[float] = None,
-        integer: bool = False,
-        allow_none: bool = False,
-    ) -> Any:
-        if value is None and allow_none:
-            return None
-        kind = "an integer" if integer else "a number"
-        bounds = [
-            f">= {minimum:g}" if minimum is not None else "",
-            f"> {above:g}" if above is not None else "",
-            f"<= {maximum:g}" if maximum is not None else "",
-            f"< {below:g}" if below is not None else "",
-        ]
-        expected = " ".join([kind, " and ".join(b for b in bounds if b)]).strip()
-        if allow_none:
-            expected += " or null"
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        if ok and integer:
-            ok = float(value).is_integer()
-        ok = ok and (minimum is None or value >= minimum) and (above is None or value > above)
-        ok = ok and (maximum is None or value <= maximum) and (below is None or value < below)
-        if not ok:
-            raise self.error(where, f"expected {expected}, got {short_repr(value)}")
-        return int(value) if integer else float(value)
-
-    def text(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(where, f"expected a non-empty string, got {short_repr(value)}")
-        return value
 
 
 def _keys(keys) -> str:
@@ -454,31 +390,12 @@ def _named_requirement(ctx: _Context, value: Any, where: str, names: Optional[tu
         raise ctx.error(f"{where}{inner}", _bare(exc)) from None
 
 
-def _parse_job(ctx: _Context, value: Any, where: str, index: int, names: Optional[tuple] = None) -> JobSpec:
-    spec = ctx.mapping(value, where, (*_JOB_REQUIRED, *_JOB_OPTIONAL), _JOB_REQUIRED)
-    fields: dict[str, Any] = {
-        "requirement": _named_requirement(ctx, spec["requirement"], f"{where}.requirement", names)
-    }
-    fields["arrival_s"] = ctx.number(spec["arrival_s"], f"{where}.arrival_s", minimum=0)
-    fields["participants"] = ctx.number(spec["participants"], f"{where}.participants", minimum=1, integer=True)
-    fields["rounds"] = ctx.number(spec["rounds"], f"{where}.rounds", minimum=1, integer=True)
-    fields["deadline_s"] = ctx.number(spec["deadline_s"], f"{where}.deadline_s", above=0)
-    if "quorum" in spec:
-        fields["quorum"] = ctx.number(spec["quorum"], f"{where}.quorum", above=0, maximum=1)
-    for key in ("workload_s", "model_size_mb"):
-        if key in spec:
-            fields[key] = ctx.number(spec[key], f"{where}.{key}", minimum=0)
-    if "comm_s" in spec:
-        if "model_size_mb" in spec:
-            raise ctx.error(f"{where}.comm_s", "give model_size_mb or comm_s, not both")
-        fields["model_size_mb"] = comm_s_to_model_size_mb(ctx.number(spec["comm_s"], f"{where}.comm_s", minimum=0))
-    if "mode" in spec:
-        if spec["mode"] not in (SYNC, ASYNC):
-            raise ctx.error(f"{where}.mode", f"expected '{SYNC}' or '{ASYNC}', got {short_repr(spec['mode'])}")
-        fields["mode"] = spec["mode"]
-    if "buffer_size" in spec:
-        fields["buffer_size"] = ctx.number(spec["buffer_size"], f"{where}.buffer_size", minimum=1, integer=True)
-    name = ctx.text(spec["name"], f"{where}.name") if "name" in spec else f"job{index}"
+def _parse_job(ctx: _Context, spec: dict, where: str, index: int, names: Optional[tuple] = None) -> JobSpec:
+    fields = _typed(spec, DEFINITIONS["job"]["properties"])
+    fields["requirement"] = _named_requirement(ctx, spec["requirement"], f"{where}.requirement", names)
+    if "comm_s" in fields:
+        fields["model_size_mb"] = comm_s_to_model_size_mb(fields.pop("comm_s"))
+    name = fields.pop("name", f"job{index}")
     try:
         # Checked without a name first so that its error paths read 'job.<field>'.
         JobSpec(**fields)
@@ -489,32 +406,32 @@ def _parse_job(ctx: _Context, value: Any, where: str, index: int, names: Optiona
     return JobSpec(**fields, name=name)
 
 
-def _parse_workload(
-    ctx: _Context,
-    value: Any,
-    where: str,
-    seed: int,
-    issues: _Issues,
-    *,
-    allow_file: bool = True,
-    names: Optional[tuple] = None,
+def _workload_file(
+    path: str | Path, seed: int, issues: _Issues, names: Optional[tuple] = None
 ) -> tuple[Optional[Workload], list[tuple[str, JobSpec]]]:
-    """A workload section; returns the workload and (field path, job) of every job.
+    """A workload file (``jobs``, ``paper`` or ``csv``, and an optional ``name``), checked."""
+    doc, ctx = _read_document(path)
+    ctx.check(doc, "workload_file")
+    parsed = (
+        _parse_workload(ctx, doc, "", seed, issues, names=names) if ctx.report(issues, "", but=("jobs[",)) else None
+    )
+    ctx.report(issues)  # the jobs' problems, if the workload was not sound
+    return parsed or (None, [])
 
-    ``names``: the scenario's category names (devices.category_names), applied to
-    every requirement.
-    """
-    sources = _WORKLOAD_SOURCES if allow_file else tuple(s for s in _WORKLOAD_SOURCES if s != "file")
-    kind, spec = ctx.source_of(value, where, {s: () for s in sources}, ("name",))
-    name = ctx.text(spec["name"], f"{where}.name") if "name" in spec else None
-    if kind == "file":
-        path = ctx.file(spec["file"], f"{where}.file")
-        doc, sub = _read_document(path)
-        workload, jobs = _parse_workload(sub, doc, "", seed, issues, allow_file=False, names=names)
+
+def _parse_workload(
+    ctx: _Context, spec: dict, where: str, seed: int, issues: _Issues, *, names: Optional[tuple] = None
+) -> tuple[Optional[Workload], list[tuple[str, JobSpec]]]:
+    """A workload section whose schema problems (if any) are in its jobs; returns the workload (None if
+    a job failed) and (field path, job) of every job. ``names``: the scenario's category names
+    (devices.category_names), applied to every requirement."""
+    name = spec.get("name")
+    if "file" in spec:
+        workload, jobs = _workload_file(ctx.file(spec["file"], f"{where}.file"), seed, issues, names)
         if workload is not None and name:
             workload = Workload(workload.jobs, name=name)
         return workload, jobs
-    if kind == "csv":
+    if "csv" in spec:
         csv_where = _path(where, "csv")
         path = ctx.file(spec["csv"], csv_where)
         try:
@@ -523,30 +440,15 @@ def _parse_workload(
             raise ctx.rewrap(exc, csv_where) from None
         workload = Workload(tuple(jobs_read), name=name or path.stem)
         return workload, [(f"{csv_where}[line {line}]", job) for job, line in zip(jobs_read, lines)]
-    if kind == "paper":
+    if "paper" in spec:
         if names is not None and len(names) < len(requirements.CATEGORY_NAMES):
             raise ctx.error(
                 f"{where}.paper",
                 f"the paper's workloads use categories 1-4, but devices.category_names names only {len(names)}",
             )
-        paper = ctx.mapping(spec["paper"], f"{where}.paper", _PAPER_KEYS, ("mix",))
-        mixes = paper_mixes()
-        if paper["mix"] not in mixes:
-            raise ctx.error(
-                f"{where}.paper.mix",
-                f"unknown paper workload {short_repr(paper['mix'])}; expected one of {_keys(sorted(mixes))}",
-            )
-        options = {}
-        if "n_jobs" in paper:
-            options["n_jobs"] = ctx.number(paper["n_jobs"], f"{where}.paper.n_jobs", minimum=1, integer=True)
-        if "scale" in paper:
-            options["scale"] = ctx.number(paper["scale"], f"{where}.paper.scale", above=0, maximum=1)
-        if "mean_gap_s" in paper:
-            options["mean_gap_s"] = ctx.number(paper["mean_gap_s"], f"{where}.paper.mean_gap_s", above=0)
-        if "model_size_mb" in paper:
-            options["model_size_mb"] = ctx.number(paper["model_size_mb"], f"{where}.paper.model_size_mb", minimum=0)
+        options = _typed(spec["paper"], DEFINITIONS["paper"]["properties"])
         rng = np.random.default_rng([seed, _WORKLOAD_STREAM])
-        workload = generate_paper_workload(mixes[paper["mix"]], rng, **options)
+        workload = generate_paper_workload(paper_mixes()[options.pop("mix")], rng, **options)
         if names is not None:  # the paper's category k is shown by the scenario's k-th name
             workload = Workload(
                 tuple(
@@ -565,17 +467,15 @@ def _parse_workload(
             workload = Workload(workload.jobs, name=name)
         return workload, [(f"{where}.paper", job) for job in workload.jobs]
     jobs_where = _path(where, "jobs")
-    items = spec["jobs"]
-    if not isinstance(items, list) or not items:
-        raise ctx.error(jobs_where, f"expected a non-empty list of jobs, got {short_repr(items)}")
     jobs: list[tuple[str, JobSpec]] = []
     failed = False
-    for i, item in enumerate(items):
-        job = issues.run(_parse_job, ctx, item, f"{jobs_where}[{i}]", i, names)
+    for i, item in enumerate(spec["jobs"]):
+        job_where = f"{jobs_where}[{i}]"
+        job = issues.run(_parse_job, ctx, item, job_where, i, names) if ctx.report(issues, job_where) else _FAILED
         if job is _FAILED:
             failed = True
         else:
-            jobs.append((f"{jobs_where}[{i}]", job))
+            jobs.append((job_where, job))
     seen: dict[str, str] = {}
     for job_where, job in jobs:
         if job.name in seen:
@@ -600,22 +500,12 @@ def _synthetic_attributes(ctx, value, where, population: DevicePopulation, seed:
     if value is False:
         return population
     if value is True:
-        names = [n for n in _SYNTHETIC_ATTRIBUTES if n not in population.attributes]
-    elif isinstance(value, list) and value:
-        names = []
+        names = [n for n in SYNTHETIC_ATTRIBUTES if n not in population.attributes]
+    else:
         for k, name in enumerate(value):
-            if name not in _SYNTHETIC_ATTRIBUTES:
-                raise ctx.error(
-                    f"{where}[{k}]",
-                    f"unknown synthetic attribute {short_repr(name)}; expected one of {_keys(_SYNTHETIC_ATTRIBUTES)}",
-                )
             if name in population.attributes:
                 raise ctx.error(f"{where}[{k}]", f"the devices already have the attribute {name!r}")
-            names.append(name)
-    else:
-        raise ctx.error(
-            where, f"expected true, false or a list of {_keys(_SYNTHETIC_ATTRIBUTES)}, got {short_repr(value)}"
-        )
+        names = list(value)
     if not names:
         return population
     synthetic = synthetic_population(len(population), np.random.default_rng([seed, _ATTRIBUTE_STREAM]))
@@ -628,11 +518,9 @@ def _read_file_trace(ctx, kind: str, spec: dict, n_devices: Optional[int]):
     """A trace from a csv or FedScale file; returns (trace, FedScale ids or None)."""
     where = f"trace.{kind}"
     path = ctx.file(spec[kind], where) if kind == "csv" else ctx.data_file(spec[kind], where)
-    period = ctx.number(spec["period_s"], "trace.period_s", above=0) if "period_s" in spec else None
-    chunk = ctx.number(spec["chunk_s"], "trace.chunk_s", above=0) if "chunk_s" in spec else 3600.0
+    period = float(spec["period_s"]) if "period_s" in spec else None
+    chunk = float(spec.get("chunk_s", 3600.0))
     drop = spec.get("drop_after_period", False)
-    if not isinstance(drop, bool):
-        raise ctx.error("trace.drop_after_period", f"expected true or false, got {short_repr(drop)}")
     try:
         if kind == "csv":
             return read_trace_csv(
@@ -645,21 +533,10 @@ def _read_file_trace(ctx, kind: str, spec: dict, n_devices: Optional[int]):
 
 
 def _diurnal_trace(ctx, spec: dict, n_devices: int) -> DiurnalTrace:
-    params = ctx.mapping(spec["diurnal"], "trace.diurnal", _DIURNAL_KEYS)
-    options: dict[str, float] = {}
-    checks = {
-        "checkins_per_day": dict(above=0),
-        "amplitude": dict(minimum=0, below=1),
-        "peak_hour": dict(minimum=0, below=24),
-        "window_median_s": dict(above=0),
-        "window_log_sd": dict(minimum=0),
-    }
-    for key, bounds in checks.items():
-        if key in params:
-            options[key] = ctx.number(params[key], f"trace.diurnal.{key}", **bounds)
+    options = _typed(spec["diurnal"], DEFINITIONS["diurnal"]["properties"])
     options.setdefault("checkins_per_day", DEFAULT_CHECKINS_PER_DEVICE_PER_DAY * n_devices)
     if "chunk_s" in spec:
-        options["chunk_s"] = ctx.number(spec["chunk_s"], "trace.chunk_s", above=0)
+        options["chunk_s"] = float(spec["chunk_s"])
     try:
         return DiurnalTrace(n_devices=n_devices, **options)
     except SpecError as exc:
@@ -667,12 +544,12 @@ def _diurnal_trace(ctx, spec: dict, n_devices: int) -> DiurnalTrace:
 
 
 def _category_names(ctx: _Context, doc: dict) -> Optional[tuple]:
-    """``devices.category_names``, checked (None when absent or when devices is not a mapping)."""
+    """``devices.category_names``, checked (None when absent)."""
     devices = doc.get("devices")
     if not isinstance(devices, dict) or "category_names" not in devices:
         return None
     try:
-        return requirements.check_category_names(devices["category_names"], where="devices.category_names")
+        return requirements.check_category_names(doc["devices"]["category_names"], where="devices.category_names")
     except SpecError as exc:
         raise ctx.error(exc.where, _bare(exc)) from None
 
@@ -692,51 +569,39 @@ def _check_names_cover(ctx: _Context, names: tuple, population: DevicePopulation
 def _build_pool(
     ctx: _Context, doc: dict, seed: int, names: Optional[tuple] = None
 ) -> tuple[DevicePopulation, CheckinTrace]:
-    """The devices and trace sections."""
-    if "devices" not in doc:
-        raise ctx.error(None, "missing key 'devices' (the device population)")
-    kind, spec = ctx.source_of(doc["devices"], "devices", _DEVICE_SOURCES, _DEVICE_COMMON)
+    """The devices and trace sections (sound by the schema)."""
+    spec = doc["devices"]
+    kind = next(key for key in ("synthetic", "csv", "fedscale_capacity", "venn_client_table") if key in spec)
     trace_spec = doc.get("trace")
-    if trace_spec is not None:
-        trace_kind, trace_spec = ctx.source_of(trace_spec, "trace", _TRACE_SOURCES, _TRACE_COMMON)
-    else:
-        trace_kind = None
+    trace_kind = (
+        next(key for key in ("diurnal", "csv", "fedscale_behavior") if key in trace_spec) if trace_spec else None
+    )
     trace: Optional[CheckinTrace] = None
     where = f"devices.{kind}"
 
     if kind == "venn_client_table":
         if trace_kind is not None:
             raise ctx.error("trace", "devices from venn_client_table bring their own trace; leave 'trace' out")
-        table = ctx.mapping(spec[kind], where, _VENN_TABLE_KEYS, ("table", "eligibility", "capacity"))
+        table = _typed(spec[kind], DEFINITIONS["venn_client_table"]["properties"])
         files = {
             "table": ctx.file(table["table"], f"{where}.table"),
             **{key: ctx.data_file(table[key], f"{where}.{key}") for key in ("eligibility", "capacity")},
         }
-        period = ctx.number(table.get("period_s", VENN_PERIOD_S), f"{where}.period_s", above=0)
-        extension = ctx.number(
-            table.get("online_extension_s", VENN_ONLINE_EXTENSION_S), f"{where}.online_extension_s", minimum=0
-        )
-        reference = (
-            ctx.number(table["compute_reference"], f"{where}.compute_reference", above=0)
-            if "compute_reference" in table
-            else None
-        )
         try:
             imported = read_venn_client_table(
                 files["table"],
                 files["eligibility"],
                 files["capacity"],
-                period_s=period,
-                online_extension_s=extension,
-                compute_reference=reference,
+                period_s=table.get("period_s", VENN_PERIOD_S),
+                online_extension_s=table.get("online_extension_s", VENN_ONLINE_EXTENSION_S),
+                compute_reference=table.get("compute_reference"),
             )
         except SpecError as exc:
             raise ctx.rewrap(exc, where) from None
         population, trace = imported.population, imported.trace
     elif kind in ("synthetic", "csv"):
         if kind == "synthetic":
-            params = ctx.mapping(spec[kind], where, _SYNTHETIC_KEYS, _SYNTHETIC_KEYS)
-            n = ctx.number(params["n_devices"], f"{where}.n_devices", minimum=1, integer=True)
+            n = int(spec[kind]["n_devices"])
             population = synthetic_population(n, np.random.default_rng([seed, _POPULATION_STREAM]))
         else:
             path = ctx.file(spec[kind], where)
@@ -752,14 +617,11 @@ def _build_pool(
             trace, _ = _read_file_trace(ctx, trace_kind, trace_spec, len(population))
     else:  # fedscale_capacity: sized by the trace
         path = ctx.data_file(spec[kind], where)
-        match = spec.get("match", "order")
-        if match not in ("order", "client_id"):
-            raise ctx.error("devices.match", f"expected 'order' or 'client_id', got {short_repr(match)}")
         ids = None
         if trace_kind in ("csv", "fedscale_behavior"):
             trace, ids = _read_file_trace(ctx, trace_kind, trace_spec, None)
         try:
-            if match == "client_id":
+            if spec.get("match") == "client_id":
                 if ids is None:
                     raise ctx.error(
                         "devices.match",
@@ -789,43 +651,10 @@ def _build_pool(
     return population, trace
 
 
-# ------------------------------------------------------------------------ settings
-
-
-def _parse_settings(ctx: _Context, doc: dict) -> dict:
-    settings: dict[str, Any] = {}
-    if "speed_tiers" in doc:
-        settings["speed_tiers"] = ctx.number(doc["speed_tiers"], "speed_tiers", minimum=1, integer=True)
-    if "task_noise_log_sd" in doc:
-        settings["task_noise_log_sd"] = ctx.number(doc["task_noise_log_sd"], "task_noise_log_sd", minimum=0)
-    if "horizon_s" in doc:
-        settings["horizon_s"] = ctx.number(doc["horizon_s"], "horizon_s", above=0, allow_none=True)
-    if "max_sim_days" in doc:
-        settings["max_sim_days"] = ctx.number(doc["max_sim_days"], "max_sim_days", above=0)
-    if "round_deadline_from" in doc:
-        if doc["round_deadline_from"] not in DEADLINE_ORIGINS:
-            raise ctx.error(
-                "round_deadline_from",
-                f"expected one of {', '.join(DEADLINE_ORIGINS)}, got {short_repr(doc['round_deadline_from'])}",
-            )
-        settings["round_deadline_from"] = doc["round_deadline_from"]
-    if "name" in doc:
-        settings["name"] = ctx.text(doc["name"], "name")
-    if "description" in doc:
-        if not isinstance(doc["description"], str):
-            raise ctx.error("description", f"expected a string, got {short_repr(doc['description'])}")
-        settings["description"] = doc["description"]
-    return settings
-
-
 def _check_requirements(
     ctx: _Context, population: DevicePopulation, trace: CheckinTrace, jobs: list[tuple[str, JobSpec]], issues: _Issues
 ) -> None:
-    seen = np.zeros(len(population), dtype=bool)
-    if isinstance(trace, TableTrace):
-        seen[np.asarray(trace.device)] = True
-    else:
-        seen[:] = True
+    checking_in = devices_that_check_in(trace, len(population))
     cache: dict[str, Any] = {}
     for where, job in jobs:
 
@@ -833,20 +662,14 @@ def _check_requirements(
             key = requirements.key(job.requirement)
             if key not in cache:
                 try:
-                    eligible = requirements.evaluate(job.requirement, population.attributes, len(population))
+                    cache[key] = bool(servable_devices(job.requirement, population, checking_in).any())
                 except SpecError as exc:
                     cache[key] = exc
-                else:
-                    cache[key] = bool((eligible & seen).any())
             result = cache[key]
             if isinstance(result, SpecError):
                 raise ctx.error(f"{where}.requirement", _bare(result))
             if not result:
-                raise ctx.error(
-                    f"{where}.requirement",
-                    f"no device that checks in satisfies {requirements.label(job.requirement)}: "
-                    f"job {job.name!r} could never run",
-                )
+                raise ctx.error(f"{where}.requirement", never_runs_text(job))
 
         issues.run(check)
 
@@ -862,19 +685,18 @@ def _build(
         if key not in SCENARIO_KEYS:
             raise ctx.error(None, f"unknown option {key!r}; options override the top-level keys {_keys(SCENARIO_KEYS)}")
     doc = {**doc, **options}
-    for key in doc:
-        if key not in SCENARIO_KEYS:
-            issues.run(_raise, ctx.error(key, f"unknown key {key!r}; allowed keys: {_keys(SCENARIO_KEYS)}"))
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ctx.error(None, f"seed must be an integer, got {seed!r}")
-    settings = issues.run(_parse_settings, ctx, doc)
-    names = issues.run(_category_names, ctx, doc)
+    ctx.check(doc)
+    ctx.report(issues, "", but=("devices", "trace", "workload"))  # the settings and unknown keys
+    names = issues.run(_category_names, ctx, doc) if ctx.report(issues, "devices.category_names") else _FAILED
     names = None if names is _FAILED else names
-    if "workload" in doc:
+    parsed = pool = _FAILED
+    if "workload" in doc and ctx.report(issues, "workload", but=("workload.jobs[",)):
         parsed = issues.run(_parse_workload, ctx, doc["workload"], "workload", int(seed), issues, names=names)
-    else:
-        parsed = issues.run(_raise, ctx.error(None, "missing key 'workload' (the jobs)"))
-    pool = issues.run(_build_pool, ctx, doc, int(seed), names)
+    if ctx.report(issues, "devices") & ctx.report(issues, "trace") and "devices" in doc:
+        pool = issues.run(_build_pool, ctx, doc, int(seed), names)
+    ctx.report(issues)  # the jobs' problems, if the workload was not sound
     if issues.items:
         return None
     workload, jobs = parsed
@@ -882,6 +704,7 @@ def _build(
     issues.run(_check_requirements, ctx, population, trace, jobs, issues)
     if issues.items:
         return None
+    settings = _typed({key: doc[key] for key in _SETTINGS if key in doc}, SCHEMA["properties"])
     settings.setdefault("name", f"file/{ctx.path.stem}")
     settings.setdefault("description", f"scenario file {ctx.source}")
     try:
@@ -894,7 +717,8 @@ def _build(
 def load_scenario_file(
     path: str | Path, seed: int = 0, *, trust_pickles: Optional[bool] = None, **options: Any
 ) -> Scenario:
-    """Build the scenario a YAML/JSON file describes (schema: this module's docstring).
+    """Build the scenario a YAML/JSON file describes (schema: this module's docstring, and
+    :func:`venn_gym.scenario_schema.scenario_file_schema`).
 
     ``options`` override top-level keys (``horizon_s=3600``, ``speed_tiers=1``,
     ``name=...``). Raises :class:`SpecError` naming the file and field path.
@@ -910,20 +734,18 @@ def load_workload_file(path: str | Path, seed: int = 0, *, category_names: Optio
     ``seed`` draws the jobs of a ``paper`` workload (explicit job lists ignore it).
     ``category_names`` names the categories as a scenario's ``devices.category_names``.
     """
-    doc, ctx = _read_document(path)
     names = requirements.check_category_names(category_names) if category_names is not None else None
-    workload, _ = _parse_workload(ctx, doc, "", seed, _Issues(collect=False), allow_file=False, names=names)
+    workload, _ = _workload_file(path, seed, _Issues(collect=False), names)
     return workload
 
 
 def validate_file(path: str | Path, trust_pickles: Optional[bool] = None) -> list[str]:
     """Every problem found in a scenario or workload file (empty if it loads).
 
-    A file whose top-level keys are only ``jobs`` / ``paper`` / ``name`` is read as
-    a workload file, anything else as a scenario. Problems in independent
-    sections (settings, each job, devices and trace) are all reported; checks
-    that need the earlier parts (requirements against the devices) run once
-    those are fine.
+    A file whose top-level keys are only ``jobs`` / ``paper`` / ``csv`` / ``name`` is read as
+    a workload file, anything else as a scenario. Every problem the schema finds is reported, and
+    those of the checks that need no more than sound sections (each job, the devices and trace);
+    checks that need the earlier parts (requirements against the devices) run once those are fine.
     """
     try:
         doc, ctx = _read_document(path)
@@ -932,7 +754,7 @@ def validate_file(path: str | Path, trust_pickles: Optional[bool] = None) -> lis
     issues = _Issues(collect=True)
     try:
         if set(doc) <= {"jobs", "paper", "csv", "name"} and set(doc) & {"jobs", "paper", "csv"}:
-            _parse_workload(ctx, doc, "", 0, issues, allow_file=False)
+            _workload_file(ctx.path, 0, issues)
         else:
             _build(path, 0, {}, issues, _trusting(trust_pickles))
     except SpecError as exc:
@@ -968,7 +790,8 @@ def register_scenario_file(
     registered = name if name is not None else doc.get("name")
     if registered is None:
         raise ctx.error("name", "the file has no 'name' and none was given; expected e.g. 'mylab/campus-v0'")
-    registered = ctx.text(registered, "name")
+    if not isinstance(registered, str) or not registered.strip():
+        raise ctx.error("name", f"expected a non-empty string, got {short_repr(registered)}")
     if check:
         load_scenario_file(path, seed=0, name=registered, trust_pickles=trust_pickles)
     description = doc.get("description") if isinstance(doc.get("description"), str) else ""

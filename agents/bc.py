@@ -24,8 +24,9 @@ import numpy as np
 import torch as th
 
 from venn_gym.errors import SpecError
+from venn_gym.suites import TRAIN_SEED_MIN
 
-from .config import DEVICE_ENV, TRAIN_SEED_MIN, make_env
+from .config import DEVICE_ENV, make_env
 from .teachers import make_teacher
 
 

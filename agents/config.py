@@ -27,6 +27,7 @@ import yaml
 
 import venn_gym  # noqa: F401  (registers the envs)
 from venn_gym.errors import SpecError
+from venn_gym.suites import TRAIN_SEED_MIN
 
 from . import knobs as knobs_module
 from . import residual as residual_module
@@ -34,7 +35,6 @@ from . import residual as residual_module
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 MODELS_DIR = Path(__file__).parent / "models"  # the shipped agents
 DEVICE_ENV, PRIORITY_ENV = "venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"
-TRAIN_SEED_MIN = 10_000  # training episodes use scenario seeds >= this; evaluate on seeds below it
 _CLASS_KEYS = ("features_extractor_class", "activation_fn", "optimizer_class")
 _ENV_KEYS = ("policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "residual", "knobs")
 

@@ -25,6 +25,16 @@ def shipped_models(models: Path | None = None) -> list[Path]:
     return sorted(Path(models or MODELS_DIR).glob("*.zip"))
 
 
+def training_record(model: Path) -> dict:
+    """What ``venn-gym train`` recorded about a model: the ``.json`` shipped beside it, else the
+    run folder's ``train_info.json``; empty when there is neither."""
+    model = Path(model)
+    for path in (model.with_suffix(".json"), model.parent / "train_info.json"):
+        if path.exists():
+            return json.loads(path.read_text())
+    return {}
+
+
 def agent_name(path: Path) -> str:
     path = Path(path)
     return path.parent.name if path.stem == "model" else path.stem

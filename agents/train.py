@@ -46,9 +46,10 @@ from venn_gym.errors import SpecError
 from venn_gym.metrics import censored_jct
 from venn_gym.outputs import machine_description, write_atomically
 from venn_gym.policy import run_policy
+from venn_gym.suites import TRAIN_SEED_MIN
 
 from . import bc
-from .config import PRIORITY_ENV, TRAIN_SEED_MIN, algorithm_class, load_hyperparams, make_env, resolve
+from .config import PRIORITY_ENV, algorithm_class, load_hyperparams, make_env, resolve
 from .play import load_agent, play_episode, renamed_classes
 
 log = logging.getLogger(__name__)

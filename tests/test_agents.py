@@ -4,10 +4,12 @@ Everything runs on paper/low-v0 at scale 0.02 (50 jobs, a few seconds per episod
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -20,6 +22,7 @@ from venn_gym.agents.train import TrainConfig, checkpoints, latest_checkpoint, t
 from venn_gym.cli import main as cli  # noqa: E402
 from venn_gym.errors import IllegalActionError, SpecError, VennGymError  # noqa: E402
 from venn_gym.experiments.evaluate import ci95, evaluate, run_agent  # noqa: E402
+from venn_gym.suites import ROW_FIELDS, get_suite  # noqa: E402
 
 SCENARIO, SCALE = "paper/low-v0", 0.02
 ALGO_ENVS = [("ppo", PRIORITY_ENV), ("maskable_ppo", DEVICE_ENV), ("a2c", PRIORITY_ENV), ("dqn", DEVICE_ENV)]
@@ -431,17 +434,32 @@ def test_leaderboard_writes_md_csv_png(cloned, tmp_path):
     models.mkdir()
     shutil.copy(cloned[0], models / "bc_agent.zip")
     shutil.copy(cloned[0].parent / "train_info.json", models / "bc_agent.json")
-    md, csv, png = leaderboard(
-        tmp_path / "results",
-        [SCENARIO],
-        SCALE,
-        [100, 101],
-        models=models,
-    )
+    suite = get_suite("paper-v1").modified([SCENARIO], SCALE, [100, 101])
+    md, csv, png = leaderboard(tmp_path / "results", suite, models=models)
     text = md.read_text()
     assert "| **bc_agent** |" in text and "| venn |" in text and "held-out seeds [100, 101]" in text
+    assert f"Suite {suite.name}:" in text
     assert png.stat().st_size > 0 and "speedup_ci95_lo" in csv.read_text()
+    rows = pd.read_csv(tmp_path / "results" / "leaderboard" / "rows.csv")
+    assert list(rows.columns) == list(ROW_FIELDS) and set(rows.suite) == {suite.name}
+    agent = rows[rows.policy == "bc_agent"].iloc[0]
+    assert agent.model_sha256 == hashlib.sha256((models / "bc_agent.zip").read_bytes()).hexdigest()
+    assert agent.trained_on == f"{SCENARIO} x{SCALE}" and agent.seeds == "100-101"
+    venn = rows[rows.policy == "venn"].iloc[0]
+    assert venn.paired_vs_venn == 1.0 and pd.isna(venn.model_sha256)
     assert leaderboard(tmp_path / "results", models=models, run=False)[0] == md
+
+
+def test_evaluate_suite_writes_one_row_per_policy_and_scenario(cloned, tmp_path, capsys):
+    out = tmp_path / "suite"
+    args = ["evaluate", "--suite", "paper-v0", "--agent", str(cloned[0]), "--scenario", SCENARIO]
+    assert cli([*args, "--scale", str(SCALE), "--seeds", "100,", "--policies", "venn,fifo", "--out", str(out)]) == 0
+    rows = pd.read_csv(out / "rows.csv")
+    name = f"paper-v0 (modified: scenarios {SCENARIO}, scale {SCALE:g}, test seeds 100)"
+    assert set(rows.suite) == {name} and set(rows.scenario) == {SCENARIO}
+    assert sorted(rows.policy) == ["bc_agent", "fifo", "random", "venn"]  # random: the speed-up reference
+    assert (out / SCENARIO.replace("/", "_") / "summary.json").exists()
+    assert "bc_agent" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- residual agents (agents/residual.py)

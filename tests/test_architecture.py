@@ -49,7 +49,7 @@ def layer(module: str) -> int:
 NUMPY_ONLY = """
 import sys, importlib.abc
 BLOCKED = {"gymnasium", "pandas", "yaml", "scipy", "numba", "torch", "stable_baselines3", "sb3_contrib",
-           "matplotlib", "tqdm"}
+           "matplotlib", "tqdm", "jsonschema"}
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name.split(".")[0] in BLOCKED:

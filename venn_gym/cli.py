@@ -223,9 +223,17 @@ def _parser() -> argparse.ArgumentParser:
         "evaluate", help="an agent against every baseline on held-out seeds (summary.json as compare)"
     )
     evaluate.add_argument("--agent", required=True, help="model.zip from venn-gym train (comma-separated for several)")
-    evaluate.add_argument("--scenario", default=DEFAULT_SCENARIO, help="registered name or YAML/JSON file")
+    evaluate.add_argument(
+        "--suite",
+        default=None,
+        help="a benchmark suite (venn-gym suites): every test scenario and seed of it, one leaderboard row per "
+        "(policy, scenario) in OUT/rows.csv; --scenario, --scale and --seeds then modify the suite",
+    )
+    evaluate.add_argument(
+        "--scenario", default=None, help=f"registered name or YAML/JSON file (default {DEFAULT_SCENARIO})"
+    )
     evaluate.add_argument("--scale", type=float, default=None, help="shrink demand, rounds and devices together")
-    evaluate.add_argument("--seeds", default="100-104", help=SEEDS_HELP + "; held out: below 10000")
+    evaluate.add_argument("--seeds", default=None, help=SEEDS_HELP + "; held out: below 10000 (default 100-104)")
     evaluate.add_argument(
         "--policies",
         default="random,random-order,fifo,srsf,las,venn,venn-ref,venn-no-match",
@@ -243,13 +251,10 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for leaderboard.md/.csv/.png and leaderboard/ (the shipped ones: results)",
     )
     board.add_argument("--models", type=Path, default=None, help="folder of agent .zip files (default agents/models)")
-    board.add_argument(
-        "--scenarios",
-        default=None,
-        help="comma-separated (default: the paper's even, low, high, res_intensive, latest version)",
-    )
-    board.add_argument("--scale", type=float, default=0.05, help="shrink demand, rounds and devices together")
-    board.add_argument("--seeds", default="100-104", help=SEEDS_HELP + "; held out: below 10000")
+    board.add_argument("--suite", default="paper-v1", help="the benchmark suite whose test split it evaluates")
+    board.add_argument("--scenarios", default=None, help="comma-separated: modify the suite's scenarios")
+    board.add_argument("--scale", type=float, default=None, help="modify the suite's scale")
+    board.add_argument("--seeds", default=None, help=SEEDS_HELP + "; modify the suite's test seeds (below 10000)")
     board.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
     board.add_argument(
         "--render-only",
@@ -257,6 +262,9 @@ def _parser() -> argparse.ArgumentParser:
         help="rewrite the tables from the evaluations already in OUT/leaderboard/ (no simulation)",
     )
     board.set_defaults(handler=_leaderboard)
+
+    suites = sub.add_parser("suites", help="the benchmark suites: named train and test splits results can cite")
+    suites.set_defaults(handler=_suites)
     return parser
 
 
@@ -564,21 +572,63 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .experiments.evaluate import evaluate, evaluation_lines
+    from .experiments.evaluate import evaluate, evaluate_suite, evaluation_lines
 
+    agents = [Path(a) for a in args.agent.split(",") if a.strip()]
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    workers = args.workers or os.cpu_count() or 1
+    if args.suite is not None:
+        suite = _suite(args, [args.scenario] if args.scenario else None)
+        rows = evaluate_suite(agents, suite, policies, workers, args.out, _command_line(), progress=True)
+        _print_rows(rows)
+        return 0
     options = {} if args.scale is None else {"scale": args.scale}
     summary = evaluate(
-        [Path(a) for a in args.agent.split(",") if a.strip()],
-        args.scenario,
+        agents,
+        args.scenario or DEFAULT_SCENARIO,
         options,
-        parse_seeds(args.seeds),
-        policies=[p.strip() for p in args.policies.split(",") if p.strip()],
-        workers=args.workers or os.cpu_count() or 1,
+        parse_seeds(args.seeds or "100-104"),
+        policies=policies,
+        workers=workers,
         out=args.out,
         command=_command_line(),
         progress=True,
     )
     print("\n".join(evaluation_lines(summary)))
+    return 0
+
+
+def _suite(args, scenarios):
+    """The suite named by --suite, modified by --scenario(s), --scale and --seeds where given."""
+    from .suites import get_suite
+
+    return get_suite(args.suite).modified(
+        scenarios=scenarios,
+        scale=args.scale,
+        test_seeds=parse_seeds(args.seeds) if args.seeds else None,
+    )
+
+
+def _print_rows(rows: list[dict]) -> None:
+    print(f"{'suite':<12}{'scenario':<26}{'policy':<28}{'mean JCT (h)':>13}{'vs venn (paired), 95% CI':>34}")
+    for r in rows:
+        paired = (
+            ""
+            if r["paired_vs_venn"] is None
+            else f"{r['paired_vs_venn']:.3f} [{r['paired_vs_venn_ci95_lo']:.3f}, {r['paired_vs_venn_ci95_hi']:.3f}]"
+        )
+        print(f"{r['suite']:<12}{r['scenario']:<26}{r['policy']:<28}{r['mean_jct_h']:>13.2f}{paired:>34}")
+
+
+def _suites(args) -> int:
+    from .suites import SUITES, TRAIN_SEED_MIN
+
+    for suite in SUITES.values():
+        print(f"{suite.name}: {suite.description}")
+        print(f"  scenarios: {', '.join(suite.scenarios)} at scale {suite.scale:g}")
+        print(
+            f"  train: scenario seeds >= {TRAIN_SEED_MIN} (venn-gym train draws them); test seeds: {suite.seeds_text}"
+        )
     return 0
 
 
@@ -603,14 +653,12 @@ def _headroom(args) -> int:
 
 
 def _leaderboard(args) -> int:
-    from .experiments.leaderboard import DEFAULT_SCENARIOS, leaderboard
+    from .experiments.leaderboard import leaderboard
 
-    scenarios = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else list(DEFAULT_SCENARIOS)
+    scenarios = [x.strip() for x in args.scenarios.split(",") if x.strip()] if args.scenarios else None
     leaderboard(
         args.out,
-        scenarios,
-        args.scale,
-        parse_seeds(args.seeds),
+        _suite(args, scenarios),
         models=args.models,
         workers=args.workers or os.cpu_count() or 1,
         command=_command_line(),

@@ -17,6 +17,7 @@ and the per-job-size / per-eligibility-category breakdown; ``summary.csv``,
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -25,12 +26,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..agents.config import TRAIN_SEED_MIN, make_env
-from ..agents.play import agent_name, load_agent, play_episode
+from ..agents.config import make_env
+from ..agents.play import agent_name, load_agent, play_episode, training_record
 from ..errors import SpecError
 from ..metrics import censored_jct
-from ..outputs import output_folder
+from ..outputs import output_folder, write_atomically
 from ..parallel import run_parallel
+from ..suites import ROW_FIELDS, TRAIN_SEED_MIN, Suite
 from .compare import RunSpec, TimedRun, options_text, run_many, summarise, write_outputs
 
 log = logging.getLogger(__name__)
@@ -291,3 +293,66 @@ def evaluate(
         )
     summary["command"] = command
     return summary
+
+
+def suite_scenario_dir(out: Path, scenario: str) -> Path:
+    return Path(out) / scenario.replace("/", "_")
+
+
+def evaluate_suite(
+    agents: Sequence[Path],
+    suite: Suite,
+    policies: Sequence[str] = BASELINES,
+    workers: int = 1,
+    out: Path | None = None,
+    command: str = "",
+    progress: bool = False,
+) -> list[dict]:
+    """Every agent and baseline on each of the suite's test scenarios and seeds; returns the
+    leaderboard rows (:data:`venn_gym.suites.ROW_FIELDS`), one per (policy, scenario). With ``out``:
+    each scenario's evaluation in ``out/<scenario>/`` and the rows in ``out/rows.csv``."""
+    import pandas as pd
+
+    rows = []
+    for scenario in suite.scenarios:
+        where = None if out is None else suite_scenario_dir(out, scenario)
+        summary = evaluate(
+            agents, scenario, suite.options, suite.test_seeds, policies, workers, where, command, progress
+        )
+        log.info("%s\n%s", suite.name, "\n".join(evaluation_lines(summary)))
+        rows += suite_rows(suite, summary, agents, command)
+    if out is not None:
+        write_atomically(
+            Path(out) / "rows.csv", lambda path: pd.DataFrame(rows, columns=ROW_FIELDS).to_csv(path, index=False)
+        )
+    return rows
+
+
+def suite_rows(suite: Suite, summary: dict, agents: Sequence[Path], command: str) -> list[dict]:
+    """Leaderboard rows of one scenario's evaluation: the agents' with their model's hash and
+    training record, the baselines' with those fields empty."""
+    by_name = {agent_name(a): Path(a) for a in agents}
+    rows = []
+    for r in summary_rows(summary):
+        model = by_name.get(r["policy"])
+        record = training_record(model) if model is not None else {}
+        rows.append(
+            {
+                "suite": suite.name,
+                "scenario": r["scenario"],
+                "policy": r["policy"],
+                "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest() if model is not None else "",
+                "seeds": suite.seeds_text,
+                "mean_jct_h": r["mean_jct_h"],
+                "paired_vs_venn": r["paired_vs_venn"],
+                "paired_vs_venn_ci95_lo": r["paired_vs_venn_ci95_lo"],
+                "paired_vs_venn_ci95_hi": r["paired_vs_venn_ci95_hi"],
+                "unfinished_jobs": r["unfinished_jobs"],
+                "trained_on": f"{record['scenario']} x{record.get('scale')}" if record else "",
+                "training_steps": record.get("timesteps", ""),
+                "training_wall_s": record.get("wall_s", ""),
+                "training_machine": record.get("machine", ""),
+                "command": command,
+            }
+        )
+    return rows

@@ -15,18 +15,23 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ..agents.play import shipped_models
+from ..agents.play import shipped_models, training_record
 from ..outputs import machine_description, write_atomically
-from .evaluate import BASELINES, agent_name, evaluate, evaluation_lines, paired_ratio, paired_vs_venn, summary_rows
+from ..suites import ROW_FIELDS, SUITES, Suite
+from .evaluate import (
+    BASELINES,
+    agent_name,
+    evaluate_suite,
+    paired_ratio,
+    paired_vs_venn,
+    suite_rows,
+    suite_scenario_dir,
+    summary_rows,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SCENARIOS = ("paper/even-v1", "paper/low-v1", "paper/high-v1", "paper/res_intensive-v1")
-
-
-def training_record(model: Path) -> dict:
-    path = model.with_suffix(".json")
-    return json.loads(path.read_text()) if path.exists() else {}
+DEFAULT_SUITE = "paper-v1"
 
 
 def budget_text(rec: dict) -> str:
@@ -58,41 +63,29 @@ def budget_text(rec: dict) -> str:
 
 def leaderboard(
     out: Path,
-    scenarios: Sequence[str] = DEFAULT_SCENARIOS,
-    scale: float = 0.05,
-    seeds: Sequence[int] = (100, 101, 102, 103, 104),
+    suite: Suite = SUITES[DEFAULT_SUITE],
     models: Path | None = None,
     workers: int = 1,
     command: str = "",
     run: bool = True,
 ) -> list[Path]:
-    """Evaluate every agent and baseline per scenario (unless ``run=False``: re-render the
-    tables from the per-scenario summaries already in ``out/leaderboard/``), then write the tables."""
+    """Evaluate every agent and baseline on the suite's test split (unless ``run=False``: re-render
+    the tables from the per-scenario summaries already in ``out/leaderboard/``), then write the tables;
+    ``out/leaderboard/rows.csv`` holds the suite's leaderboard rows."""
     out = Path(out)
     agents = shipped_models(models)
     meta_path = out / "leaderboard" / "meta.json"
     if run:
         t0 = time.perf_counter()
-        for scenario in scenarios:
-            summary = evaluate(
-                agents,
-                scenario,
-                {"scale": scale},
-                seeds,
-                policies=BASELINES,
-                workers=workers,
-                out=_scenario_dir(out, scenario),
-                command=command,
-                progress=True,
-            )
-            log.info("%s\n%s", scenario, "\n".join(evaluation_lines(summary)))
+        evaluate_suite(agents, suite, BASELINES, workers, out / "leaderboard", command, progress=True)
         meta = {
             "command": command or "venn-gym leaderboard --out results",
             "machine": machine_description(),
             "wall_s": time.perf_counter() - t0,
-            "scale": scale,
-            "seeds": list(seeds),
-            "scenarios": list(scenarios),
+            "suite": suite.name,
+            "scale": suite.scale,
+            "seeds": list(suite.test_seeds),
+            "scenarios": list(suite.scenarios),
             "workers": workers,
         }
         write_atomically(meta_path, json.dumps(meta, indent=2) + "\n")
@@ -100,7 +93,7 @@ def leaderboard(
 
 
 def _scenario_dir(out: Path, scenario: str) -> Path:
-    return Path(out) / "leaderboard" / scenario.replace("/", "_")
+    return suite_scenario_dir(Path(out) / "leaderboard", scenario)
 
 
 def render(out: Path, agents: Sequence[Path]) -> list[Path]:
@@ -109,9 +102,12 @@ def render(out: Path, agents: Sequence[Path]) -> list[Path]:
     meta = json.loads((out / "leaderboard" / "meta.json").read_text())
     cols = meta["scenarios"]
     rows, breakdowns, summaries = [], [], {}
+    suite = Suite(meta.get("suite", "unnamed"), "", tuple(cols), meta["scale"], tuple(meta["seeds"]))
+    suite_table = []
     for scenario in cols:
         summary = json.loads((_scenario_dir(out, scenario) / "summary.json").read_text())
         summaries[scenario] = summary["policies"]
+        suite_table += suite_rows(suite, summary, agents, meta["command"])
         rows += summary_rows(summary)
         breakdowns += [dict(r, scenario=scenario) for r in summary["breakdown"]]
     df = pd.DataFrame(rows)
@@ -137,12 +133,16 @@ def render(out: Path, agents: Sequence[Path]) -> list[Path]:
     df["speedup_ci95_hi"] = [speedup[p, c][2] for p, c in zip(df.policy, df.scenario)]
     df["speedup_reference"] = reference
     df.to_csv(csv, index=False)
+    write_atomically(
+        out / "leaderboard" / "rows.csv",
+        lambda path: pd.DataFrame(suite_table, columns=ROW_FIELDS).to_csv(path, index=False),
+    )
     lines = [
         f"# Leaderboard: mean JCT speed-up over {reference}",
         "",
         f"Produced by `{meta['command']}` on {meta['machine']} ({meta['wall_s'] / 60:.1f} min, "
         f"{meta['workers']} worker processes{'; ' + meta['note'] if meta.get('note') else ''}). "
-        f"Scenarios at scale {meta['scale']}; held-out seeds {meta['seeds']} "
+        f"Suite {suite.name}: scenarios at scale {meta['scale']}; held-out seeds {meta['seeds']} "
         f"(agents train on seeds >= 10000; training workloads: {trained_on or 'none'}; every other column is "
         f"a held-out workload too). Cell: mean over seeds of the per-seed speed-up over {title} "
         "(its mean JCT / the policy's, JCTs censored at the scenario's horizon: an unfinished job counts as "

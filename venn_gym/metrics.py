@@ -78,7 +78,7 @@ class RunResult:
         """JCTs of the finished jobs."""
         return np.array([j.jct_s for j in self.jobs if j.finished])
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, float | int]:
         """Averages over finished jobs; unfinished jobs are counted apart, never averaged in silently.
         ``mean_jct_censored_s`` averages every job that arrived, an unfinished one counted as
         ending when the run stopped (its horizon): a lower bound on the true mean."""
@@ -107,13 +107,13 @@ class RunResult:
             "simulated_days": self.end_time_s / 86_400.0,
         }
 
-    def job_rows(self) -> list[dict]:
+    def job_rows(self) -> list[dict[str, object]]:
         return [
             {"scenario": self.scenario, "seed": self.seed, "policy": self.policy, **dataclasses.asdict(j)}
             for j in self.jobs
         ]
 
-    def round_rows(self) -> list[dict]:
+    def round_rows(self) -> list[dict[str, object]]:
         return [
             {"scenario": self.scenario, "seed": self.seed, "policy": self.policy, **dataclasses.asdict(r)}
             for r in self.rounds

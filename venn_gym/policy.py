@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def run_policy(
     scenario: Scenario,
     policy: Policy,
     keep_rounds: bool = True,
-    on_progress: Optional[Callable[[Simulation], None]] = None,
+    on_progress: Callable[[Simulation], None] | None = None,
 ) -> RunResult:
     """Simulate a scenario under a policy until every job has ended (or the horizon)."""
     sim = Simulation(scenario, keep_rounds=keep_rounds)
@@ -42,7 +42,7 @@ def run_policy(
     return sim.result(policy.name)
 
 
-def drive(sim: Simulation, policy: Policy, on_progress: Optional[Callable[[Simulation], None]] = None) -> None:
+def drive(sim: Simulation, policy: Policy, on_progress: Callable[[Simulation], None] | None = None) -> None:
     """Run a fresh simulation to its end, asking the policy at every scheduling event."""
     policy.reset(sim.static, sim.scenario.seed)
     while True:

@@ -1,9 +1,10 @@
 """The discrete-event simulator of a shared, ephemeral device pool.
 
-Time is continuous (seconds). The event heap holds only job events (arrival,
-round close, round deadline, async task end); device check-ins are never put
-on it. Between two scheduling events the allocation (a score per device class
-and job) does not change, so the check-ins of that interval are matched in bulk
+Time is continuous (seconds). The event heap (:mod:`venn_gym.event_heap`) holds
+only job events (arrival, round close, round deadline, async task end); device
+check-ins are never put on it. Between two scheduling events the allocation (a
+score per device class and job) does not change, so the check-ins of that
+interval are matched in bulk
 by the compiled matcher (:mod:`venn_gym.matching`): each check-in goes to the
 highest-scoring eligible job with open demand, ties broken uniformly at random,
 and a segment of check-ins stops at the first one that fills a request or
@@ -12,27 +13,29 @@ completes a quorum.
 Exogenous randomness (check-ins, the noise on task times, the tie-breaking
 draws) comes from streams keyed by (scenario seed, chunk), so every policy
 sees the same devices, jobs and task times.
+
+The per-job state lives in :mod:`venn_gym.job_state`, the supply and task-time
+estimates in :mod:`venn_gym.estimates`, stall detection in :mod:`venn_gym.stall`.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import matching, requirements
 from .errors import IllegalActionError, VennGymError
-from .jobs import ASYNC, DEADLINE_FROM_REQUEST
-from .limits import LIMITS, limit_text
-from .matching import ARRIVAL, CLOSE, DEADLINE, HORIZON, RESPONSE_SAMPLE, TASK_END
+from .estimates import ResponseP95, SupplyEstimate
+from .event_heap import ARRIVAL, CLOSE, DEADLINE, HORIZON, KIND_OF_VALUE, TASK_END, EventKind, HeapEntry
+from .job_state import JobParams, JobTotals, RoundState
+from .jobs import DEADLINE_FROM_REQUEST
 from .metrics import JobRecord, RoundRecord, RunResult
 from .scenario import Scenario
+from .stall import SimulationStuck, StallWatch
 from .view import SchedulerView, StaticInfo
-
-_SUPPLY_WINDOW_CHUNKS = 24  # chunks of the trace (1 h by default) in the supply estimate
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,11 @@ class PendingCheckin:
     tie_draw: float
 
 
-class SimulationStuck(VennGymError, RuntimeError):
-    """No job can make progress (for example no eligible device ever checks in, or every task is
-    longer than the check-in windows); the message names each stuck job and why."""
-
-
 class Simulation:
     """One run of a scenario. Drive it with :meth:`advance` and :meth:`set_scores`,
     or let :func:`run_policy` do so."""
 
-    def __init__(self, scenario: Scenario, keep_rounds: bool = True, record_assignments: bool = False):
+    def __init__(self, scenario: Scenario, keep_rounds: bool = True, record_assignments: bool = False) -> None:
         self.scenario = scenario
         self.keep_rounds = keep_rounds
         self.record_assignments = record_assignments
@@ -80,7 +78,7 @@ class Simulation:
 
         # Requirements and device classes (eligibility pattern x speed tier).
         req_keys: dict[str, int] = {}
-        self._job_req = np.array([req_keys.setdefault(requirements.key(j.requirement), len(req_keys)) for j in jobs])
+        job_req = np.array([req_keys.setdefault(requirements.key(j.requirement), len(req_keys)) for j in jobs])
         req_specs = {k: j.requirement for j in jobs for k in [requirements.key(j.requirement)]}
         eligible = np.stack([requirements.evaluate(req_specs[k], pop.attributes, len(pop)) for k in req_keys], axis=1)
         patterns, pattern_of_device = np.unique(eligible, axis=0, return_inverse=True)
@@ -98,80 +96,45 @@ class Simulation:
             class_eligible=class_eligible,
             class_tier=np.tile(np.arange(tiers), len(patterns)),
             speed_tiers=tiers,
-            job_requirement=self._job_req,
+            job_requirement=job_req,
             job_participants=np.array([j.participants for j in jobs], dtype=np.int64),
             job_rounds=np.array([j.rounds for j in jobs], dtype=np.int64),
             job_deadline_s=np.array([j.deadline_s for j in jobs], dtype=float),
         )
         self._job_eligible = self.static.job_eligible  # [class, job]
-        self._arrival = np.array([j.arrival_s for j in jobs], dtype=float)
-        self._class_prior = np.bincount(self._device_class, minlength=n_classes) / len(pop)
+        self._class_share = np.bincount(self._device_class, minlength=n_classes) / len(pop)
         self._compute = np.asarray(pop.compute_factor, dtype=float)
         self._bandwidth = np.asarray(pop.bandwidth_mbps, dtype=float)
-        self._workload = np.array([j.workload_s for j in jobs], dtype=float)
-        self._transfer = np.array([16.0 * j.model_size_mb for j in jobs], dtype=float)  # 2 x MB x 8 bit
-        self._quorum = np.array([j.quorum_count for j in jobs], dtype=np.int64)
-        self._is_async = np.array([j.mode == ASYNC for j in jobs])
-        self._buffer = np.array([j.buffer_size for j in jobs], dtype=np.int64)
+        self._params = JobParams(jobs)
         self._deadline_at_request = scenario.round_deadline_from == DEADLINE_FROM_REQUEST
-        # Each job's round keeps its quorum's smallest finishes in a slice of one array.
-        self._kept_off = np.concatenate([[0], np.cumsum(self._quorum)[:-1]]).astype(np.int64)
-        self._kept_vals = np.empty(int(self._quorum.sum()))
         self._reset_state()
 
     # ------------------------------------------------------------------ state
     def _reset_state(self) -> None:
         n_jobs, n_classes = self.static.n_jobs, self.static.n_classes
-        jobs = self.scenario.workload.jobs
         self.now = 0.0
         self.done = False
-        self._heap: list[tuple] = []
-        self._seq = 0
-        for j, job in enumerate(jobs):
+        self._heap: list[HeapEntry] = []
+        self._seq = 0  # entries pushed so far: ties in (time, kind) are handled first in, first out
+        for j, job in enumerate(self.scenario.workload.jobs):
             self._push(job.arrival_s, ARRIVAL, j, 0)
         if self.scenario.horizon_s is not None:
             self._push(self.scenario.horizon_s, HORIZON, -1, 0)
-        self._active = np.zeros(n_jobs, dtype=bool)
-        self._ended = np.zeros(n_jobs, dtype=bool)
-        self._end_time = np.full(n_jobs, np.nan)
-        self._open = np.zeros(n_jobs, dtype=np.int64)
-        self._assigned = np.zeros(n_jobs, dtype=np.int64)
-        self._attempt = np.zeros(n_jobs, dtype=np.int64)
-        self._rounds_done = np.zeros(n_jobs, dtype=np.int64)
-        # Progress (a round succeeded, a job arrived or ended): when, and each job's counters
-        # then, so that a stall can be told apart from slow going and explained per job.
-        self._progress_s = 0.0
-        # A horizon bounds a run already, and there a long stall is a result (Random on request-timed
-        # rounds can go a month without a successful round), not an error.
-        horizon = self.scenario.horizon_s
-        bounded = horizon is not None and horizon <= self.scenario.max_sim_days * 86_400.0
-        self._stall_s = math.inf if bounded else float(LIMITS["stall_days"]) * 86_400.0
-        self._instants_start_s, self._instants = 0.0, 0
-        self._instants_limit = LIMITS["instants_per_job_per_simulated_s"] * len(self.scenario.workload.jobs)
-        self._mark_time = np.zeros(n_jobs)
-        self._mark_tasks = np.zeros(n_jobs, dtype=np.int64)
-        self._mark_dropped = np.zeros(n_jobs, dtype=np.int64)
-        self._mark_failed = np.zeros(n_jobs, dtype=np.int64)
-        self._round_request = np.zeros(n_jobs)
-        self._dispatch_time = np.full(n_jobs, np.nan)
-        self._quorum_dispatch = np.full(n_jobs, np.nan)
-        self._last_assign = np.zeros(n_jobs)
-        self._close_candidate = np.full(n_jobs, np.inf)
-        self._success_count = np.zeros(n_jobs, dtype=np.int64)
-        self._kept_size = np.zeros(n_jobs, dtype=np.int64)
-        self._attained = np.zeros(n_jobs, dtype=np.int64)
-        self._failed_rounds = np.zeros(n_jobs, dtype=np.int64)
-        self._tasks = np.zeros(n_jobs, dtype=np.int64)
-        self._dropped = np.zeros(n_jobs, dtype=np.int64)
-        self._wasted = np.zeros(n_jobs, dtype=np.int64)
-        self._stragglers = np.zeros(n_jobs, dtype=np.int64)
-        self._sched_total = np.zeros(n_jobs)
-        self._response_total = np.zeros(n_jobs)
-        self._queuing_total = np.zeros(n_jobs)
-        self._last_sched = np.zeros(n_jobs)
-        self._last_response = np.zeros(n_jobs)
-        self._async_ends: list[list[tuple[float, bool]]] = [[] for _ in range(n_jobs)]
-        self._async_buffer = np.zeros(n_jobs, dtype=np.int64)
+        params = self._params
+        self._round = RoundState(self.static.job_participants, params.quorum)
+        self._totals = JobTotals(n_jobs)
+        self._supply = SupplyEstimate(self._class_share, self.scenario.trace)
+        self._response = ResponseP95(self.static.speed_tiers)
+        self._stall = StallWatch(
+            self.scenario,
+            self.static,
+            params,
+            self._totals,
+            self._supply,
+            self._device_class,
+            self._compute,
+            self._bandwidth,
+        )
         self._rounds: list[RoundRecord] = []
         self._assignment_parts: list[dict[str, np.ndarray]] = []
         self._busy_until = np.full(len(self.scenario.population), -np.inf)
@@ -184,51 +147,43 @@ class Simulation:
         self._pending = -1
         self._stop_choices: int | None = None
         self._chunk_len = 0
-        self._supply_counts: deque[np.ndarray] = deque(maxlen=_SUPPLY_WINDOW_CHUNKS)
-        self._supply_cache: np.ndarray | None = None
-        self._response_time = np.zeros(RESPONSE_SAMPLE)
-        self._response_tier = np.full(RESPONSE_SAMPLE, -1, dtype=np.int64)
-        self._response_next = np.zeros(1, dtype=np.int64)
-        # The matcher's view of the state: tuples of the arrays above, updated in place.
+        # The matcher's view of the state: tuples of the state's arrays, which it updates in place,
+        # in the order it unpacks them (see matching.assign).
+        r, t = self._round, self._totals
         self._m_devices = (self._busy_until, self._compute, self._bandwidth, self._device_tier)
         self._m_jobs = (
-            self._open,
-            self._assigned,
-            self._tasks,
-            self._dropped,
-            self._success_count,
-            self._last_assign,
-            self._quorum_dispatch,
-            self._dispatch_time,
-            self._quorum,
-            self._is_async,
+            r.open,
+            r.assigned,
+            t.tasks,
+            t.dropped,
+            r.results,
+            r.last_assign_s,
+            r.quorum_dispatch_s,
+            r.dispatch_s,
+            params.quorum,
+            params.is_async,
             self.static.job_deadline_s,
-            self._attempt,
-            self._workload,
-            self._transfer,
+            r.attempt,
+            params.workload_s,
+            params.transfer_mbit,
         )
-        self._m_kept = (self._close_candidate, self._kept_vals, self._kept_off, self._kept_size)
-        self._m_response = (self._response_time, self._response_tier, self._response_next)
+        self._m_kept = (r.close_s, r.kept_vals, r.kept_off, r.kept_size)
         self._m_events = matching.event_buffer(n_jobs)
         self._m_records = matching.record_buffer()
         self._device_first = np.full(len(self.scenario.population), -1, dtype=np.int64)
         self._job_seen = np.zeros(n_jobs, dtype=np.int64)
-        self._tier_p95 = np.full(self.static.speed_tiers, np.nan)
-        self._all_p95 = math.nan
         self.checkins_seen = 0
         self._load_chunk(0)
 
-    def _push(self, time: float, kind: int, job: int, tag: int) -> None:
-        heapq.heappush(self._heap, (time, kind, self._seq, job, tag))
+    def _push(self, time: float, kind: EventKind, job: int, tag: int) -> None:
+        heapq.heappush(self._heap, HeapEntry(time, kind, self._seq, job, tag))
         self._seq += 1
 
     # -------------------------------------------------------------- check-ins
     def _load_chunk(self, index: int) -> None:
         if self._chunk_index >= 0:
-            counts = np.bincount(self._c_class, minlength=self.static.n_classes)
-            self._supply_counts.append(counts)
-            self._supply_cache = None
-            self._update_response_p95()
+            self._supply.add_chunk(self._c_class)
+            self._response.refresh()
         trace = self.scenario.trace
         chunk = trace.chunk(index, self.scenario.seed)
         n = len(chunk)
@@ -246,35 +201,12 @@ class Simulation:
         self._c_noise = rng.lognormal(0.0, sd, n) if sd > 0 else np.ones(n)
         self._c_tie = rng.random(n)
         self._m_ck = (self._c_time, self._c_device, self._c_end, self._c_class, self._c_noise, self._c_tie)
+        self._stall.chunk_loaded(self._c_device, self._c_time, self._c_end)
         self._chunk_index = index
         self._chunk_end_time = (index + 1) * trace.chunk_s
         self._pos = 0
         self._chunk_len = n
         self.checkins_seen += n
-
-    def _update_response_p95(self) -> None:
-        # Refreshed once a chunk (an hour by default): percentiles per event would dominate run time.
-        seen = self._response_tier >= 0
-        times, tiers = self._response_time[seen], self._response_tier[seen]
-        self._tier_p95 = np.array(
-            [
-                np.percentile(times[tiers == u], 95) if (tiers == u).any() else np.nan
-                for u in range(self.static.speed_tiers)
-            ]
-        )
-        self._all_p95 = float(np.percentile(times, 95)) if len(times) else math.nan
-
-    def _supply_per_s(self) -> np.ndarray:
-        """Check-ins per second per class over the last chunks (read-only; changes once a chunk)."""
-        if self._supply_cache is None:
-            if not self._supply_counts:
-                supply = self._class_prior * self.scenario.trace.mean_rate_per_s()
-            else:
-                total = np.sum(self._supply_counts, axis=0)
-                supply = total / (len(self._supply_counts) * self.scenario.trace.chunk_s)
-            supply.setflags(write=False)
-            self._supply_cache = supply
-        return self._supply_cache
 
     # ------------------------------------------------------------ allocation
     def set_scores(self, scores: np.ndarray) -> None:
@@ -297,27 +229,20 @@ class Simulation:
         self._targets_dirty = True
 
     def _refresh_targets(self) -> None:
-        self._target_table, self._target_count = matching.target_table(self._scores, self._job_eligible, self._open)
+        self._target_table, self._target_count = matching.target_table(
+            self._scores, self._job_eligible, self._round.open
+        )
         self._targets_dirty = False
 
     # --------------------------------------------------------------- matching
-    def _next_event_time(self) -> float:
-        return self._heap[0][0] if self._heap else math.inf
-
     def _match_until(self, t_end: float) -> None:
         """Match check-ins with start < t_end (t_end shrinks if a quorum forms earlier)."""
         while self._pending < 0:
-            t_end = min(t_end, self._next_event_time())
+            t_end = min(t_end, self._heap[0].time if self._heap else math.inf)
             if self._pos >= self._chunk_len:
                 if self._chunk_end_time >= t_end:
                     return
-                if self._chunk_end_time - self._progress_s > self._stall_s and self._active.any():
-                    raise SimulationStuck(self._stall_report(self._chunk_end_time))
-                if self._chunk_end_time > self.scenario.max_sim_days * 86_400.0:
-                    raise SimulationStuck(
-                        f"simulated {self.scenario.max_sim_days} days without the jobs finishing; "
-                        f"jobs still running: {np.flatnonzero(self._active).tolist()}"
-                    )
+                self._stall.chunk_ends(self._chunk_end_time)
                 self._load_chunk(self._chunk_index + 1)
                 continue
             if self._targets_dirty:
@@ -337,7 +262,7 @@ class Simulation:
                 self._m_devices,
                 self._m_jobs,
                 self._m_kept,
-                self._m_response,
+                self._response.sample,
                 self._m_events,
                 self._m_records,
             )
@@ -357,10 +282,11 @@ class Simulation:
         if n == 0:
             return
         times, kinds, jobs, tags, good = (x[:n].tolist() for x in self._m_events)
+        async_ends, push = self._round.async_ends, self._push
         for time, kind, j, tag, ok in zip(times, kinds, jobs, tags, good):
             if kind == TASK_END:
-                heapq.heappush(self._async_ends[j], (time, ok))
-            self._push(time, kind, j, tag)
+                heapq.heappush(async_ends[j], (time, ok))
+            push(time, KIND_OF_VALUE[kind], j, tag)
 
     def _record_assignments(self, idx: np.ndarray, jobs: np.ndarray, finish: np.ndarray, ok: np.ndarray) -> None:
         self._assignment_parts.append(
@@ -368,7 +294,7 @@ class Simulation:
                 "time_s": self._c_time[idx],
                 "device": self._c_device[idx],
                 "job": jobs,
-                "attempt": self._attempt[jobs],
+                "attempt": self._round.attempt[jobs],
                 "window_end_s": self._c_end[idx],
                 "finish_s": finish,
                 "success": ok,
@@ -386,7 +312,7 @@ class Simulation:
             self._m_devices,
             self._m_jobs,
             self._m_kept,
-            self._m_response,
+            self._response.sample,
             not self._deadline_at_request,
             self._m_events,
             0,
@@ -416,35 +342,34 @@ class Simulation:
             self._match_until(math.inf)
             if self._pending >= 0:
                 return []
-            if not self._heap:
+            heap = self._heap
+            if not heap:
                 raise SimulationStuck("no pending event and no job can progress")
-            time = self._heap[0][0]
+            time = heap[0].time
             self.now = time
             events: list[SchedulingEvent] = []
-            while self._heap and self._heap[0][0] == time:
-                _, kind, _, j, tag = heapq.heappop(self._heap)
-                events.extend(self._handle(kind, j, tag, time))
-            if self._ended.all():
+            while heap and heap[0].time == time:  # handling may push events at this instant too
+                events.extend(self._handle(heapq.heappop(heap)))
+            if self._totals.ended.all():
                 self.done = True
             else:
-                self._instants += 1
-                if self._instants >= self._instants_limit:  # counted cheaply; looked at in batches
-                    self._check_time_advances(time)
+                self._stall.instant(time)
             if events:
                 return events
         return []
 
-    def _handle(self, kind: int, j: int, tag: int, time: float) -> list[SchedulingEvent]:
+    def _handle(self, entry: HeapEntry) -> list[SchedulingEvent]:
+        kind, j, time = entry.kind, entry.job, entry.time
         if kind == ARRIVAL:
-            self._active[j] = True
-            self._mark_progress(j, time)
+            self._totals.active[j] = True
+            self._stall.progress(j, time)
             return [SchedulingEvent(time, "arrival", j), *self._request(j, time)]
         if kind == HORIZON:
             self.done = True
             return [SchedulingEvent(time, "horizon")]
-        if not self._active[j] or tag != self._attempt[j]:
+        if not self._totals.active[j] or entry.tag != self._round.attempt[j]:
             return []  # stale: that round has already ended
-        if kind == CLOSE and time == self._close_candidate[j]:
+        if kind == CLOSE and time == self._round.close_s[j]:
             return self._end_round(j, time, success=True)
         if kind == DEADLINE:
             return self._end_round(j, time, success=False)
@@ -453,170 +378,94 @@ class Simulation:
         return []
 
     def _request(self, j: int, time: float) -> list[SchedulingEvent]:
-        self._round_request[j] = time
-        self._open[j] = self.static.job_participants[j]
-        self._assigned[j] = 0
-        self._dispatch_time[j] = np.nan
-        self._quorum_dispatch[j] = np.nan
-        self._last_assign[j] = time
-        self._close_candidate[j] = math.inf
-        self._success_count[j] = 0
-        self._kept_size[j] = 0
+        self._round.request(j, time)
         self._targets_dirty = True
-        if self._deadline_at_request and not self._is_async[j]:
-            self._push(time + self.static.job_deadline_s[j], DEADLINE, j, int(self._attempt[j]))
+        if self._deadline_at_request and not self._params.is_async[j]:
+            deadline = time + self.static.job_deadline_s[j]
+            self._push(deadline, DEADLINE, j, int(self._round.attempt[j]))
         return [SchedulingEvent(time, "request", j)]
 
     def _end_round(self, j: int, time: float, success: bool) -> list[SchedulingEvent]:
+        r, t = self._round, self._totals
         # Python floats: numpy scalar arithmetic would cost more than the rest of this method.
-        request = float(self._round_request[j])
+        request = float(r.request_s[j])
         # A round whose quorum formed before its last device was found ends its
         # scheduling phase at its last assignment.
-        dispatch = float(self._dispatch_time[j])
+        dispatch = float(r.dispatch_s[j])
         if math.isnan(dispatch):
-            dispatch = float(self._last_assign[j])
+            dispatch = float(r.last_assign_s[j])
         dispatch = min(max(dispatch, request), time)
-        self._last_sched[j] = dispatch - request
-        self._last_response[j] = time - dispatch
-        self._sched_total[j] += dispatch - request
-        self._response_total[j] += time - dispatch
+        t.last_scheduling_s[j] = dispatch - request
+        t.last_response_s[j] = time - dispatch
+        t.scheduling_s[j] += dispatch - request
+        t.response_s[j] += time - dispatch
         # Queuing delay (the authors' measure): request to the dispatch of the quorum-th device,
         # or to the round's end if fewer were dispatched.
-        quorum_dispatch = float(self._quorum_dispatch[j])
+        quorum_dispatch = float(r.quorum_dispatch_s[j])
         if math.isnan(quorum_dispatch):
             quorum_dispatch = time
-        self._queuing_total[j] += quorum_dispatch - request
+        t.queuing_s[j] += quorum_dispatch - request
         if self.keep_rounds:
             self._rounds.append(
                 RoundRecord(
                     j,
-                    int(self._rounds_done[j]),
-                    int(self._attempt[j]),
+                    int(t.rounds_done[j]),
+                    int(r.attempt[j]),
                     request,
                     dispatch,
                     time,
                     success,
-                    int(self._assigned[j]),
-                    int(self._success_count[j]),
+                    int(r.assigned[j]),
+                    int(r.results[j]),
                     quorum_dispatch,
                 )
             )
-        self._attempt[j] += 1
-        self._open[j] = 0
+        r.attempt[j] += 1
+        r.open[j] = 0
         self._targets_dirty = True
         if success:
-            self._mark_progress(j, time)
-            self._rounds_done[j] += 1
-            self._attained[j] += self._quorum[j]
-            self._stragglers[j] += self._success_count[j] - self._quorum[j]
+            quorum = self._params.quorum[j]
+            self._stall.progress(j, time)
+            t.rounds_done[j] += 1
+            t.attained[j] += quorum
+            t.stragglers[j] += r.results[j] - quorum
         else:
-            self._failed_rounds[j] += 1
-            self._wasted[j] += self._assigned[j]
+            t.failed_rounds[j] += 1
+            t.wasted[j] += r.assigned[j]
         events = [SchedulingEvent(time, "round_end", j, success)]
-        if self._rounds_done[j] >= self.static.job_rounds[j]:
+        if t.rounds_done[j] >= self.static.job_rounds[j]:
             return events + self._end_job(j, time)
         return events + self._request(j, time)
 
     def _end_job(self, j: int, time: float) -> list[SchedulingEvent]:
-        self._active[j] = False
-        self._ended[j] = True
-        self._end_time[j] = time
-        self._progress_s = time
+        t = self._totals
+        t.active[j] = False
+        t.ended[j] = True
+        t.end_s[j] = time
+        self._stall.job_ended(time)
         return [SchedulingEvent(time, "job_end", j)]
 
     def _async_task_end(self, j: int, time: float) -> list[SchedulingEvent]:
-        ends = self._async_ends[j]
+        r, t = self._round, self._totals
+        ends = r.async_ends[j]
         events: list[SchedulingEvent] = []
         while ends and ends[0][0] <= time:
             _, good = heapq.heappop(ends)
-            self._open[j] += 1
+            r.open[j] += 1
             self._targets_dirty = True
             if good:
-                self._async_buffer[j] += 1
-                self._attained[j] += 1
-            if self._async_buffer[j] >= self._buffer[j] and self._active[j]:
-                self._async_buffer[j] = 0
-                self._mark_progress(j, time)
-                self._rounds_done[j] += 1
+                r.async_buffer[j] += 1
+                t.attained[j] += 1
+            if r.async_buffer[j] >= self._params.buffer_size[j] and t.active[j]:
+                r.async_buffer[j] = 0
+                self._stall.progress(j, time)
+                t.rounds_done[j] += 1
                 events.append(SchedulingEvent(time, "round_end", j, True))
-                if self._rounds_done[j] >= self.static.job_rounds[j]:
-                    self._open[j] = 0
-                    self._stragglers[j] += sum(1 for _, g in ends if g)
+                if t.rounds_done[j] >= self.static.job_rounds[j]:
+                    r.open[j] = 0
+                    t.stragglers[j] += sum(1 for _, g in ends if g)
                     return events + self._end_job(j, time)
         return events
-
-    # ------------------------------------------------------------- progress
-    def _mark_progress(self, j: int, time: float) -> None:
-        self._progress_s = time
-        self._mark_time[j] = time
-        self._mark_tasks[j] = self._tasks[j]
-        self._mark_dropped[j] = self._dropped[j]
-        self._mark_failed[j] = self._failed_rounds[j]
-
-    def _check_time_advances(self, time: float) -> None:
-        """Stop a run whose simulated time stands still (a failing round requested again and again
-        at one instant), early and with the reason. A stall in time is caught as chunks load."""
-        if time - self._instants_start_s < 1.0 and self._active.any():
-            raise SimulationStuck(
-                f"{self.scenario.name}: simulated time has stopped advancing: {self._instants:,} scheduling "
-                f"instants within one simulated second at t = {time:,.3f} s (limit: "
-                f"{limit_text('instants_per_job_per_simulated_s')} per job); " + self._job_reasons(time)
-            )
-        self._instants_start_s, self._instants = time, 0
-
-    def _stall_report(self, time: float) -> str:
-        return (
-            f"{self.scenario.name}: no progress for {(time - self._progress_s) / 86_400:.0f} simulated days "
-            f"(t = day {time / 86_400:.0f}): no round succeeded and no job arrived or ended (limit: "
-            f"{limit_text('stall_days')}); " + self._job_reasons(time)
-        )
-
-    def _job_reasons(self, time: float) -> str:
-        return "; ".join(
-            f"job {j}{f' ({n})' if (n := self.scenario.workload.jobs[j].name) else ''}: {self._stuck_reason(j, time)}"
-            for j in np.flatnonzero(self._active)
-        )
-
-    def _stuck_reason(self, j: int, time: float) -> str:
-        tasks = int(self._tasks[j] - self._mark_tasks[j])
-        dropped = int(self._dropped[j] - self._mark_dropped[j])
-        failed = int(self._failed_rounds[j] - self._mark_failed[j])
-        since = f"since t = {self._mark_time[j]:,.0f} s"
-        eligible_classes = np.flatnonzero(self._job_eligible[:, j])
-        eligible = np.isin(self._device_class, eligible_classes)
-        fastest = float(
-            np.min(self._workload[j] * self._compute[eligible] + self._transfer[j] / self._bandwidth[eligible])
-        )
-        deadline = float(self.static.job_deadline_s[j])
-        if not self._is_async[j] and deadline < fastest:
-            return (
-                f"its deadline_s {deadline:g} is shorter than its fastest possible task ({fastest:,.1f} s on its "
-                f"fastest eligible device, before noise): {failed:,} rounds failed {since}"
-            )
-        if tasks == 0:
-            supply = float(self._supply_per_s()[eligible_classes].sum()) * 3600
-            if supply == 0:
-                return (
-                    f"no device that satisfies its requirement {self.static.requirement_labels[self._job_req[j]]} "
-                    f"has checked in for {len(self._supply_counts)} chunks of the trace; no task {since}"
-                )
-            return (
-                f"it was given no device {since}, although {supply:,.0f} eligible check-ins an hour arrive: "
-                f"the policy gives them to other jobs"
-            )
-        if dropped == tasks:
-            in_chunk = self._c_end[: self._chunk_len] - self._c_time[: self._chunk_len]
-            in_chunk = in_chunk[eligible[self._c_device[: self._chunk_len]]]
-            longest = f"{in_chunk.max():,.0f} s" if len(in_chunk) else "none"
-            return (
-                f"all {tasks:,} tasks it was given {since} outlasted their device's check-in window: its task "
-                f"needs at least {fastest:,.0f} s (fastest eligible device, before noise); the longest eligible "
-                f"window in the trace's current chunk: {longest}"
-            )
-        return (
-            f"{failed:,} rounds failed {since} ({tasks:,} tasks, {dropped:,} outlasted their window): its rounds "
-            f"cannot gather {int(self._quorum[j])} results within deadline_s {deadline:g}"
-        )
 
     # ------------------------------------------------------- device-level control
     @property
@@ -643,12 +492,12 @@ class Simulation:
             if not 0 <= job < self.static.n_jobs:
                 raise IllegalActionError(f"job {job} is out of range [0, {self.static.n_jobs}) (or -1 for idle)")
             cls = self._c_class[k]
-            if not self._active[job] or self._open[job] <= 0:
+            if not self._totals.active[job] or self._round.open[job] <= 0:
                 raise IllegalActionError(f"job {job} has no open demand at t={self._c_time[k]:.1f}s")
             if not self._job_eligible[cls, job]:
                 raise IllegalActionError(
                     f"device {int(self._c_device[k])} is not eligible for job {job} "
-                    f"(requirement {self.static.requirement_labels[self._job_req[job]]})"
+                    f"(requirement {self.static.requirement_labels[self.static.job_requirement[job]]})"
                 )
             self._assign_one(k, job)
         self._pending = -1
@@ -656,23 +505,25 @@ class Simulation:
 
     # ------------------------------------------------------------- observing
     def observe(self) -> SchedulerView:
+        """What a scheduler sees now (arrays are copies, or read-only)."""
+        r, t = self._round, self._totals
         return SchedulerView(
             time_s=self.now,
             static=self.static,
-            active=self._active.copy(),
-            arrival_s=self._arrival,
-            rounds_done=self._rounds_done.copy(),
-            open_demand=self._open.copy(),
-            assigned=self._assigned.copy(),
-            results=self._success_count.copy(),
-            round_request_s=self._round_request.copy(),
-            attained=self._attained.copy(),
-            failed_rounds=self._failed_rounds.copy(),
-            last_scheduling_delay_s=self._last_sched.copy(),
-            last_response_s=self._last_response.copy(),
-            class_supply_per_s=self._supply_per_s(),
-            tier_response_p95_s=self._tier_p95,
-            all_response_p95_s=self._all_p95,
+            active=t.active.copy(),
+            arrival_s=self._params.arrival_s,
+            rounds_done=t.rounds_done.copy(),
+            open_demand=r.open.copy(),
+            assigned=r.assigned.copy(),
+            results=r.results.copy(),
+            round_request_s=r.request_s.copy(),
+            attained=t.attained.copy(),
+            failed_rounds=t.failed_rounds.copy(),
+            last_scheduling_delay_s=t.last_scheduling_s.copy(),
+            last_response_s=t.last_response_s.copy(),
+            class_supply_per_s=self._supply.per_s(),
+            tier_response_p95_s=self._response.per_tier,
+            all_response_p95_s=self._response.overall,
         )
 
     def assignments(self) -> dict[str, np.ndarray]:
@@ -687,39 +538,42 @@ class Simulation:
 
     @property
     def jobs_ended(self) -> int:
-        return int(self._ended.sum())
+        return int(self._totals.ended.sum())
 
     def elapsed_jct_s(self) -> float:
         """Sum over jobs of time spent in the system so far (ended jobs: their JCT)."""
-        ended = np.nansum(self._end_time - self._arrival)
-        return float(ended + np.sum(self.now - self._arrival[self._active]))
+        t, arrival = self._totals, self._params.arrival_s
+        ended = np.nansum(t.end_s - arrival)
+        return float(ended + np.sum(self.now - arrival[t.active]))
 
     def result(self, policy_name: str = "") -> RunResult:
+        """The run's result so far (unfinished jobs counted up to now)."""
+        t = self._totals
         jobs = self.scenario.workload.jobs
         records = []
         for j, job in enumerate(jobs):
-            finished = bool(self._ended[j])
-            end = float(self._end_time[j]) if finished else self.now
+            finished = bool(t.ended[j])
+            end = float(t.end_s[j]) if finished else self.now
             records.append(
                 JobRecord(
                     job=j,
                     name=job.name,
-                    requirement=self.static.requirement_labels[self._job_req[j]],
+                    requirement=self.static.requirement_labels[self.static.job_requirement[j]],
                     participants=job.participants,
                     rounds=job.rounds,
                     arrival_s=job.arrival_s,
                     end_s=end,
                     jct_s=end - job.arrival_s if (finished or job.arrival_s <= self.now) else 0.0,
                     finished=finished,
-                    rounds_done=int(self._rounds_done[j]),
-                    failed_rounds=int(self._failed_rounds[j]),
-                    scheduling_delay_s=float(self._sched_total[j]),
-                    response_time_s=float(self._response_total[j]),
-                    queuing_delay_s=float(self._queuing_total[j]),
-                    tasks=int(self._tasks[j]),
-                    dropped_tasks=int(self._dropped[j]),
-                    wasted_tasks=int(self._wasted[j]),
-                    straggler_results=int(self._stragglers[j]),
+                    rounds_done=int(t.rounds_done[j]),
+                    failed_rounds=int(t.failed_rounds[j]),
+                    scheduling_delay_s=float(t.scheduling_s[j]),
+                    response_time_s=float(t.response_s[j]),
+                    queuing_delay_s=float(t.queuing_s[j]),
+                    tasks=int(t.tasks[j]),
+                    dropped_tasks=int(t.dropped[j]),
+                    wasted_tasks=int(t.wasted[j]),
+                    straggler_results=int(t.stragglers[j]),
                 )
             )
         return RunResult(

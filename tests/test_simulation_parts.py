@@ -1,0 +1,66 @@
+"""The simulator's parts on their own: the event kinds and heap entries, and the estimates."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+
+import numpy as np
+import pytest
+
+from venn_gym import matching
+from venn_gym.estimates import WINDOW_CHUNKS, ResponseP95, SupplyEstimate
+from venn_gym.event_heap import KIND_OF_VALUE, EventKind, HeapEntry
+from venn_gym.trace import DiurnalTrace
+
+
+def test_event_kinds_keep_their_values_and_the_matchers():
+    assert [(k.name, int(k)) for k in EventKind] == [
+        ("CLOSE", 0),
+        ("DEADLINE", 1),
+        ("TASK_END", 2),
+        ("ARRIVAL", 3),
+        ("HORIZON", 4),
+    ]
+    assert (matching.CLOSE, matching.DEADLINE, matching.TASK_END, matching.ARRIVAL, matching.HORIZON) == tuple(
+        EventKind
+    )
+    assert all(KIND_OF_VALUE[int(k)] is k for k in EventKind)
+
+
+def test_heap_entries_order_as_plain_tuples():
+    rng = random.Random(0)
+    rows = [
+        (float(rng.choice([0.0, 1.0, 2.5, math.inf])), rng.choice(list(EventKind)), seq, rng.randrange(-1, 3), 0)
+        for seq in rng.sample(range(10_000), 2_000)
+    ]
+    entries = [HeapEntry(*row) for row in rows]
+    assert [tuple(e) for e in sorted(entries)] == sorted(rows)
+    heapq.heapify(entries)
+    assert [tuple(heapq.heappop(entries)) for _ in range(len(rows))] == sorted(rows)
+
+
+def test_supply_starts_at_the_population_share_of_the_mean_rate_then_counts_recent_chunks():
+    trace = DiurnalTrace(n_devices=10, checkins_per_day=86_400.0, chunk_s=100.0)
+    share = np.array([0.25, 0.75])
+    supply = SupplyEstimate(share, trace)
+    assert supply.chunks == 0 and list(supply.per_s()) == [0.25, 0.75]
+    assert not supply.per_s().flags.writeable
+    supply.add_chunk(np.array([0, 1, 1, 1]))
+    assert list(supply.per_s()) == [0.01, 0.03]
+    for _ in range(WINDOW_CHUNKS):
+        supply.add_chunk(np.array([1, 1]))
+    assert supply.chunks == WINDOW_CHUNKS and list(supply.per_s()) == [0.0, 0.02]
+
+
+def test_response_p95_per_tier_and_overall_from_the_filled_slots():
+    p95 = ResponseP95(speed_tiers=3)
+    assert np.isnan(p95.per_tier).all() and math.isnan(p95.overall)
+    times, tiers, _ = p95.sample
+    times[:4], tiers[:4] = [10.0, 20.0, 30.0, 40.0], [0, 0, 2, 2]
+    p95.refresh()
+    assert p95.per_tier[0] == pytest.approx(np.percentile([10.0, 20.0], 95))
+    assert math.isnan(p95.per_tier[1])
+    assert p95.per_tier[2] == pytest.approx(np.percentile([30.0, 40.0], 95))
+    assert p95.overall == pytest.approx(np.percentile([10.0, 20.0, 30.0, 40.0], 95))

@@ -19,12 +19,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from conftest import job, make_population, make_trace, simulate
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from venn_gym import requirements
 from venn_gym.baselines import make_policy
 from venn_gym.envs import DeviceAssignEnv
+from venn_gym.errors import SpecError
 from venn_gym.jobs import ASYNC, JobSpec, Workload
 from venn_gym.scenario import Scenario
 from venn_gym.trace import DiurnalTrace
@@ -108,7 +109,7 @@ def small_scenarios(draw) -> Scenario:
                     **common,
                 )
             )
-    return Scenario(
+    options = dict(
         name="test/generated-v0",
         seed=draw(st.integers(0, 2**16)),
         population=population,
@@ -118,7 +119,13 @@ def small_scenarios(draw) -> Scenario:
         task_noise_log_sd=draw(st.sampled_from([0.0, 0.5])),
         horizon_s=HORIZON_S,
         round_deadline_from=draw(st.sampled_from(["request", "dispatch"])),
+        device_once_per_round=draw(st.booleans()),
     )
+    try:
+        return Scenario(**options)
+    except SpecError:  # under device_once_per_round, a job asking for more devices than can serve it
+        assume(not options["device_once_per_round"])
+        raise
 
 
 def check_run(scenario: Scenario, sim, res) -> None:
@@ -134,6 +141,11 @@ def check_run(scenario: Scenario, sim, res) -> None:
     for j, spec in enumerate(jobs):
         eligible = requirements.evaluate(spec.requirement, scenario.population.attributes, len(scenario.population))
         assert eligible[a["device"][a["job"] == j].astype(int)].all(), f"job {j} got an ineligible device"
+    # Under device_once_per_round no device serves one round of a sync job twice.
+    if scenario.device_once_per_round:
+        sync = np.array([jobs[j].mode != ASYNC for j in a["job"]], dtype=bool)
+        served = list(zip(a["device"][sync], a["job"][sync], a["attempt"][sync]))
+        assert len(served) == len(set(served)), "a device served one round twice"
     # Each round attempt ends once; sync rounds keep their size and deadline.
     keys = [(r.job, r.attempt) for r in res.rounds if not jobs[r.job].mode == ASYNC]
     assert len(keys) == len(set(keys)), "a round attempt ended twice"

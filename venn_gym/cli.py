@@ -408,6 +408,7 @@ def _scenarios_show(args) -> int:
         f"devices: {len(pop)}; check-ins: {scenario.trace.mean_rate_per_s() * 86400:,.0f}/day; "
         f"speed tiers: {scenario.speed_tiers}; horizon: {_days(scenario.horizon_s)}; "
         f"round deadlines count from: {scenario.round_deadline_from}"
+        + ("; a device serves a round at most once" if scenario.device_once_per_round else "")
     )
     print(f"jobs: {len(jobs)}; total demand {sum(j.participants * j.rounds for j in jobs):,} device-tasks")
     print(
@@ -461,7 +462,8 @@ def _checked_text(path: Path) -> str:
     return (
         f"Built for seed 0: {len(scenario.workload.jobs)} jobs, each with eligible devices that check in; "
         f"{len(scenario.population):,} devices; {scenario.trace.mean_rate_per_s() * 86_400:,.0f} check-ins/day; "
-        f"horizon {horizon}; round deadlines from {scenario.round_deadline_from}."
+        f"horizon {horizon}; round deadlines from {scenario.round_deadline_from}"
+        + ("; a device serves a round at most once." if scenario.device_once_per_round else ".")
     )
 
 

@@ -17,6 +17,9 @@ LIMITS = {
     # simulated second (time has stopped advancing: e.g. a deadline far shorter than any task
     # makes a round fail and be requested again at once).
     "instants_per_job_per_simulated_s": 10_000,
+    # device_once_per_round keeps, per (job, device), the last round served: 8 bytes each
+    # (the paper's full scale: 50 jobs x 100,000 devices = 5 M, 40 MB)
+    "once_per_round_cells": 100_000_000,
 }
 
 

@@ -10,6 +10,9 @@ The segment is then cut at the first of:
 - the check-in that fills a request (the targets change);
 - the first check-in at or after a quorum that the segment's own results complete (events come
   before check-ins at the same instant).
+Under ``device_once_per_round`` a device whose class's first choice is a round it already served
+falls through to the next score level (:func:`allowed_targets`); ``served[job, device]`` holds the
+last round attempt the device served of each job.
 The kept assignments are then applied, and the events they cause (a round's close, a
 dispatch-timed deadline, an async task's end) are written to a buffer that the simulation
 pushes on its heap in the same order.
@@ -98,6 +101,38 @@ def target_table(scores, eligible, job_open):
                 table[c, filled] = j
                 filled += 1
     return table, count
+
+
+@_compiled
+def allowed_targets(c, d, scores, eligible, job_open, served, attempt, out):
+    """Under ``device_once_per_round``: the jobs a check-in of device ``d`` (class ``c``) may go
+    to, written ascending to ``out``; returns how many. Of the eligible jobs with open demand and a
+    finite score whose current round ``d`` has not served, those of the highest score: a device
+    that served its class's first choice falls through to the next score level."""
+    row = c if scores.shape[0] > 1 else 0
+    best = -np.inf
+    count = 0
+    for j in range(eligible.shape[1]):
+        score = scores[row, j]
+        if not eligible[c, j] or job_open[j] <= 0 or not score > -np.inf or served[j, d] == attempt[j]:
+            continue
+        if score > best:
+            best = score
+            count = 0
+        if score == best:
+            out[count] = j
+            count += 1
+    return count
+
+
+@_compiled
+def _served_a_target(c, d, target_table, target_count, served, attempt):
+    """Whether device ``d`` served the current round of one of class ``c``'s first choices."""
+    for m in range(target_count[c]):
+        j = target_table[c, m]
+        if served[j, d] == attempt[j]:
+            return True
+    return False
 
 
 @_compiled
@@ -229,7 +264,8 @@ def assign(
     finish at ``finish`` and succeed where ``ok``. Returns (events written in total, whether a
     request was filled)."""
     ck_time, ck_device, ck_end = ck[0], ck[1], ck[2]
-    busy_until, tier = devices[0], devices[3]
+    busy_until, tier, served = devices[0], devices[3], devices[4]
+    once = served.shape[0] > 0
     (
         job_open,
         assigned,
@@ -270,6 +306,8 @@ def assign(
 
     for i in range(take):
         j = tent_job[i]
+        if once and not is_async[j]:
+            served[j, ck_device[tent[i]]] = attempt[j]
         tasks[j] += 1
         if ok[i]:
             successes[j] += 1
@@ -343,14 +381,18 @@ def match_checkins(
     response,
     events,
     records,
+    scores,
+    eligible,
 ):
     """Match check-ins from ``pos`` on, segment by segment, until the chunk ends, the next
     check-in is at or after ``t_end`` or an event written here, a request fills, a contested
     check-in (one that could go to ``stop_choices`` or more jobs; 0: never stop) comes up, or
     a buffer is full. Returns (why, next position, pending check-in or -1, events, records)."""
     ck_time, ck_device, ck_end, ck_class, ck_noise, ck_tie = ck
-    busy_until = devices[0]
+    busy_until, served = devices[0], devices[4]
+    once = served.shape[0] > 0  # device_once_per_round
     job_open, quorum, is_async, close_candidate = jobs[0], jobs[8], jobs[9], kept[0]
+    attempt = jobs[11]
     kept_vals, kept_off, kept_size = kept[1], kept[2], kept[3]
     ev_time = events[0]
     rec_idx, rec_job, rec_finish, rec_ok = records
@@ -363,6 +405,7 @@ def match_checkins(
             break
     tent = np.empty(SEGMENT, np.int64)
     tent_job = np.empty(SEGMENT, np.int64)
+    allowed = np.empty(n_jobs, np.int64)
     new_finish = np.empty(SEGMENT)
     n_ev = 0
     n_rec = 0
@@ -378,6 +421,10 @@ def match_checkins(
         if stop_choices > 0 and any_open:
             for k in range(a, b):
                 if target_count[ck_class[k]] >= stop_choices and busy_until[ck_device[k]] <= ck_time[k]:
+                    c, d = ck_class[k], ck_device[k]
+                    if once and _served_a_target(c, d, target_table, target_count, served, attempt):
+                        if allowed_targets(c, d, scores, eligible, job_open, served, attempt, allowed) < stop_choices:
+                            continue
                     stop = k
                     break
             if stop >= 0 and ck_time[stop] < next_event:
@@ -406,6 +453,11 @@ def match_checkins(
             d = ck_device[k]
             if target < 0 or busy_until[d] > ck_time[k]:
                 continue
+            if once and _served_a_target(ck_class[k], d, target_table, target_count, served, attempt):
+                n_allowed = allowed_targets(ck_class[k], d, scores, eligible, job_open, served, attempt, allowed)
+                if n_allowed == 0:
+                    continue
+                target = allowed[min(int(ck_tie[k] * n_allowed), n_allowed - 1)]
             first = device_first[d]
             if first >= 0:
                 if ck_time[k] < ck_end[tent[first]]:

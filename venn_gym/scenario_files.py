@@ -37,6 +37,7 @@ A scenario file (``.yaml``, ``.yml`` or ``.json``) is one mapping::
     horizon_s: null
     max_sim_days: 3650
     round_deadline_from: request     # or dispatch (see venn_gym.jobs.JobSpec)
+    device_once_per_round: false     # true: a device serves each round at most once
 
 Details:
 

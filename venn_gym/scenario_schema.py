@@ -364,6 +364,12 @@ SCHEMA = {
             "round_deadline_from": _choice(
                 DEADLINE_ORIGINS, "where a round's deadline counts from", _SCENARIO["round_deadline_from"]
             ),
+            "device_once_per_round": _field(
+                {"type": "boolean"},
+                "a device serves each round of a synchronous job at most once (deployed FL); false: it may "
+                "fill several places of one round (the authors' simulator)",
+                _SCENARIO["device_once_per_round"],
+            ),
         },
         ["devices", "workload"],
     ),

@@ -138,6 +138,9 @@ class Simulation:
         self._rounds: list[RoundRecord] = []
         self._assignment_parts: list[dict[str, np.ndarray]] = []
         self._busy_until = np.full(len(self.scenario.population), -np.inf)
+        # device_once_per_round: the last round attempt each device served of each job (-1: none)
+        once = self.scenario.device_once_per_round
+        self._served = np.full((n_jobs, len(self.scenario.population)) if once else (0, 0), -1, dtype=np.int64)
         self._scores = np.full((n_classes, n_jobs), -np.inf)
         self._targets_dirty = True
         self._target_table = np.full((n_classes, 1), -1, dtype=np.int64)
@@ -150,7 +153,7 @@ class Simulation:
         # The matcher's view of the state: tuples of the state's arrays, which it updates in place,
         # in the order it unpacks them (see matching.assign).
         r, t = self._round, self._totals
-        self._m_devices = (self._busy_until, self._compute, self._bandwidth, self._device_tier)
+        self._m_devices = (self._busy_until, self._compute, self._bandwidth, self._device_tier, self._served)
         self._m_jobs = (
             r.open,
             r.assigned,
@@ -265,6 +268,8 @@ class Simulation:
                 self._response.sample,
                 self._m_events,
                 self._m_records,
+                self._scores,
+                self._job_eligible,
             )
             self._replay_events(n_events)
             if n_records:
@@ -479,9 +484,19 @@ class Simulation:
             device=int(self._c_device[k]),
             device_class=cls,
             window_end_s=float(self._c_end[k]),
-            candidates=self._target_table[cls, : self._target_count[cls]].copy(),
+            candidates=self._candidates(cls, int(self._c_device[k])),
             tie_draw=float(self._c_tie[k]),
         )
+
+    def _candidates(self, cls: int, device: int) -> np.ndarray:
+        """The jobs the simulator's own matching would choose among for this check-in."""
+        if self._served.shape[0]:
+            out = np.empty(self.static.n_jobs, dtype=np.int64)
+            n = matching.allowed_targets(
+                cls, device, self._scores, self._job_eligible, self._round.open, self._served, self._round.attempt, out
+            )
+            return out[:n]
+        return self._target_table[cls, : self._target_count[cls]].copy()
 
     def decide(self, job: int) -> None:
         """Settle the pending check-in: give its device to ``job``, or leave it idle with -1."""
@@ -498,6 +513,10 @@ class Simulation:
                 raise IllegalActionError(
                     f"device {int(self._c_device[k])} is not eligible for job {job} "
                     f"(requirement {self.static.requirement_labels[self.static.job_requirement[job]]})"
+                )
+            if self._served.shape[0] and self._served[job, self._c_device[k]] == self._round.attempt[job]:
+                raise IllegalActionError(
+                    f"device {int(self._c_device[k])} already serves job {job}'s current round (device_once_per_round)"
                 )
             self._assign_one(k, job)
         self._pending = -1

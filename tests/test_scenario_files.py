@@ -908,3 +908,16 @@ def test_unknown_scenario_says_how_to_register_one(monkeypatch, fresh_registry):
     monkeypatch.setenv("VENN_GYM_SCENARIO_PATH", "")
     with pytest.raises(venn_gym.SpecError, match="scenarios folder"):
         venn_gym.make_scenario("mylab/nothing-v0")
+
+
+@pytest.mark.parametrize("where", ["name", "description", "workload"])
+def test_a_billion_laughs_file_is_refused_before_it_is_walked(tmp_path, where):
+    """Nested YAML aliases expand to 9**9 values: refused by size, wherever they hang (the schema
+    check alone would walk every one of them)."""
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+    )
+    path = tmp_path / "bomb.yaml"
+    path.write_text(bomb + f"{where}: *i\n")
+    with pytest.raises(SpecError, match="expands to more than 1,000,000 values"):
+        load_scenario_file(path)

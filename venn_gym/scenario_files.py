@@ -276,7 +276,30 @@ def _read_document(path: str | Path, trust_pickles: bool = False) -> tuple[dict,
         raise SpecError("the file is empty", source=source)
     if not isinstance(doc, dict):
         raise SpecError(f"the top level must be a mapping of keys, got {type(doc).__name__}", source=source)
+    if _expanded_size(doc, MAX_DOCUMENT_VALUES) > MAX_DOCUMENT_VALUES:
+        raise SpecError(
+            f"the document expands to more than {MAX_DOCUMENT_VALUES:,} values (YAML aliases repeating "
+            "one another?); a scenario file is far smaller",
+            source=source,
+        )
     return doc, _Context(path, trust_pickles)
+
+
+MAX_DOCUMENT_VALUES = 1_000_000  # a 10,000-job workload is about 100,000
+
+
+def _expanded_size(value: Any, limit: int) -> int:
+    """Values in a loaded document, counting a YAML alias each time it is used (so a 'billion
+    laughs' file, whose aliases nest, is caught); stops counting past ``limit``."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 class _Context:

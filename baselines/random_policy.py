@@ -11,6 +11,7 @@ over every open round, and few gather a quorum before their deadline; the second
 import numpy as np
 
 from venn_gym.policy import Policy
+from venn_gym.seeds import RANDOM_POLICY_STREAM, stream
 
 
 class RandomPolicy(Policy):
@@ -25,7 +26,7 @@ class RandomOrderPolicy(Policy):
     name = "random-order"
 
     def reset(self, static, seed):
-        self._rng = np.random.default_rng([seed, 0x0D3E])
+        self._rng = stream(seed, RANDOM_POLICY_STREAM)
         self._priority = np.zeros(static.n_jobs)
 
     def scores(self, view, events):

@@ -44,6 +44,7 @@ import numpy as np
 from venn_gym.compiled import compiled
 from venn_gym.errors import SpecError
 from venn_gym.policy import Policy, rank_order, scores_of_order
+from venn_gym.seeds import VENN_STREAM, stream
 
 ORDER_KEYS = ("service", "round")  # remaining service (venn_gym's Venn), current round's demand (authors')
 _GROUP_FIRST = 1e6  # score offset of the jobs of the group a device class is allocated to
@@ -109,7 +110,7 @@ class VennPolicy(Policy):
         self.name = "venn" + suffix + (f"({','.join(knobs)})" if knobs else "")
 
     def reset(self, static, seed):
-        self._rng = np.random.default_rng([seed, 0x7E44])
+        self._rng = stream(seed, VENN_STREAM)
         self._tier = np.full(static.n_jobs, -1)
         self._rejected = np.zeros(static.n_jobs, dtype=bool)
         self._eligible = static.class_eligible.astype(float)  # [class, requirement], for supply sums

@@ -30,6 +30,7 @@ from .jobs import (
 )
 from .limits import LIMITS, limit_text
 from .registry import register_scenario
+from .seeds import POPULATION_STREAM, WORKLOAD_STREAM, stream
 from .trace import MAX_WINDOW_LOG_SD, CheckinTrace, DiurnalTrace
 
 
@@ -233,8 +234,8 @@ def paper_scenario(
     if not 0 < scale <= 1:
         raise SpecError(f"scale must be in (0, 1], got {scale}")
     n_devices = max(100, round(FULL_SCALE_DEVICES * scale))
-    rng_pop = np.random.default_rng([seed, 0xDE71CE])
-    rng_jobs = np.random.default_rng([seed, 0x10B5])
+    rng_pop = stream(seed, POPULATION_STREAM)
+    rng_jobs = stream(seed, WORKLOAD_STREAM)
     if version >= 1 and horizon_s is None:
         horizon_s = mixes[mix].trace_days * 86_400.0
     return Scenario(

@@ -151,6 +151,7 @@ from .registry import mark_source, register_scenario, registered_names
 from .scenario import Scenario, devices_that_check_in, never_runs_text, servable_devices
 from .scenario_schema import SCHEMA, SYNTHETIC_ATTRIBUTES
 from .scenario_schema import problems as schema_problems
+from .seeds import ATTRIBUTE_STREAM, POPULATION_STREAM, WORKLOAD_STREAM, stream
 from .trace import CheckinTrace, DiurnalTrace, TableTrace
 
 __all__ = [
@@ -168,10 +169,6 @@ DEFINITIONS = SCHEMA["definitions"]
 # Density of the full-scale paper scenarios: 300 k check-ins a day from 100 k devices.
 DEFAULT_CHECKINS_PER_DEVICE_PER_DAY = 3.0
 
-# Streams of the seed (the population and workload streams match paper_scenario's).
-_POPULATION_STREAM = 0xDE71CE
-_WORKLOAD_STREAM = 0x10B5
-_ATTRIBUTE_STREAM = 0xA771B
 
 _FAILED = object()
 _CAST = {"integer": int, "number": float}
@@ -471,7 +468,7 @@ def _parse_workload(
                 f"the paper's workloads use categories 1-4, but devices.category_names names only {len(names)}",
             )
         options = _typed(spec["paper"], DEFINITIONS["paper"]["properties"])
-        rng = np.random.default_rng([seed, _WORKLOAD_STREAM])
+        rng = stream(seed, WORKLOAD_STREAM)
         workload = generate_paper_workload(paper_mixes()[options.pop("mix")], rng, **options)
         if names is not None:  # the paper's category k is shown by the scenario's k-th name
             workload = Workload(
@@ -532,7 +529,7 @@ def _synthetic_attributes(ctx, value, where, population: DevicePopulation, seed:
         names = list(value)
     if not names:
         return population
-    synthetic = synthetic_population(len(population), np.random.default_rng([seed, _ATTRIBUTE_STREAM]))
+    synthetic = synthetic_population(len(population), stream(seed, ATTRIBUTE_STREAM))
     attributes = dict(population.attributes)
     attributes.update({name: synthetic.attributes[name] for name in names})
     return DevicePopulation(population.compute_factor, population.bandwidth_mbps, attributes, population.source)
@@ -626,7 +623,7 @@ def _build_pool(
     elif kind in ("synthetic", "csv"):
         if kind == "synthetic":
             n = int(spec[kind]["n_devices"])
-            population = synthetic_population(n, np.random.default_rng([seed, _POPULATION_STREAM]))
+            population = synthetic_population(n, stream(seed, POPULATION_STREAM))
         else:
             path = ctx.file(spec[kind], where)
             try:

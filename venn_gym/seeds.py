@@ -1,8 +1,29 @@
-"""How seeds are written on every command line: a count or a list of seeds and ranges."""
+"""Seeds: the random streams a run derives from its (scenario, seed), and how seeds are written on
+every command line (a count, or a list of seeds and ranges)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from .errors import SpecError
+
+# Each random stream of a run is numpy's generator seeded with [seed, STREAM(, index)]: the streams
+# are independent, and adding one never shifts another. Their values are part of every published
+# result: never change one.
+POPULATION_STREAM = 0xDE71CE  # the synthetic devices
+WORKLOAD_STREAM = 0x10B5  # the paper's and generated job lists
+ATTRIBUTE_STREAM = 0xA771B  # synthetic attributes added to a device file
+CHECKIN_STREAM = 0x7ACE  # a synthetic trace's check-ins, per chunk
+MATCH_STREAM = 0x5EED  # task-time noise and tie draws of each check-in, per chunk
+ORACLE_STREAM = 0x0AC1E  # the headroom oracle's search
+VENN_STREAM = 0x7E44  # Venn's random choices (baselines/venn.py)
+RANDOM_POLICY_STREAM = 0x0D3E  # the random baselines' orders
+
+
+def stream(seed: int, tag: int, *index: int) -> np.random.Generator:
+    """The generator of one stream of a run with this seed."""
+    return np.random.default_rng([seed, tag, *index])
+
 
 SEEDS_HELP = "a count N (seeds 0..N-1) or seeds and ranges, e.g. 100-104,200 (one seed: '7,' or 7-7)"
 

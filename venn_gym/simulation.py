@@ -34,6 +34,7 @@ from .job_state import JobParams, JobTotals, RoundState
 from .jobs import DEADLINE_FROM_REQUEST
 from .metrics import JobRecord, RoundRecord, RunResult
 from .scenario import Scenario
+from .seeds import MATCH_STREAM, stream
 from .stall import SimulationStuck, StallWatch
 from .view import SchedulerView, StaticInfo
 
@@ -195,7 +196,7 @@ class Simulation:
                 f"trace chunk {index} names device {int(chunk.device.max())}, "
                 f"beyond the population of {len(self._busy_until)}"
             )
-        rng = np.random.default_rng([self.scenario.seed, 0x5EED, index])
+        rng = stream(self.scenario.seed, MATCH_STREAM, index)
         self._c_time = chunk.time
         self._c_device = chunk.device
         self._c_end = chunk.end

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import ScenarioWarning, SpecError
 from .limits import LIMITS, limit_text
+from .seeds import CHECKIN_STREAM, stream
 
 DAY_S = 86_400.0
 
@@ -92,7 +93,7 @@ class DiurnalTrace(CheckinTrace):
         return self.mean_rate_per_s() * (1 + self.amplitude * np.cos(phase))
 
     def chunk(self, index: int, seed: int) -> CheckinChunk:
-        rng = np.random.default_rng([seed, 0x7ACE, index])
+        rng = stream(seed, CHECKIN_STREAM, index)
         t0 = index * self.chunk_s
         peak = self.mean_rate_per_s() * (1 + self.amplitude)
         # Thinning: draw at the peak rate, keep each with probability rate/peak.

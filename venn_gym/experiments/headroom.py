@@ -44,6 +44,7 @@ from ..metrics import censored_jct
 from ..outputs import output_folder, write_atomically
 from ..policy import Policy, run_policy
 from ..scenario import Scenario
+from ..seeds import ORACLE_STREAM, stream
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def hindsight_search(
 
     started = time.perf_counter()
     n_jobs = len(scenario.workload.jobs)
-    rng = np.random.default_rng([seed, 0x0AC1E])
+    rng = stream(seed, ORACLE_STREAM)
     shift = np.zeros(n_jobs)
     best = start = censored_mean_jct(scenario, ShiftedPolicy(make_policy("venn"), shift))
     accepted = 0

@@ -274,7 +274,8 @@ def test_evaluate_writes_compare_schema_with_intervals(cloned, tmp_path):
 
 def test_ci95_is_a_t_interval():
     lo, hi = ci95([1.0, 2.0, 3.0])
-    assert (lo, hi) == pytest.approx((2.0 - 4.303 / np.sqrt(3), 2.0 + 4.303 / np.sqrt(3)))
+    t = 4.302652729911275  # two-sided 95 %, 2 degrees of freedom
+    assert (lo, hi) == pytest.approx((2.0 - t / np.sqrt(3), 2.0 + t / np.sqrt(3)), rel=1e-9)
 
 
 @pytest.mark.parametrize("model", shipped_models(), ids=lambda p: p.stem)

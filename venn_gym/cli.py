@@ -612,14 +612,15 @@ def _suite(args, scenarios):
 
 
 def _print_rows(rows: list[dict]) -> None:
-    print(f"{'suite':<12}{'scenario':<26}{'policy':<28}{'mean JCT (h)':>13}{'vs venn (paired), 95% CI':>34}")
+    print(f"suite {rows[0]['suite']} (rows written to rows.csv with --out)" if rows else "no rows")
+    print(f"{'scenario':<26}{'policy':<28}{'mean JCT (h)':>13}{'vs venn (paired), 95% CI':>34}")
     for r in rows:
         paired = (
             ""
             if r["paired_vs_venn"] is None
             else f"{r['paired_vs_venn']:.3f} [{r['paired_vs_venn_ci95_lo']:.3f}, {r['paired_vs_venn_ci95_hi']:.3f}]"
         )
-        print(f"{r['suite']:<12}{r['scenario']:<26}{r['policy']:<28}{r['mean_jct_h']:>13.2f}{paired:>34}")
+        print(f"{r['scenario']:<26}{r['policy']:<28}{r['mean_jct_h']:>13.2f}{paired:>34}")
 
 
 def _suites(args) -> int:

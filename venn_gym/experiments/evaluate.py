@@ -38,34 +38,13 @@ from .compare import RunSpec, TimedRun, options_text, run_many, summarise, write
 log = logging.getLogger(__name__)
 
 BASELINES = ("random", "random-order", "fifo", "srsf", "las", "venn", "venn-ref", "venn-no-match")
-# two-sided 95 % Student-t quantiles by degrees of freedom (scipy is not a dependency)
-_T95 = {
-    1: 12.706,
-    2: 4.303,
-    3: 3.182,
-    4: 2.776,
-    5: 2.571,
-    6: 2.447,
-    7: 2.365,
-    8: 2.306,
-    9: 2.262,
-    10: 2.228,
-    12: 2.179,
-    15: 2.131,
-    20: 2.086,
-    25: 2.060,
-    30: 2.042,
-    40: 2.021,
-    60: 2.000,
-    120: 1.980,
-}
 
 
 def t95(df: int) -> float:
-    if df < 1:
-        return float("nan")
-    known = [k for k in sorted(_T95) if k <= df]
-    return _T95[known[-1]] if df <= 120 else 1.960
+    """The two-sided 95 % Student-t quantile with ``df`` degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df)) if df >= 1 else float("nan")
 
 
 def ci95(values: Sequence[float]) -> tuple[float, float]:

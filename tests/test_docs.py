@@ -99,6 +99,7 @@ RULES = [
         ["--full"],
         None,
     ),
+    ("python benchmarks/train_profile.py", [("--scale", SMALL_SCALE), ("--steps", "256")], [], None),
     (
         "python benchmarks/venn_knobs.py",
         [("--scenarios", "paper/low-v1"), ("--seeds", "10000,"), ("--scale", SMALL_SCALE), ("--workers", "1")],
@@ -141,7 +142,7 @@ SLOW = [
     (
         "README.md",
         "venn-gym paper-table",
-    ),  # eight commands: table, benchmark, env speed, leaderboard, knob search, headroom, reliability
+    ),  # the results commands: table, benchmark, env and training speed, leaderboard, knobs, headroom, reliability
     ("README.md", "venn-gym train --algo"),  # train + evaluate + leaderboard
 ]
 

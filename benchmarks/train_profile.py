@@ -53,13 +53,15 @@ def part_of(filename: str) -> str:
     return "other (Python built-ins, interpreter)"
 
 
-def build(scenario: str, scale: float, seed: int):
+def build(scenario: str, scale: float, seed: int, n_envs: int | None):
     import torch
 
     torch.set_num_threads(1)
     hp = load_hyperparams("ppo", PRIORITY_ENV)
     for key in ("bc", "checkpoint_freq"):
         hp.pop(key, None)
+    if n_envs is not None:  # n_steps stays per env: a rollout grows with the envs
+        hp["n_envs"] = n_envs
     venv = build_vec_env(PRIORITY_ENV, scenario, scale, hp, seed)
     policy, policy_kwargs, algo_kwargs = resolve(hp)
     return algorithm_class("ppo")(policy, venv, seed=seed, policy_kwargs=policy_kwargs, device="cpu", **algo_kwargs)
@@ -71,17 +73,18 @@ def main(argv=None) -> None:
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--steps", type=int, default=8192, help="environment steps (whole rollouts of n_steps)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-envs", type=int, default=None, help="envs per rollout (default: the hyperparameter file's)")
     ap.add_argument("--out", type=Path, default=None, help="also write the table (Markdown) here")
     args = ap.parse_args(argv)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
-    model = build(args.scenario, args.scale, args.seed)
+    model = build(args.scenario, args.scale, args.seed, args.n_envs)
     start = time.perf_counter()
     model.learn(total_timesteps=args.steps)
     plain_s = time.perf_counter() - start
     steps = model.num_timesteps
 
-    model = build(args.scenario, args.scale, args.seed)
+    model = build(args.scenario, args.scale, args.seed, args.n_envs)
     profiler = cProfile.Profile()
     profiler.runcall(model.learn, total_timesteps=args.steps)
     stats = pstats.Stats(profiler).stats
@@ -100,7 +103,9 @@ def main(argv=None) -> None:
     lines = [
         f"Produced by `python benchmarks/train_profile.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
         f"on {machine_description()} (load average before: {load}); PPO on {PRIORITY_ENV}, {args.scenario} "
-        f"x{args.scale}, seed {args.seed}, hyperparameters from agents/hyperparams/ppo.yml, one torch thread.",
+        f"x{args.scale}, seed {args.seed}, hyperparameters from agents/hyperparams/ppo.yml"
+        + (f" with n_envs {args.n_envs}" if args.n_envs else "")
+        + ", one torch thread.",
         "",
         f"Without the profiler: {steps:,} env steps in {plain_s:.1f} s = {steps / plain_s:,.0f} env steps per second.",
         "",

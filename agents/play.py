@@ -49,7 +49,7 @@ def load_agent(path: Path):
     meta = data.get("venn_gym_meta")
     if not meta:
         raise SpecError(f"{path} was not written by venn-gym train (no venn_gym_meta)")
-    return algorithm_class(meta["algo"]).load(str(path), device="cpu", custom_objects=renamed_classes(path)), meta
+    return algorithm_class(meta["algo"]).load(str(path), device="cpu", custom_objects=renamed_classes(path, data)), meta
 
 
 def saved_data(path: Path) -> dict:
@@ -61,10 +61,11 @@ def saved_data(path: Path) -> dict:
         raise SpecError(f"{path} is not a Stable-Baselines3 model file: {exc}") from None
 
 
-def renamed_classes(path: Path) -> dict:
+def renamed_classes(path: Path, data: dict | None = None) -> dict:
     """SB3 ``custom_objects`` for the entries of a saved model that pickle a reference to a module
-    since renamed (empty for a model saved under the current names): pass them to ``load``."""
-    data = saved_data(path)
+    since renamed (empty for a model saved under the current names): pass them to ``load``.
+    ``data``: the model's :func:`saved_data`, when the caller has read it already."""
+    data = saved_data(path) if data is None else data
     custom = {}
     for key in ("policy_class", "policy_kwargs"):
         item = data.get(key)

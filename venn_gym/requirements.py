@@ -185,9 +185,11 @@ def _normalize(spec: Any, where: str, depth: int, budget: list[int]) -> Any:
         value = spec.get("value")
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise SpecError(f"'value' must be a number, got {short_repr(value)}", where=where)
-        if isinstance(value, int) and abs(value) > 2**1023:  # float() would overflow
-            raise SpecError(f"'value' is too large for a number: {short_repr(value)}", where=where)
-        return {"attr": str(spec["attr"]), "op": spec["op"], "value": float(value)}
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float, e.g. 10**400
+            raise SpecError(f"'value' is too large for a number: {short_repr(value)}", where=where) from None
+        return {"attr": str(spec["attr"]), "op": spec["op"], "value": number}
     for key in ("all", "any"):
         if key in spec:
             _only_keys(spec, {key}, where)

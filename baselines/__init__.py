@@ -10,6 +10,7 @@ from venn_gym.errors import SpecError
 from venn_gym.policy import Policy
 
 from .fifo import FifoPolicy
+from .hold import HoldDoomedRounds
 from .las import LasPolicy
 from .random_policy import RandomOrderPolicy, RandomPolicy
 from .srsf import SrsfPolicy
@@ -26,6 +27,8 @@ POLICIES = {
     "venn-no-sched": lambda **kw: VennPolicy(scheduling=False, matching=True, **kw),
     # The authors' Venn: inside a group, the current round's remaining demand first.
     "venn-ref": lambda **kw: VennPolicy(scheduling=True, matching=True, order_key="round", **kw),
+    # Venn whose rounds are held back at their request when they cannot expect to fill in time.
+    "venn-hold": lambda **kw: HoldDoomedRounds(VennPolicy(scheduling=True, matching=True, **kw)),
 }
 _OPTIONS = {"e": ("fairness", float), "alpha": ("take_over_margin", float), "admission": ("admission", float)}
 _SUMMARIES = {
@@ -39,6 +42,7 @@ _SUMMARIES = {
     "venn-no-match": "Venn without tier matching",
     "venn-no-sched": "Venn without the group allocation (tier matching only)",
     "venn-ref": "the authors' Venn: as venn, but the current round's remaining demand orders a group",
+    "venn-hold": "Venn, and a round that cannot expect its devices before its deadline is held back, not failed",
 }
 _OPTION_HELP = {
     "e": "fairness knob (0: none; the paper's epsilon)",
@@ -83,6 +87,7 @@ __all__ = [
     "describe_policies",
     "make_policy",
     "FifoPolicy",
+    "HoldDoomedRounds",
     "LasPolicy",
     "RandomOrderPolicy",
     "RandomPolicy",

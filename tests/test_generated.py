@@ -1,8 +1,8 @@
 """Property-based runs over generated small scenarios (hypothesis; 1,000 simulations and 200 env
 episodes a test run, the ``long`` profile ten times more): sync and async jobs, table and synthetic
-traces, both round timings, every policy and both envs. Every run ends within its horizon (or
-stops with a clear error), and the invariants hold: no device holds two tasks at once, no
-assignment goes to an ineligible device, each round attempt ends exactly once and within its
+traces, both round timings, every policy and both envs (the priority env with holds too). Every
+run ends within its horizon (or stops with a clear error), and the invariants hold: no device holds
+two tasks at once, no assignment goes to an ineligible device, each round attempt ends exactly once and within its
 deadline when deadlines count from the request, an async job never has more tasks in flight than
 its participants, the counters agree with the assignments, observations stay inside their
 spaces, and an episode's rewards sum to minus the total JCT over the reward scale.
@@ -43,6 +43,7 @@ POLICIES = (
     "venn:e=1",
     "venn:alpha=1.1",
     "venn-ref:admission=0.5",
+    "venn-hold",
 )
 CATEGORIES = ("G", "C", "M", "H")
 REQUIREMENTS = (
@@ -174,6 +175,8 @@ def check_run(scenario: Scenario, sim, res) -> None:
             rounds = [r for r in res.rounds if r.job == j]
             assert rec.failed_rounds == sum(not r.success for r in rounds)
             assert rec.rounds_done == sum(r.success for r in rounds)
+            if rec.finished:  # rounds run back to back: a job's time is its rounds' plus its holds'
+                assert rec.jct_s == pytest.approx(sum(r.end_s - r.request_s for r in rounds) + rec.held_s, rel=1e-9)
 
 
 @pytest.mark.filterwarnings("ignore::venn_gym.errors.ScenarioWarning")  # generated on purpose
@@ -187,10 +190,19 @@ def test_generated_runs_end_and_keep_the_invariants(scenario, policy):
 @pytest.mark.filterwarnings("ignore::venn_gym.errors.ScenarioWarning")
 @settings(max_examples=ENV_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    small_scenarios(), st.sampled_from(["venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"]), st.integers(0, 2**16)
+    small_scenarios(),
+    st.sampled_from(
+        [
+            ("venn_gym/DeviceAssign-v0", {}),
+            ("venn_gym/JobPriority-v0", {}),
+            ("venn_gym/JobPriority-v0", {"round_hold": True, "hold_choices_s": (0.0, 100.0, 3000.0)}),
+        ]
+    ),
+    st.integers(0, 2**16),
 )
-def test_generated_env_episodes_stay_in_their_spaces_and_sum_to_the_jct(scenario, env_id, seed):
-    env = gym.make(env_id, scenario=scenario).unwrapped
+def test_generated_env_episodes_stay_in_their_spaces_and_sum_to_the_jct(scenario, env, seed):
+    env_id, options = env
+    env = gym.make(env_id, scenario=scenario, **options).unwrapped
     rng = np.random.default_rng(seed)
     obs, info = env.reset(seed=seed)
     total, steps = 0.0, 0

@@ -1,5 +1,5 @@
 """What goes on the simulator's heap of job events (arrival, round close, round deadline, async
-task end, horizon): their kinds and the heap's entries. These are not the scheduling events a
+task end, horizon, release of a held round): their kinds and the heap's entries. These are not the scheduling events a
 policy sees, and device check-ins never go on the heap."""
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ class EventKind(IntEnum):
     TASK_END = matching.TASK_END
     ARRIVAL = matching.ARRIVAL
     HORIZON = matching.HORIZON
+    RELEASE = matching.HORIZON + 1  # a held round is requested again (the matcher never writes it)
 
 
 # The kinds as module constants, for the event loop: an attribute of an Enum class costs ten
 # times a global (the class's metaclass defines __getattr__).
 CLOSE, DEADLINE, TASK_END = EventKind.CLOSE, EventKind.DEADLINE, EventKind.TASK_END
-ARRIVAL, HORIZON = EventKind.ARRIVAL, EventKind.HORIZON
+ARRIVAL, HORIZON, RELEASE = EventKind.ARRIVAL, EventKind.HORIZON, EventKind.RELEASE
 # Each kind at the index of its value, for the matcher's ints (EventKind(value) costs far more).
 KIND_OF_VALUE = tuple(EventKind(value) for value in range(len(EventKind)))
 

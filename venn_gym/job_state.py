@@ -45,6 +45,8 @@ class RoundState:
         self.quorum_dispatch_s = np.full(n_jobs, np.nan)  # its quorum-th device's dispatch (NaN before)
         self.last_assign_s = np.zeros(n_jobs)  # its latest dispatch, or its request before any
         self.close_s = np.full(n_jobs, np.inf)  # when its quorum completes by the results so far
+        # A round held back by the scheduler before any dispatch is requested again at this time (NaN: not held).
+        self.held_until_s = np.full(n_jobs, np.nan)
         # The quorum's smallest finishes so far, a max-heap per job: job j's are
         # kept_vals[kept_off[j] : kept_off[j] + kept_size[j]].
         self.kept_off = np.concatenate([[0], np.cumsum(quorum)[:-1]]).astype(np.int64)
@@ -88,3 +90,4 @@ class JobTotals:
         self.queuing_s = np.zeros(n_jobs)
         self.last_scheduling_s = np.zeros(n_jobs)
         self.last_response_s = np.zeros(n_jobs)
+        self.held_s = np.zeros(n_jobs)  # time its rounds were held back before their request

@@ -37,7 +37,9 @@ class JobRecord:
     ``response_time_s`` (that dispatch to the round's end) and
     ``queuing_delay_s`` (request to the quorum-th device's dispatch, the Venn
     authors' measure). ``wasted_tasks`` are the tasks dispatched to rounds that
-    failed; ``dropped_tasks`` those whose device left before finishing."""
+    failed; ``dropped_tasks`` those whose device left before finishing. ``held_s`` is the
+    time from the requests of rounds the scheduler held back to their release (see
+    :meth:`~venn_gym.simulation.Simulation.hold_round`): part of the JCT, in no round's delays."""
 
     job: int
     name: str
@@ -57,6 +59,7 @@ class JobRecord:
     dropped_tasks: int
     wasted_tasks: int
     straggler_results: int
+    held_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,12 @@ class Policy(ABC):
     def scores(self, view: SchedulerView, events: Sequence[SchedulingEvent]) -> np.ndarray:
         """The allocation until the next scheduling event."""
 
+    def holds(self, view: SchedulerView, events: Sequence[SchedulingEvent]) -> np.ndarray | None:
+        """Rounds to hold back, asked right after :meth:`scores` at the same event: seconds per job
+        (``0``: none); a round with nothing dispatched yet and not already held is withdrawn and
+        requested again that much later (:meth:`Simulation.hold_rounds`). ``None``: hold nothing."""
+        return None
+
 
 def run_policy(
     scenario: Scenario,
@@ -45,11 +51,17 @@ def run_policy(
 def drive(sim: Simulation, policy: Policy, on_progress: Callable[[Simulation], None] | None = None) -> None:
     """Run a fresh simulation to its end, asking the policy at every scheduling event."""
     policy.reset(sim.static, sim.scenario.seed)
+    may_hold = type(policy).holds is not Policy.holds
     while True:
         events = sim.advance()
         if sim.done or not events:
             break
-        sim.set_scores(policy.scores(sim.observe(), events))
+        view = sim.observe()
+        sim.set_scores(policy.scores(view, events))
+        if may_hold:
+            hold_s = policy.holds(view, events)
+            if hold_s is not None:
+                sim.hold_rounds(hold_s)
         if on_progress is not None:
             on_progress(sim)
 

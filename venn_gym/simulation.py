@@ -29,7 +29,7 @@ import numpy as np
 from . import matching, requirements
 from .errors import IllegalActionError, VennGymError
 from .estimates import ResponseP95, SupplyEstimate
-from .event_heap import ARRIVAL, CLOSE, DEADLINE, HORIZON, KIND_OF_VALUE, TASK_END, EventKind, HeapEntry
+from .event_heap import ARRIVAL, CLOSE, DEADLINE, HORIZON, KIND_OF_VALUE, RELEASE, TASK_END, EventKind, HeapEntry
 from .job_state import JobParams, JobTotals, RoundState
 from .jobs import DEADLINE_FROM_REQUEST
 from .metrics import JobRecord, RoundRecord, RunResult
@@ -143,6 +143,8 @@ class Simulation:
         once = self.scenario.device_once_per_round
         self._served = np.full((n_jobs, len(self.scenario.population)) if once else (0, 0), -1, dtype=np.int64)
         self._scores = np.full((n_classes, n_jobs), -np.inf)
+        self._match_scores = self._scores  # the scores with held rounds' jobs at -inf: what matching uses
+        self._holds_made = False  # no round was ever held: no deadline can be stale by a hold
         self._targets_dirty = True
         self._target_table = np.full((n_classes, 1), -1, dtype=np.int64)
         self._target_count = np.zeros(n_classes, dtype=np.int64)
@@ -233,10 +235,72 @@ class Simulation:
         self._targets_dirty = True
 
     def _refresh_targets(self) -> None:
+        self._match_scores = self._scores
+        if self._holds_made:
+            held = ~np.isnan(self._round.held_until_s)
+            if held.any():
+                self._match_scores = np.array(np.broadcast_to(self._scores, (len(self._scores), self.static.n_jobs)))
+                self._match_scores[:, held] = -np.inf
         self._target_table, self._target_count = matching.target_table(
-            self._scores, self._job_eligible, self._round.open
+            self._match_scores, self._job_eligible, self._round.open
         )
         self._targets_dirty = False
+
+    def holdable(self) -> np.ndarray:
+        """Per job, whether :meth:`hold_rounds` would hold its round now: in the system, synchronous,
+        no device dispatched to its round, not held already."""
+        r = self._round
+        return self._totals.active & ~self._params.is_async & (r.assigned == 0) & np.isnan(r.held_until_s)
+
+    def hold_rounds(self, hold_s: np.ndarray) -> np.ndarray:
+        """Hold back, for ``hold_s[j]`` seconds from now, the round of every job j with
+        ``hold_s[j] > 0`` that is :meth:`holdable` (others are left as they are; a finite
+        ``hold_s >= 0`` per job is required). Returns the jobs held."""
+        hold_s = np.asarray(hold_s, dtype=float)
+        if hold_s.shape != (self.static.n_jobs,):
+            raise IllegalActionError(f"hold_s must have shape ({self.static.n_jobs},), got {hold_s.shape}")
+        if not (np.isfinite(hold_s).all() and (hold_s >= 0).all()):
+            raise IllegalActionError("hold_s must be finite seconds >= 0 per job")
+        jobs = np.flatnonzero((hold_s > 0) & self.holdable())
+        for j in jobs.tolist():
+            self.hold_round(j, self.now + float(hold_s[j]))
+        return jobs
+
+    def hold_round(self, job: int, until_s: float) -> None:
+        """Hold back job ``job``'s current round: it is withdrawn (no device goes to it, its deadline
+        no longer runs) and requested again at ``until_s``, a scheduling event of kind ``request``.
+
+        Only a synchronous round that no device has been dispatched to yet can be held, so nothing
+        is wasted; holding it again before its release moves the release. The time from the
+        withdrawn request to the release counts in the job's JCT and its ``held_s``, in no round's
+        delays. Raises
+        :class:`IllegalActionError` for any other job or a release time not after now."""
+        r = self._round
+        if self._pending >= 0:
+            raise IllegalActionError("a check-in is pending: call decide(job) first")
+        if not 0 <= job < self.static.n_jobs:
+            raise IllegalActionError(f"job {job} is out of range [0, {self.static.n_jobs})")
+        if not self._totals.active[job]:
+            raise IllegalActionError(f"job {job} is not in the system at t={self.now:.1f}s")
+        if self._params.is_async[job]:
+            raise IllegalActionError(f"job {job} is asynchronous: it has no round to hold")
+        if r.assigned[job] > 0:
+            raise IllegalActionError(
+                f"job {job}'s round already has {int(r.assigned[job])} devices dispatched: only a round "
+                "without any can be held"
+            )
+        if not (math.isfinite(until_s) and until_s > self.now):
+            raise IllegalActionError(f"a round is held until a finite time after now ({self.now:.1f}s), got {until_s}")
+        until_s = float(until_s)
+        if math.isnan(r.held_until_s[job]):
+            self._totals.held_s[job] -= float(r.request_s[job])  # the withdrawn request's wait counts too
+        else:
+            self._totals.held_s[job] -= float(r.held_until_s[job])  # the earlier release will not come
+        self._totals.held_s[job] += until_s
+        r.held_until_s[job] = until_s
+        self._holds_made = True
+        self._targets_dirty = True
+        self._push(until_s, RELEASE, job, int(r.attempt[job]))
 
     # --------------------------------------------------------------- matching
     def _match_until(self, t_end: float) -> None:
@@ -269,7 +333,7 @@ class Simulation:
                 self._response.sample,
                 self._m_events,
                 self._m_records,
-                self._scores,
+                self._match_scores,
                 self._job_eligible,
             )
             self._replay_events(n_events)
@@ -378,7 +442,14 @@ class Simulation:
         if kind == CLOSE and time == self._round.close_s[j]:
             return self._end_round(j, time, success=True)
         if kind == DEADLINE:
+            if self._holds_made and self._deadline_at_request and not self._deadline_runs(j, time):
+                return []  # the deadline of a request that a hold withdrew
             return self._end_round(j, time, success=False)
+        if kind == RELEASE:
+            if time != self._round.held_until_s[j]:
+                return []  # a release that a later hold moved
+            self._round.held_until_s[j] = math.nan
+            return self._request(j, time)
         if kind == TASK_END:
             return self._async_task_end(j, time)
         return []
@@ -390,6 +461,12 @@ class Simulation:
             deadline = time + self.static.job_deadline_s[j]
             self._push(deadline, DEADLINE, j, int(self._round.attempt[j]))
         return [SchedulingEvent(time, "request", j)]
+
+    def _deadline_runs(self, j: int, time: float) -> bool:
+        """Whether a request-timed deadline at ``time`` is the current request's (a hold withdraws a
+        request and its release makes a new one, with a later deadline)."""
+        r = self._round
+        return math.isnan(r.held_until_s[j]) and time == r.request_s[j] + self.static.job_deadline_s[j]
 
     def _end_round(self, j: int, time: float, success: bool) -> list[SchedulingEvent]:
         r, t = self._round, self._totals
@@ -494,7 +571,14 @@ class Simulation:
         if self._served.shape[0]:
             out = np.empty(self.static.n_jobs, dtype=np.int64)
             n = matching.allowed_targets(
-                cls, device, self._scores, self._job_eligible, self._round.open, self._served, self._round.attempt, out
+                cls,
+                device,
+                self._match_scores,
+                self._job_eligible,
+                self._round.open,
+                self._served,
+                self._round.attempt,
+                out,
             )
             return out[:n]
         return self._target_table[cls, : self._target_count[cls]].copy()
@@ -510,6 +594,10 @@ class Simulation:
             cls = self._c_class[k]
             if not self._totals.active[job] or self._round.open[job] <= 0:
                 raise IllegalActionError(f"job {job} has no open demand at t={self._c_time[k]:.1f}s")
+            if not math.isnan(self._round.held_until_s[job]):
+                raise IllegalActionError(
+                    f"job {job}'s round is held until t={self._round.held_until_s[job]:.1f}s (hold_round)"
+                )
             if not self._job_eligible[cls, job]:
                 raise IllegalActionError(
                     f"device {int(self._c_device[k])} is not eligible for job {job} "
@@ -537,6 +625,7 @@ class Simulation:
             assigned=r.assigned.copy(),
             results=r.results.copy(),
             round_request_s=r.request_s.copy(),
+            round_held_until_s=r.held_until_s.copy(),
             attained=t.attained.copy(),
             failed_rounds=t.failed_rounds.copy(),
             last_scheduling_delay_s=t.last_scheduling_s.copy(),
@@ -594,6 +683,7 @@ class Simulation:
                     dropped_tasks=int(t.dropped[j]),
                     wasted_tasks=int(t.wasted[j]),
                     straggler_results=int(t.stragglers[j]),
+                    held_s=float(t.held_s[j]),
                 )
             )
         return RunResult(

@@ -69,6 +69,8 @@ class SchedulerView(_ValueEquality):
 
     ``open_demand``: devices the current round still asks for;
     ``attained``: results the job has collected so far (its attained service);
+    ``round_held_until_s``: when a round the scheduler held back is requested again (NaN: not
+    held; a held round keeps its ``open_demand`` but gets no device);
     ``class_supply_per_s``: check-ins per second of each device class over the
     last day (from check-ins already seen; before any, the population share of
     the trace's mean rate); ``tier_response_p95_s``: 95th-percentile task time of
@@ -84,6 +86,7 @@ class SchedulerView(_ValueEquality):
     assigned: np.ndarray
     results: np.ndarray
     round_request_s: np.ndarray
+    round_held_until_s: np.ndarray
     attained: np.ndarray
     failed_rounds: np.ndarray
     last_scheduling_delay_s: np.ndarray

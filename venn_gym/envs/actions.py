@@ -11,6 +11,11 @@ Layout of the flat ``Box(-1, 1)`` action (``float32``):
   (index ``V // 2``) means "any tier", the bins below it tiers ``0 .. V//2 - 1`` and
   the bins above it the remaining tiers in order. Restricting a job to tier ``u``
   sets its score to ``-inf`` (never) for every device class of another tier.
+* ``hold_choices_s`` (non-empty with ``round_hold=True``) appends ``max_jobs`` entries, one per
+  slot: ``[-1, 1]`` is cut into ``len(hold_choices_s)`` equal bins, bin ``b`` holding the
+  slot's round back for ``hold_choices_s[b]`` seconds (the first choice is 0: admit it). A
+  hold applies only to a round that can be held (synchronous, nothing dispatched, not held
+  already: :meth:`Simulation.hold_rounds`); for any other it is ignored.
 
 Values outside [-1, 1] are clipped; NaN is an :class:`IllegalActionError`.
 Only the order of scores matters (within a device class): a device goes to the
@@ -37,13 +42,15 @@ def bin_of_tier(u: np.ndarray, tiers: int) -> np.ndarray:
 
 
 class PriorityActionCodec:
-    def __init__(self, max_jobs: int, max_classes: int, per_class: bool, tier_choice: bool):
+    def __init__(self, max_jobs: int, max_classes: int, per_class: bool, tier_choice: bool, hold_choices_s: tuple = ()):
         self.max_jobs = max_jobs
         self.max_classes = max_classes
         self.per_class = per_class
         self.tier_choice = tier_choice
+        self.hold_choices_s = np.asarray(hold_choices_s, dtype=float)
         self.n_scores = max_classes * max_jobs if per_class else max_jobs
-        n = self.n_scores + (max_jobs if tier_choice else 0)
+        self.hold_start = self.n_scores + (max_jobs if tier_choice else 0)
+        n = self.hold_start + (max_jobs if len(self.hold_choices_s) else 0)
         self.space = spaces.Box(-1.0, 1.0, (n,), dtype=np.float32)
 
     def bind(self, static, class_index: np.ndarray) -> None:
@@ -54,19 +61,7 @@ class PriorityActionCodec:
     # ---------------------------------------------------------------- decode
     def decode(self, action, slots) -> np.ndarray:
         """Simulator scores, shape ``(n_jobs,)`` or ``(n_classes, n_jobs)``."""
-        try:
-            a = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise IllegalActionError(
-                f"action must be numbers of shape {self.space.shape}, got {short_repr(action)}"
-            ) from None
-        if a.shape != self.space.shape:
-            a = a.reshape(-1) if a.size == self.space.shape[0] else a
-            if a.shape != self.space.shape:
-                raise IllegalActionError(f"action must have shape {self.space.shape}, got {np.shape(action)}")
-        if np.isnan(a).any():
-            raise IllegalActionError("action contains NaN")
-        a = np.clip(a, -1.0, 1.0)
+        a = self._checked(action)
         st = self.static
         s, j = slots.occupied()
         if self.per_class:
@@ -88,11 +83,54 @@ class PriorityActionCodec:
                 scores[:, j[restricted]] = sub
         return scores
 
+    def decode_holds(self, action, slots) -> np.ndarray:
+        """Seconds to hold each job's round back (0: admit it), shape ``(n_jobs,)``."""
+        hold_s = np.zeros(self.static.n_jobs)
+        if len(self.hold_choices_s):
+            s, j = slots.occupied()
+            a = self._checked(action)[self.hold_start :][s]
+            n = len(self.hold_choices_s)
+            hold_s[j] = self.hold_choices_s[np.minimum(((a + 1.0) * 0.5 * n).astype(np.int64), n - 1)]
+        return hold_s
+
+    def _checked(self, action) -> np.ndarray:
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise IllegalActionError(
+                f"action must be numbers of shape {self.space.shape}, got {short_repr(action)}"
+            ) from None
+        if a.shape != self.space.shape:
+            a = a.reshape(-1) if a.size == self.space.shape[0] else a
+            if a.shape != self.space.shape:
+                raise IllegalActionError(f"action must have shape {self.space.shape}, got {np.shape(action)}")
+        if np.isnan(a).any():
+            raise IllegalActionError("action contains NaN")
+        return np.clip(a, -1.0, 1.0)
+
     # ---------------------------------------------------------------- encode
-    def encode(self, scores: np.ndarray, slots) -> np.ndarray:
+    def encode(self, scores: np.ndarray, slots, hold_s: np.ndarray | None = None) -> np.ndarray:
         """An action that makes the simulator allocate exactly as ``scores`` would
-        (same order within every device class, same ``-inf`` entries), for the jobs in slots.
+        (same order within every device class, same ``-inf`` entries), and hold rounds back as
+        ``hold_s`` (seconds per job; None: none), for the jobs in slots.
         Raises :class:`IllegalActionError` when this action layout cannot express them."""
+        action = self._encode_scores(scores, slots)
+        s, j = slots.occupied()
+        holds = np.zeros(len(j)) if hold_s is None else np.asarray(hold_s, dtype=float)[j]
+        if len(self.hold_choices_s):
+            match = holds[:, None] == self.hold_choices_s[None, :]
+            if not match.any(axis=1).all():
+                raise IllegalActionError(
+                    f"holds must be one of hold_choices_s {self.hold_choices_s.tolist()}, "
+                    f"got {sorted(set(holds.tolist()))}"
+                )
+            n = len(self.hold_choices_s)
+            action[self.hold_start + s] = -1.0 + (2.0 * match.argmax(axis=1) + 1.0) / n
+        elif (holds > 0).any():
+            raise IllegalActionError("these decisions hold rounds back; use round_hold=True")
+        return action
+
+    def _encode_scores(self, scores: np.ndarray, slots) -> np.ndarray:
         st = self.static
         scores = np.asarray(scores, dtype=float)
         if scores.ndim == 1 and not self.per_class and np.isfinite(scores).all():  # the common, cheap case

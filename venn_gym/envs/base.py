@@ -92,6 +92,7 @@ class VennEnvBase(gym.Env):
             int(cfg["max_tiers"]),
             device=self._device_env,
             mask_in_obs=self._mask_in_obs(),
+            holds=self._holds_in_obs(),
         )
         self._dict_space = self._obs.space
         self.observation_space = spaces.flatten_space(self._dict_space) if cfg["flatten_obs"] else self._dict_space
@@ -101,6 +102,9 @@ class VennEnvBase(gym.Env):
     _device_env = False
 
     def _mask_in_obs(self) -> bool:
+        return False
+
+    def _holds_in_obs(self) -> bool:
         return False
 
     # -------------------------------------------------------------- scenario
@@ -153,7 +157,7 @@ class VennEnvBase(gym.Env):
         self.slots.update(events)
         self._ended_jobs += sum(1 for e in events if e.kind == "job_end")
         self.view = self.sim.observe()
-        self._obs.refresh(self.view, self.slots)
+        self._obs.refresh(self.view, self.slots, self.sim.holdable() if self._obs.holds else None)
         return self.view
 
     def _reward(self) -> float:

@@ -4,6 +4,10 @@ Every array is ``float32`` in [0, 1] (``time_of_day`` in [-1, 1]) or an ``int8``
 0/1 ``MultiBinary``. Quantities without a natural bound are squashed with
 ``x / (x + s)`` for a documented scale ``s`` (the value is 0.5 at ``x = s``).
 
+With holds (``JobPriority-v0`` with ``round_hold=True``) two more keys: ``job_held``, per
+slot the time until its held round is requested again, squashed at 600 s (0: not held), and
+``job_holdable``, whether its round can be held now (synchronous, nothing dispatched, not held).
+
 Indices are stable across scenarios and seeds, although the simulator numbers
 requirements and device classes in order of appearance: a requirement's index is
 its rank among the episode's requirement labels sorted by name, and a device
@@ -68,6 +72,7 @@ _AGES = slice(JOB.age, JOB.round_age + 1)
 _SQUASH = {getattr(JOB, name): scale for name, scale, _ in JOB_FEATURE_TABLE if scale is not None}
 _SQUASH_ROWS = np.array(sorted(_SQUASH))
 _DAY = 86_400.0
+_HELD_SCALE_S = 600.0  # obs["job_held"]: time until a held round is requested again, squashed at this scale
 
 
 def _squash(x, scale):
@@ -78,7 +83,15 @@ def _squash(x, scale):
 class ObservationBuilder:
     """Builds observations; cheap per-step updates between scheduling events."""
 
-    def __init__(self, max_jobs: int, max_requirements: int, max_tiers: int, device: bool, mask_in_obs: bool):
+    def __init__(
+        self,
+        max_jobs: int,
+        max_requirements: int,
+        max_tiers: int,
+        device: bool,
+        mask_in_obs: bool,
+        holds: bool = False,
+    ):
         if max_requirements > 10:
             raise SpecError(f"max_requirements must be <= 10 (classes are indexed by bitmask), got {max_requirements}")
         self.max_jobs = M = max_jobs
@@ -87,6 +100,7 @@ class ObservationBuilder:
         self.max_classes = C = (2**R) * T
         self.device = device
         self.mask_in_obs = mask_in_obs
+        self.holds = holds
         box = lambda shape, low=0.0: spaces.Box(low, 1.0, shape, dtype=np.float32)  # noqa: E731
         sp = {
             "job_mask": spaces.MultiBinary(M),
@@ -107,6 +121,8 @@ class ObservationBuilder:
             )
             if mask_in_obs:
                 sp["action_mask"] = spaces.MultiBinary(M + 1)
+        if holds:
+            sp.update(job_held=box((M,)), job_holdable=spaces.MultiBinary(M))
         self.space = spaces.Dict(sp)
         # Every array lives in one float32 and one int8 buffer, updated in place; an
         # observation is a copy of the two buffers and views into the copies.
@@ -195,8 +211,9 @@ class ObservationBuilder:
         self._rem_rounds = np.zeros(static.n_jobs)
 
     # ------------------------------------------------------ at scheduling events
-    def refresh(self, view, slots) -> None:
-        """Recompute everything from a :class:`SchedulerView` (at a scheduling event)."""
+    def refresh(self, view, slots, holdable: np.ndarray | None = None) -> None:
+        """Recompute everything from a :class:`SchedulerView` (at a scheduling event); ``holdable``
+        (per job, :meth:`Simulation.holdable`) is needed when the observation shows holds."""
         st = self.static
         p = self.participants
         now = view.time_s
@@ -241,6 +258,12 @@ class ObservationBuilder:
         self._mask[:] = 0
         self._mask[s] = active[j]
         self._req[self._mask == 0] = 0.0
+        if self.holds:
+            held_left = np.nan_to_num(view.round_held_until_s[j] - now, nan=0.0)
+            self._views["job_held"][:] = 0.0
+            self._views["job_held"][s] = _squash(held_left, _HELD_SCALE_S)
+            self._views["job_holdable"][:] = 0
+            self._views["job_holdable"][s] = holdable[j]
         if self.device:
             self._elig_slots[:] = 0
             self._elig_slots[:, s] = self.job_eligible[:, j] & active[j][None, :]

@@ -10,7 +10,9 @@
   ``best[int(tie_draw * len(best))]``; none: idle.
 * ``JobPriority-v0``: it turns ``policy.scores`` into the action
   (:meth:`PriorityActionCodec.encode`); class-dependent scores need
-  ``per_class_scores=True``, ``-inf`` per tier (Venn's matching) ``tier_choice=True``.
+  ``per_class_scores=True``, ``-inf`` per tier (Venn's matching) ``tier_choice=True``,
+  held rounds (:meth:`Policy.holds`) ``round_hold=True`` with the policy's hold times
+  among ``hold_choices_s``.
 
 Call ``act``/``predict`` exactly once per step (policies may keep state).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from venn_gym.errors import IllegalActionError
 from venn_gym.policy import Policy
 
 from .device_env import DeviceAssignEnv
@@ -51,7 +54,7 @@ class PolicyAgent:
             return self._device_action(env, info)
         if isinstance(env, JobPriorityEnv):
             scores = self.policy.scores(info["view"], info["events"])
-            return env.scores_to_action(scores)
+            return env.scores_to_action(scores, self.policy.holds(info["view"], info["events"]))
         raise TypeError(f"PolicyAgent does not know the environment {type(env).__name__}")
 
     def _device_action(self, env: DeviceAssignEnv, info: dict) -> int:
@@ -60,6 +63,12 @@ class PolicyAgent:
             self._scores = np.broadcast_to(
                 np.asarray(self.policy.scores(view, events), dtype=float), (st.n_classes, st.n_jobs)
             )
+            hold_s = self.policy.holds(view, events)
+            if hold_s is not None and (np.asarray(hold_s) > 0).any():
+                raise IllegalActionError(
+                    f"{self.policy.name} holds rounds back, which DeviceAssign-v0 cannot express: "
+                    "use JobPriority-v0 with round_hold=True"
+                )
         candidates = np.sort(info["job_of_slot"][info["action_mask"][:-1]])
         if self._scores is None or len(candidates) == 0:
             return env.idle_action

@@ -94,6 +94,7 @@ def synthetic_view(
         assigned=zeros.astype(int),
         results=zeros.astype(int),
         round_request_s=zeros,
+        round_held_until_s=np.full(n_jobs, np.nan),
         attained=zeros.astype(int),
         failed_rounds=zeros.astype(int),
         last_scheduling_delay_s=rng.random(n_jobs) * 600,

@@ -12,6 +12,7 @@ from venn_gym.policy import Policy
 from .fifo import FifoPolicy
 from .hold import HoldDoomedRounds
 from .las import LasPolicy
+from .proportional import ProportionalSharePolicy
 from .random_policy import RandomOrderPolicy, RandomPolicy
 from .srsf import SrsfPolicy
 from .venn import VennPolicy
@@ -22,6 +23,7 @@ POLICIES = {
     "fifo": FifoPolicy,
     "srsf": SrsfPolicy,
     "las": LasPolicy,
+    "proportional": ProportionalSharePolicy,
     "venn": lambda **kw: VennPolicy(scheduling=True, matching=True, **kw),
     "venn-no-match": lambda **kw: VennPolicy(scheduling=True, matching=False, **kw),
     "venn-no-sched": lambda **kw: VennPolicy(scheduling=False, matching=True, **kw),
@@ -37,6 +39,7 @@ _SUMMARIES = {
     "fifo": "jobs in arrival order",
     "srsf": "smallest remaining service (participants x rounds left) first",
     "las": "least attained service (results received so far) first",
+    "proportional": "each check-in to an eligible job with open demand, at random in proportion to that demand",
     "venn": "Venn: scarcest-first group allocation with take-over, smallest remaining service first in a group, "
     "tier matching",
     "venn-no-match": "Venn without tier matching",
@@ -89,6 +92,7 @@ __all__ = [
     "FifoPolicy",
     "HoldDoomedRounds",
     "LasPolicy",
+    "ProportionalSharePolicy",
     "RandomOrderPolicy",
     "RandomPolicy",
     "SrsfPolicy",

@@ -1,6 +1,6 @@
 """Property-based runs over generated small scenarios (hypothesis; 1,000 simulations and 200 env
 episodes a test run, the ``long`` profile ten times more): sync and async jobs, table and synthetic
-traces, both round timings, every policy and both envs (the priority env with holds too). Every
+traces, both round timings, every policy and both envs (the priority env with holds and shares too). Every
 run ends within its horizon (or stops with a clear error), and the invariants hold: no device holds
 two tasks at once, no assignment goes to an ineligible device, each round attempt ends exactly once and within its
 deadline when deadlines count from the request, an async job never has more tasks in flight than
@@ -44,6 +44,7 @@ POLICIES = (
     "venn:alpha=1.1",
     "venn-ref:admission=0.5",
     "venn-hold",
+    "proportional",
 )
 CATEGORIES = ("G", "C", "M", "H")
 REQUIREMENTS = (
@@ -196,6 +197,7 @@ def test_generated_runs_end_and_keep_the_invariants(scenario, policy):
             ("venn_gym/DeviceAssign-v0", {}),
             ("venn_gym/JobPriority-v0", {}),
             ("venn_gym/JobPriority-v0", {"round_hold": True, "hold_choices_s": (0.0, 100.0, 3000.0)}),
+            ("venn_gym/JobPriority-v0", {"share_allocation": True, "per_class_scores": True}),
         ]
     ),
     st.integers(0, 2**16),

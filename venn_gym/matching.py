@@ -3,7 +3,8 @@
 Between two scheduling events the allocation is fixed, so :class:`~venn_gym.simulation.Simulation`
 hands whole runs of check-ins to :func:`match_checkins`. It works in segments of at most
 ``SEGMENT`` check-ins. In each segment a check-in tentatively goes to the job its class's
-target table names (ties broken by the check-in's own uniform draw), unless its device is busy.
+target table names (ties broken by the check-in's own uniform draw, in proportion to the
+allocation's shares where it has them: :func:`pick_target`), unless its device is busy.
 The segment is then cut at the first of:
 - a device checking in again after its first, tentatively assigned, window ended (it is
   settled in the next segment; one checking in while that window is open is busy);
@@ -123,6 +124,27 @@ def allowed_targets(c, d, scores, eligible, job_open, served, attempt, out):
             out[count] = j
             count += 1
     return count
+
+
+@_compiled
+def pick_target(targets, n, tie, shares, row):
+    """The job of ``targets[:n]`` a check-in with uniform draw ``tie`` goes to: uniformly, or, when
+    ``shares`` is given (not 0 x 0), in proportion to ``shares[row, job]`` (all zero: uniformly)."""
+    if shares.shape[0] > 0:
+        total = 0.0
+        for m in range(n):
+            total += shares[row, targets[m]]
+        if total > 0:
+            x = tie * total
+            acc = 0.0
+            for m in range(n):
+                acc += shares[row, targets[m]]
+                if x < acc:
+                    return targets[m]
+            for m in range(n - 1, -1, -1):  # rounding left x at the total: the last job with a share
+                if shares[row, targets[m]] > 0:
+                    return targets[m]
+    return targets[min(int(tie * n), n - 1)]
 
 
 @_compiled
@@ -383,6 +405,7 @@ def match_checkins(
     records,
     scores,
     eligible,
+    shares,
 ):
     """Match check-ins from ``pos`` on, segment by segment, until the chunk ends, the next
     check-in is at or after ``t_end`` or an event written here, a request fills, a contested
@@ -397,7 +420,6 @@ def match_checkins(
     ev_time = events[0]
     rec_idx, rec_job, rec_finish, rec_ok = records
     n_jobs = len(job_open)
-    width = target_table.shape[1]
     any_open = False
     for j in range(n_jobs):
         if job_open[j] > 0:
@@ -448,8 +470,8 @@ def match_checkins(
             count = target_count[ck_class[k]]
             if count == 0:
                 continue
-            pick = min(int(ck_tie[k] * count), width - 1)
-            target = target_table[ck_class[k], pick]
+            share_row = ck_class[k] if shares.shape[0] > 1 else 0
+            target = pick_target(target_table[ck_class[k]], count, ck_tie[k], shares, share_row)
             d = ck_device[k]
             if target < 0 or busy_until[d] > ck_time[k]:
                 continue
@@ -457,7 +479,7 @@ def match_checkins(
                 n_allowed = allowed_targets(ck_class[k], d, scores, eligible, job_open, served, attempt, allowed)
                 if n_allowed == 0:
                     continue
-                target = allowed[min(int(ck_tie[k] * n_allowed), n_allowed - 1)]
+                target = pick_target(allowed, n_allowed, ck_tie[k], shares, share_row)
             first = device_first[d]
             if first >= 0:
                 if ck_time[k] < ck_end[tent[first]]:

@@ -29,6 +29,13 @@ class Policy(ABC):
     def scores(self, view: SchedulerView, events: Sequence[SchedulingEvent]) -> np.ndarray:
         """The allocation until the next scheduling event."""
 
+    def shares(self, view: SchedulerView, events: Sequence[SchedulingEvent]) -> np.ndarray | None:
+        """How equal scores split a device class, asked right after :meth:`scores` at the same
+        event: weights of shape ``(n_classes, n_jobs)`` or ``(n_jobs,)``, >= 0; a device goes to one of
+        its class's top-scoring jobs in proportion to their weights (:meth:`Simulation.set_scores`).
+        ``None``: uniformly."""
+        return None
+
     def holds(self, view: SchedulerView, events: Sequence[SchedulingEvent]) -> np.ndarray | None:
         """Rounds to hold back, asked right after :meth:`scores` at the same event: seconds per job
         (``0``: none); a round with nothing dispatched yet and not already held is withdrawn and
@@ -52,12 +59,14 @@ def drive(sim: Simulation, policy: Policy, on_progress: Callable[[Simulation], N
     """Run a fresh simulation to its end, asking the policy at every scheduling event."""
     policy.reset(sim.static, sim.scenario.seed)
     may_hold = type(policy).holds is not Policy.holds
+    may_share = type(policy).shares is not Policy.shares
     while True:
         events = sim.advance()
         if sim.done or not events:
             break
         view = sim.observe()
-        sim.set_scores(policy.scores(view, events))
+        scores = policy.scores(view, events)
+        sim.set_scores(scores, policy.shares(view, events) if may_share else None)
         if may_hold:
             hold_s = policy.holds(view, events)
             if hold_s is not None:

@@ -55,7 +55,8 @@ class PendingCheckin:
     """A check-in waiting for a device-level decision. ``candidates``: the jobs
     it may go to (eligible, open demand, equal best score), ascending;
     ``tie_draw``: this check-in's uniform draw, which the simulator itself uses
-    to pick among candidates (``candidates[int(tie_draw * len(candidates))]``)."""
+    to pick among candidates (:func:`venn_gym.matching.pick_target`: uniformly,
+    ``candidates[int(tie_draw * len(candidates))]``, or by the allocation's shares)."""
 
     time_s: float
     device: int
@@ -63,6 +64,9 @@ class PendingCheckin:
     window_end_s: float
     candidates: np.ndarray
     tie_draw: float
+
+
+NO_SHARES = np.empty((0, 0))  # the matcher's "ties are broken uniformly"
 
 
 class Simulation:
@@ -144,6 +148,7 @@ class Simulation:
         self._served = np.full((n_jobs, len(self.scenario.population)) if once else (0, 0), -1, dtype=np.int64)
         self._scores = np.full((n_classes, n_jobs), -np.inf)
         self._match_scores = self._scores  # the scores with held rounds' jobs at -inf: what matching uses
+        self._shares = NO_SHARES
         self._holds_made = False  # no round was ever held: no deadline can be stale by a hold
         self._targets_dirty = True
         self._target_table = np.full((n_classes, 1), -1, dtype=np.int64)
@@ -215,13 +220,16 @@ class Simulation:
         self.checkins_seen += n
 
     # ------------------------------------------------------------ allocation
-    def set_scores(self, scores: np.ndarray) -> None:
+    def set_scores(self, scores: np.ndarray, shares: np.ndarray | None = None) -> None:
         """Set the allocation until the next scheduling event.
 
         ``scores`` has shape ``(n_classes, n_jobs)`` or ``(n_jobs,)`` (the same
         for every class). A device goes to the highest-scoring job that it is
         eligible for and that has open demand; ``-inf`` means never; equal
-        scores are broken uniformly at random per device.
+        scores are broken uniformly at random per device, or, with ``shares``
+        (finite, >= 0, of either shape), in proportion to the tied jobs' shares
+        in the device's class (all zero: uniformly). Equal scores with shares
+        split a device class between jobs, and between groups, in proportions.
         """
         scores = np.array(scores, dtype=float)  # a copy: the caller may change its array
         shape = (self.static.n_classes, self.static.n_jobs)
@@ -231,6 +239,17 @@ class Simulation:
             raise IllegalActionError(f"scores must have shape {shape} or ({shape[1]},), got {scores.shape}")
         if not (scores < np.inf).all():
             raise IllegalActionError("scores must not be NaN or +inf")
+        if shares is None:
+            self._shares = NO_SHARES
+        else:
+            shares = np.array(shares, dtype=float)
+            if shares.shape == (self.static.n_jobs,):
+                shares = shares.reshape(1, -1)
+            elif shares.shape != shape:
+                raise IllegalActionError(f"shares must have shape {shape} or ({shape[1]},), got {shares.shape}")
+            if not (np.isfinite(shares).all() and (shares >= 0).all()):
+                raise IllegalActionError("shares must be finite and >= 0")
+            self._shares = shares
         self._scores = scores
         self._targets_dirty = True
 
@@ -335,6 +354,7 @@ class Simulation:
                 self._m_records,
                 self._match_scores,
                 self._job_eligible,
+                self._shares,
             )
             self._replay_events(n_events)
             if n_records:

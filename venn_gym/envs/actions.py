@@ -11,6 +11,10 @@ Layout of the flat ``Box(-1, 1)`` action (``float32``):
   (index ``V // 2``) means "any tier", the bins below it tiers ``0 .. V//2 - 1`` and
   the bins above it the remaining tiers in order. Restricting a job to tier ``u``
   sets its score to ``-inf`` (never) for every device class of another tier.
+* ``share_allocation=True`` reads the score entries as shares instead: every job in a slot
+  scores the same, and a device goes to one of the eligible jobs with open demand at random in
+  proportion to ``2 ** (SHARE_OCTAVES * a)`` (so ``a = 1`` weighs ``2 ** 32`` times ``a = -1``):
+  a device class split between jobs, and between groups, in any proportions.
 * ``hold_choices_s`` (non-empty with ``round_hold=True``) appends ``max_jobs`` entries, one per
   slot: ``[-1, 1]`` is cut into ``len(hold_choices_s)`` equal bins, bin ``b`` holding the
   slot's round back for ``hold_choices_s[b]`` seconds (the first choice is 0: admit it). A
@@ -29,6 +33,8 @@ from gymnasium import spaces
 
 from venn_gym.errors import IllegalActionError, short_repr
 
+SHARE_OCTAVES = 16.0  # share_allocation: a share entry a weighs 2 ** (16 a); a power of two keeps 16 a exact
+
 
 def tier_of_bin(b: np.ndarray, tiers: int) -> np.ndarray:
     """Bin index -> tier (-1: any)."""
@@ -42,8 +48,17 @@ def bin_of_tier(u: np.ndarray, tiers: int) -> np.ndarray:
 
 
 class PriorityActionCodec:
-    def __init__(self, max_jobs: int, max_classes: int, per_class: bool, tier_choice: bool, hold_choices_s: tuple = ()):
+    def __init__(
+        self,
+        max_jobs: int,
+        max_classes: int,
+        per_class: bool,
+        tier_choice: bool,
+        hold_choices_s: tuple = (),
+        share_allocation: bool = False,
+    ):
         self.max_jobs = max_jobs
+        self.share_allocation = share_allocation
         self.max_classes = max_classes
         self.per_class = per_class
         self.tier_choice = tier_choice
@@ -64,13 +79,9 @@ class PriorityActionCodec:
         a = self._checked(action)
         st = self.static
         s, j = slots.occupied()
-        if self.per_class:
-            table = a[: self.n_scores].reshape(self.max_classes, self.max_jobs)
-            scores = np.zeros((st.n_classes, st.n_jobs))
-            scores[:, j] = table[self.class_index][:, s]
-        else:
-            scores = np.zeros(st.n_jobs)
-            scores[j] = a[s]
+        scores = self._per_job(a, s, j)
+        if self.share_allocation:
+            scores = np.zeros_like(scores)  # one level: the shares decide
         if self.tier_choice:
             bins = np.minimum(((a[self.n_scores :][s] + 1.0) * 0.5 * (self.tiers + 1)).astype(np.int64), self.tiers)
             tier = tier_of_bin(bins, self.tiers)
@@ -82,6 +93,25 @@ class PriorityActionCodec:
                 sub[wrong] = -np.inf
                 scores[:, j[restricted]] = sub
         return scores
+
+    def decode_shares(self, action, slots) -> np.ndarray | None:
+        """The shares of ``share_allocation`` (None without it), shape as :meth:`decode`'s scores."""
+        if not self.share_allocation:
+            return None
+        s, j = slots.occupied()
+        return self._per_job(np.exp2(SHARE_OCTAVES * self._checked(action)), s, j)
+
+    def _per_job(self, values: np.ndarray, s: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """The score entries of an action over the simulator's jobs (and classes); 0 off the slots."""
+        st = self.static
+        if self.per_class:
+            table = values[: self.n_scores].reshape(self.max_classes, self.max_jobs)
+            out = np.zeros((st.n_classes, st.n_jobs))
+            out[:, j] = table[self.class_index][:, s]
+        else:
+            out = np.zeros(st.n_jobs)
+            out[j] = values[s]
+        return out
 
     def decode_holds(self, action, slots) -> np.ndarray:
         """Seconds to hold each job's round back (0: admit it), shape ``(n_jobs,)``."""
@@ -109,13 +139,21 @@ class PriorityActionCodec:
         return np.clip(a, -1.0, 1.0)
 
     # ---------------------------------------------------------------- encode
-    def encode(self, scores: np.ndarray, slots, hold_s: np.ndarray | None = None) -> np.ndarray:
-        """An action that makes the simulator allocate exactly as ``scores`` would
-        (same order within every device class, same ``-inf`` entries), and hold rounds back as
+    def encode(
+        self, scores: np.ndarray, slots, hold_s: np.ndarray | None = None, shares: np.ndarray | None = None
+    ) -> np.ndarray:
+        """An action that makes the simulator allocate exactly as ``scores`` and ``shares`` would
+        (same order within every device class, same ``-inf`` entries, same shares where they are
+        powers of two apart within a class, else to float32 precision), and hold rounds back as
         ``hold_s`` (seconds per job; None: none), for the jobs in slots.
         Raises :class:`IllegalActionError` when this action layout cannot express them."""
-        action = self._encode_scores(scores, slots)
         s, j = slots.occupied()
+        if self.share_allocation:
+            action = self._encode_shares(scores, shares, s, j)
+        elif shares is not None:
+            raise IllegalActionError("these decisions split device classes by shares; use share_allocation=True")
+        else:
+            action = self._encode_scores(scores, slots)
         holds = np.zeros(len(j)) if hold_s is None else np.asarray(hold_s, dtype=float)[j]
         if len(self.hold_choices_s):
             match = holds[:, None] == self.hold_choices_s[None, :]
@@ -128,6 +166,43 @@ class PriorityActionCodec:
             action[self.hold_start + s] = -1.0 + (2.0 * match.argmax(axis=1) + 1.0) / n
         elif (holds > 0).any():
             raise IllegalActionError("these decisions hold rounds back; use round_hold=True")
+        return action
+
+    def _encode_shares(self, scores, shares, s: np.ndarray, j: np.ndarray) -> np.ndarray:
+        st = self.static
+        full = np.broadcast_to(np.asarray(scores, dtype=float), (st.n_classes, st.n_jobs))[:, j]
+        finite = np.where(np.isfinite(full), full, np.nan)
+        with np.errstate(invalid="ignore"):
+            spread = np.nanmax(finite, axis=1, initial=-np.inf) - np.nanmin(finite, axis=1, initial=np.inf)
+        if (spread[np.isfinite(spread)] > 0).any():
+            raise IllegalActionError("share_allocation expresses one score level per device class, and shares")
+        weights = np.ones((st.n_classes, len(j)))
+        if shares is not None:
+            weights = np.broadcast_to(np.asarray(shares, dtype=float), (st.n_classes, st.n_jobs))[:, j]
+        top = weights.max(axis=1, initial=0.0)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.clip(np.log2(weights / top) / SHARE_OCTAVES, -1.0, 1.0)
+        values = np.where(np.isnan(values), 1.0, values)  # a class whose shares are all zero: uniform
+        action = np.zeros(self.space.shape, dtype=np.float32)
+        if self.per_class:
+            table = np.zeros((self.max_classes, self.max_jobs), dtype=np.float32)
+            table[np.ix_(self.class_index, s)] = values
+            action[: self.n_scores] = table.reshape(-1)
+        else:
+            if not (values == values[:1]).all():
+                raise IllegalActionError("these shares depend on the device class; use per_class_scores=True")
+            action[s] = values[0] if len(values) else 0.0
+        never = np.isneginf(full)
+        if self.tier_choice:
+            tier = np.full(len(s), -1)
+            for k in np.flatnonzero(never.any(axis=0)):
+                matches = [u for u in range(self.tiers) if np.array_equal(never[:, k], st.class_tier != u)]
+                if not matches:
+                    raise IllegalActionError(f"job {j[k]}'s -inf scores are not 'every class outside one speed tier'")
+                tier[k] = matches[0]
+            action[self.n_scores + s] = -1.0 + (2.0 * bin_of_tier(tier, self.tiers) + 1.0) / (self.tiers + 1)
+        elif never.any():
+            raise IllegalActionError("these scores exclude some device classes (-inf); use tier_choice=True")
         return action
 
     def _encode_scores(self, scores: np.ndarray, slots) -> np.ndarray:

@@ -6,8 +6,8 @@
 
 * ``DeviceAssign-v0`` (with ``min_choices=1``): it replays ``policy.scores`` at
   every event batch (``info["event_batches"]``), and at a check-in picks among the
-  candidates the policy scores best (finite) exactly as the simulator would:
-  ``best[int(tie_draw * len(best))]``; none: idle.
+  candidates the policy scores best (finite) exactly as the simulator would
+  (:func:`venn_gym.matching.pick_target` with the policy's shares); none: idle.
 * ``JobPriority-v0``: it turns ``policy.scores`` into the action
   (:meth:`PriorityActionCodec.encode`); class-dependent scores need
   ``per_class_scores=True``, ``-inf`` per tier (Venn's matching) ``tier_choice=True``,
@@ -22,7 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from venn_gym.errors import IllegalActionError
+from venn_gym.matching import pick_target
 from venn_gym.policy import Policy
+from venn_gym.simulation import NO_SHARES
 
 from .device_env import DeviceAssignEnv
 from .priority_env import JobPriorityEnv
@@ -50,11 +52,14 @@ class PolicyAgent:
         if info["episode_step"] == 0:  # a new episode
             self.policy.reset(info["view"].static, info["scenario_seed"])
             self._scores = None
+            self._shares = NO_SHARES
         if isinstance(env, DeviceAssignEnv):
             return self._device_action(env, info)
         if isinstance(env, JobPriorityEnv):
-            scores = self.policy.scores(info["view"], info["events"])
-            return env.scores_to_action(scores, self.policy.holds(info["view"], info["events"]))
+            view, events = info["view"], info["events"]
+            scores = self.policy.scores(view, events)
+            shares = self.policy.shares(view, events)  # the order drive() asks in: scores, shares, holds
+            return env.scores_to_action(scores, self.policy.holds(view, events), shares)
         raise TypeError(f"PolicyAgent does not know the environment {type(env).__name__}")
 
     def _device_action(self, env: DeviceAssignEnv, info: dict) -> int:
@@ -63,6 +68,8 @@ class PolicyAgent:
             self._scores = np.broadcast_to(
                 np.asarray(self.policy.scores(view, events), dtype=float), (st.n_classes, st.n_jobs)
             )
+            shares = self.policy.shares(view, events)
+            self._shares = NO_SHARES if shares is None else np.atleast_2d(np.asarray(shares, dtype=float))
             hold_s = self.policy.holds(view, events)
             if hold_s is not None and (np.asarray(hold_s) > 0).any():
                 raise IllegalActionError(
@@ -77,5 +84,6 @@ class PolicyAgent:
         if not finite.any():
             return env.idle_action
         best = candidates[finite & (s == s[finite].max())]
-        job = int(best[int(info["tie_draw"] * len(best))])
+        row = info["device_class"] if self._shares.shape[0] > 1 else 0
+        job = int(pick_target(best, len(best), info["tie_draw"], self._shares, row))
         return int(np.flatnonzero(info["job_of_slot"] == job)[0])

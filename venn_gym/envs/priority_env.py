@@ -28,6 +28,9 @@ class JobPriorityEnv(VennEnvBase):
     not held already can be held; for others the entry is ignored). Until the next event,
     every check-in goes to the highest-scoring eligible job with open demand (ties
     uniformly at random). Only the order of the scores within a device class matters.
+    With ``share_allocation=True`` the score entries are shares instead: a device goes to an
+    eligible job with open demand at random in proportion to ``2 ** (16 a)``, so that a device
+    class can be split between jobs and groups in any proportions.
 
     **Observation.** As in ``DeviceAssign-v0`` without the device keys:
     ``job_mask``, ``job_requirement``, ``jobs``, ``pool``, ``time_of_day``,
@@ -59,6 +62,7 @@ class JobPriorityEnv(VennEnvBase):
         cfg.update(
             per_class_scores=False,  # a score per (device class, job slot) instead of per job slot
             tier_choice=False,  # one more entry per slot: any tier, or restrict the job to one speed tier
+            share_allocation=False,  # the score entries are shares: a device class split in proportions
             round_hold=False,  # one more entry per slot: admit its round, or hold it back (hold_choices_s)
             hold_choices_s=(0.0, 300.0, 1200.0, 3600.0),  # seconds; the first must be 0 (admit)
         )
@@ -72,6 +76,7 @@ class JobPriorityEnv(VennEnvBase):
             bool(self.config["per_class_scores"]),
             bool(self.config["tier_choice"]),
             self._hold_choices() if self.config["round_hold"] else (),
+            bool(self.config["share_allocation"]),
         )
         self.action_space = self.codec.space
 
@@ -107,7 +112,7 @@ class JobPriorityEnv(VennEnvBase):
 
     def step(self, action):
         self._check_running()
-        self.sim.set_scores(self.codec.decode(action, self.slots))
+        self.sim.set_scores(self.codec.decode(action, self.slots), self.codec.decode_shares(action, self.slots))
         if self.config["round_hold"]:
             self.sim.hold_rounds(self.codec.decode_holds(action, self.slots))
         events = self.sim.advance()
@@ -122,10 +127,12 @@ class JobPriorityEnv(VennEnvBase):
             self._final_info(info)
         return obs, reward, terminated, truncated, info
 
-    def scores_to_action(self, scores: np.ndarray, hold_s: np.ndarray | None = None) -> np.ndarray:
-        """The action that reproduces simulator ``scores`` and holds ``hold_s`` (seconds per
-        job, each one of ``hold_choices_s``; None: none), for the jobs now in slots."""
-        return self.codec.encode(scores, self.slots, hold_s)
+    def scores_to_action(
+        self, scores: np.ndarray, hold_s: np.ndarray | None = None, shares: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The action that reproduces simulator ``scores`` and ``shares`` and holds ``hold_s``
+        (seconds per job, each one of ``hold_choices_s``; None: none), for the jobs now in slots."""
+        return self.codec.encode(scores, self.slots, hold_s, shares)
 
     def _observe(self):
         obs = self._output(self._obs.build())

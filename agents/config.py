@@ -10,6 +10,7 @@ per env id::
       env_kwargs: {max_jobs: 50}                # passed to gym.make
       residual: {teacher: venn}                 # optional: learn a correction to a teacher (agents/residual.py)
       knobs: {menu: [venn, venn-no-match]}      # optional: choose a Venn variant per step (agents/knobs.py)
+      holds: {teacher: venn}                    # optional: hold rounds back over a teacher (agents/holds.py)
       policy_kwargs: {features_extractor_class: venn_gym.agents.networks.JobSetExtractor}
       learning_rate: 3.0e-4                     # every other key goes to the algorithm
 
@@ -29,6 +30,7 @@ import venn_gym  # noqa: F401  (registers the envs)
 from venn_gym.errors import SpecError
 from venn_gym.suites import TRAIN_SEED_MIN
 
+from . import holds as holds_module
 from . import knobs as knobs_module
 from . import residual as residual_module
 
@@ -36,7 +38,7 @@ HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 MODELS_DIR = Path(__file__).parent / "models"  # the shipped agents
 DEVICE_ENV, PRIORITY_ENV = "venn_gym/DeviceAssign-v0", "venn_gym/JobPriority-v0"
 _CLASS_KEYS = ("features_extractor_class", "activation_fn", "optimizer_class")
-_ENV_KEYS = ("policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "residual", "knobs")
+_ENV_KEYS = ("policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "residual", "knobs", "holds")
 
 
 def algorithm_class(algo: str):
@@ -90,6 +92,10 @@ def load_hyperparams(algo: str, env_id: str, path: Path | None = None) -> dict:
         if env_id != PRIORITY_ENV or hp.get("residual") is not None:
             raise SpecError(f"knobs agents need {PRIORITY_ENV} and no residual section")
         hp["knobs"] = knobs_module.check_settings(hp["knobs"], hp["env_kwargs"])
+    if hp.get("holds") is not None:
+        if env_id != PRIORITY_ENV or hp.get("residual") is not None or hp.get("knobs") is not None:
+            raise SpecError(f"holds agents need {PRIORITY_ENV} and no residual or knobs section")
+        hp["holds"] = holds_module.check_settings(hp["holds"], hp["env_kwargs"])
     return hp
 
 
@@ -155,10 +161,12 @@ def make_env(
     training: bool = False,
     residual: dict | None = None,
     knobs: dict | None = None,
+    holds: dict | None = None,
 ):
-    """The env (training: on training seeds only); ``residual`` / ``knobs``: settings of the
-    :class:`venn_gym.agents.residual.ResidualEnv` / :class:`venn_gym.agents.knobs.KnobEnv` around it (the reward
-    is relative to the teacher only in training: evaluation needs no teacher run)."""
+    """The env (training: on training seeds only); ``residual`` / ``knobs`` / ``holds``: settings of
+    the :class:`venn_gym.agents.residual.ResidualEnv` / :class:`venn_gym.agents.knobs.KnobEnv` /
+    :class:`venn_gym.agents.holds.HoldEnv` around it (the reward is relative to the teacher only in
+    training: evaluation needs no teacher run)."""
     env = gym.make(env_id, **env_kwargs(env_id, scenario, scale, extra))
     env = TrainingSeeds(env) if training else env
     if residual is not None:
@@ -167,4 +175,6 @@ def make_env(
         )
     if knobs is not None:
         env = knobs_module.KnobEnv(env, **dict(knobs, relative_reward=training and knobs.get("relative_reward", True)))
+    if holds is not None:
+        env = holds_module.HoldEnv(env, **dict(holds, relative_reward=training and holds.get("relative_reward", True)))
     return env

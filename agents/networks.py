@@ -30,7 +30,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 _JOB_KEYS = ("jobs", "job_requirement")  # per-slot rows, concatenated
-_SLOT_KEYS = ("job_eligible", "teacher_score")  # per-slot scalars (device env; residual env), appended to the rows
+# Per-slot scalars (device env; residual env; round_hold), appended to the rows.
+_SLOT_KEYS = ("job_eligible", "teacher_score", "job_held", "job_holdable")
 _SKIP = ("job_mask", "action_mask")  # not features
 
 

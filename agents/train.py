@@ -156,6 +156,7 @@ def train(config: TrainConfig) -> dict:
         "seed": config.seed,
         "residual": hp.get("residual"),
         "knobs": hp.get("knobs"),
+        "holds": hp.get("holds"),
     }
 
     callbacks: list[BaseCallback] = [AtomicCheckpoints(out / "checkpoints", checkpoint_freq)]
@@ -201,6 +202,7 @@ def train(config: TrainConfig) -> dict:
             "bc": bc_info,
             "residual": hp.get("residual"),
             "knobs": hp.get("knobs"),
+            "holds": hp.get("holds"),
             "evaluations": evaluation.history if evaluation is not None else previous.get("evaluations", []),
             "tensorboard": tb,
         }
@@ -235,6 +237,8 @@ def _check(config: TrainConfig, hp: dict, checkpoint_freq: int) -> None:
         raise SpecError("--bc-warm-start does not apply to a residual agent: it starts as its teacher")
     if config.bc_warm_start and hp.get("knobs"):
         raise SpecError("--bc-warm-start does not apply to a knobs agent: its actions are Venn variants already")
+    if config.bc_warm_start and hp.get("holds"):
+        raise SpecError("--bc-warm-start does not apply to a holds agent: it starts as its teacher")
     if config.bc_warm_start and config.algo == "dqn":
         raise SpecError("--bc-warm-start needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not dqn")
     if config.timesteps < 0 or checkpoint_freq < 1 or config.eval_freq < 1:
@@ -291,6 +295,7 @@ def build_vec_env(env_id: str, scenario: str, scale, hp: dict, seed: int):
                 training=True,
                 residual=hp.get("residual"),
                 knobs=hp.get("knobs"),
+                holds=hp.get("holds"),
             )
         )
         for _ in range(int(hp["n_envs"]))
@@ -451,6 +456,7 @@ class HeldOutEvaluation(BaseCallback):
             self.hp["env_kwargs"],
             residual=self.hp.get("residual"),
             knobs=self.hp.get("knobs"),
+            holds=self.hp.get("holds"),
         )
         masked = self.config.algo == "maskable_ppo"
         agent = [censored_jct(play_episode(model, env, s, masked).result("agent").summary()) for s in self.seeds]

@@ -632,3 +632,82 @@ def test_knobs_agent_trains_and_evaluates_from_its_record(tmp_path):
     assert run.result.summary()["unfinished_jobs"] == 0
     with pytest.raises(SpecError, match="its actions are Venn variants"):
         train_run("ppo", PRIORITY_ENV, 0, tmp_path / "bc", bc_warm_start=True, hyperparams=hp, progress=False)
+
+
+# ---------------------------------------------------------------- holds agents (agents/holds.py)
+HOLD_ENV_KWARGS = {**RESIDUAL_ENV_KWARGS, "round_hold": True}
+V1_SCENARIO = "paper/low-v1"  # request-timed rounds: where rounds fail and a retry can be held
+
+
+def _holds_episode(act, seed: int = 100):
+    from venn_gym.agents.config import make_env
+    from venn_gym.agents.holds import HoldEnv
+
+    env = HoldEnv(make_env(PRIORITY_ENV, V1_SCENARIO, SCALE, HOLD_ENV_KWARGS))
+    return _episode(env, act, seed)
+
+
+def _v1_venn(seed: int = 100):
+    from venn_gym.catalog import make_scenario
+    from venn_gym.policy import run_policy
+
+    return run_policy(make_scenario(V1_SCENARIO, seed=seed, scale=SCALE), make_teacher("venn"), keep_rounds=False)
+
+
+def test_holds_admitting_every_round_is_venn_exactly():
+    rewards, result, _ = _holds_episode(lambda step: np.full(50, 0.5, dtype=np.float32))  # 0.5: still admit
+    assert [(j.end_s, j.tasks) for j in result.jobs] == [(j.end_s, j.tasks) for j in _v1_venn().jobs]
+    assert np.abs(rewards).max() < 1e-12
+
+
+def test_holding_rounds_holds_them_and_the_return_is_relative_to_venn():
+    """Every holdable round is held 300 s (the first hold bin) during the first 20 steps."""
+    rewards, result, env = _holds_episode(lambda step: np.full(50, 0.6 if step < 20 else 0.0, dtype=np.float32))
+    held = [j.held_s for j in result.jobs]
+    assert sum(held) > 0 and all(h == 0 or h > 300.0 - 1e-6 for h in held)  # a hold may come after the request
+    venn_total = sum(j.jct_s for j in _v1_venn().jobs)
+    agent_total = sum(j.jct_s for j in result.jobs)
+    assert rewards.sum() == pytest.approx((venn_total - agent_total) / env.unwrapped.reward_scale, rel=1e-9)
+
+
+def test_hold_seconds_follow_the_bins():
+    from venn_gym.agents.config import make_env
+    from venn_gym.agents.holds import HoldEnv
+
+    env = HoldEnv(make_env(PRIORITY_ENV, V1_SCENARIO, SCALE, HOLD_ENV_KWARGS))
+    env.reset(seed=100)
+    j = env.unwrapped.slots.occupied()[1][0]
+    slot = env.unwrapped.slots.occupied()[0][0]
+    for a, expected in [(-1.0, 0.0), (0.5, 0.0), (0.51, 300.0), (0.7, 1200.0), (0.9, 3600.0), (1.0, 3600.0)]:
+        action = np.zeros(50, dtype=np.float32)
+        action[slot] = a
+        assert env.hold_seconds(action)[j] == expected, a
+    with pytest.raises(IllegalActionError, match="holds action"):
+        env.hold_seconds(np.full(50, np.nan))
+
+
+@pytest.mark.parametrize(
+    "settings,env_kwargs,message",
+    [
+        ({}, RESIDUAL_ENV_KWARGS, "round_hold"),
+        ({"admit_below": 1.0}, HOLD_ENV_KWARGS, "admit_below must be in"),
+        ({"teacher": "oracle"}, HOLD_ENV_KWARGS, "oracle"),
+        ({"wait": 1}, HOLD_ENV_KWARGS, "unknown holds settings"),
+    ],
+)
+def test_holds_settings_are_checked(settings, env_kwargs, message):
+    from venn_gym.agents.holds import check_settings
+
+    with pytest.raises(SpecError, match=message):
+        check_settings(settings, env_kwargs)
+
+
+def test_untrained_holds_agent_trains_and_evaluates_as_venn(tmp_path):
+    hp = tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV, "ppo_holds.yml")
+    train_run("ppo", PRIORITY_ENV, 0, tmp_path / "holds", hyperparams=hp, progress=False)
+    _, meta = load_agent(tmp_path / "holds" / "model.zip")
+    assert meta["holds"] == {"teacher": "venn", "admit_below": 0.5, "relative_reward": True}
+    run = run_agent(str(tmp_path / "holds" / "model.zip"), V1_SCENARIO, (("scale", SCALE),), 101)
+    assert [j.end_s for j in run.result.jobs] == [j.end_s for j in _v1_venn(101).jobs]
+    with pytest.raises(SpecError, match="starts as its teacher"):
+        train_run("ppo", PRIORITY_ENV, 0, tmp_path / "bc", bc_warm_start=True, hyperparams=hp, progress=False)

@@ -72,6 +72,7 @@ def run_agent(path: str, scenario: str, options: tuple, seed: int, name: str | N
         meta["env_kwargs"],
         residual=meta.get("residual"),
         knobs=meta.get("knobs"),
+        holds=meta.get("holds"),
     )
     start = time.perf_counter()
     result = play_episode(model, env, seed, masked=meta["algo"] == "maskable_ppo").result(name)

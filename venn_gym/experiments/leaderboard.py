@@ -56,6 +56,11 @@ def budget_text(rec: dict) -> str:
         parts.append(
             f"chooses per step among {', '.join(rec['knobs']['menu'])}; reward relative to venn on the same seed"
         )
+    if rec.get("holds"):
+        parts.append(
+            f"{rec['holds']['teacher']} allocates, the agent holds rounds back; reward relative to "
+            f"{rec['holds']['teacher']} on the same seed"
+        )
     if bc:
         parts.append(f"BC from {bc['teacher']} ({bc['samples']:,} samples, {bc.get('wall_s', 0):.0f} s)")
     return "; ".join(parts)

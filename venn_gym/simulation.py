@@ -66,6 +66,15 @@ class PendingCheckin:
     tie_draw: float
 
 
+def checkin_draws(scenario: Scenario, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The task-noise factor and the tie draw of each of the ``n`` check-ins of trace chunk
+    ``index``: the chunk's own match stream, noise first (so that they are the same under any policy)."""
+    rng = stream(scenario.seed, MATCH_STREAM, index)
+    sd = scenario.task_noise_log_sd
+    noise = rng.lognormal(0.0, sd, n) if sd > 0 else np.ones(n)
+    return noise, rng.random(n)
+
+
 NO_SHARES = np.empty((0, 0))  # the matcher's "ties are broken uniformly"
 
 
@@ -203,14 +212,11 @@ class Simulation:
                 f"trace chunk {index} names device {int(chunk.device.max())}, "
                 f"beyond the population of {len(self._busy_until)}"
             )
-        rng = stream(self.scenario.seed, MATCH_STREAM, index)
         self._c_time = chunk.time
         self._c_device = chunk.device
         self._c_end = chunk.end
         self._c_class = self._device_class[chunk.device]
-        sd = self.scenario.task_noise_log_sd
-        self._c_noise = rng.lognormal(0.0, sd, n) if sd > 0 else np.ones(n)
-        self._c_tie = rng.random(n)
+        self._c_noise, self._c_tie = checkin_draws(self.scenario, index, n)
         self._m_ck = (self._c_time, self._c_device, self._c_end, self._c_class, self._c_noise, self._c_tie)
         self._stall.chunk_loaded(self._c_device, self._c_time, self._c_end)
         self._chunk_index = index

@@ -207,14 +207,19 @@ def test_jct_is_the_chain_of_rounds(case, policy):
     sc, _, res, _ = run(*case, policy)
     for j, rec in enumerate(res.jobs):
         rounds = sorted((r for r in res.rounds if r.job == j), key=lambda r: r.attempt)
-        assert rounds[0].request_s == pytest.approx(rec.arrival_s)
-        for prev, nxt in zip(rounds, rounds[1:]):
-            assert nxt.request_s == prev.end_s, "the next round was not requested when the previous one ended"
+        # A round is requested when the previous one ends (the first at arrival), unless the policy
+        # held it back (venn-hold): the gaps are exactly the job's held time.
+        gaps = [rounds[0].request_s - rec.arrival_s] + [
+            nxt.request_s - prev.end_s for prev, nxt in zip(rounds, rounds[1:])
+        ]
+        assert min(gaps) >= 0 and sum(gaps) == pytest.approx(rec.held_s, abs=1e-6)
+        if rec.held_s == 0:
+            assert max(gaps) == 0, "the next round was not requested when the previous one ended"
         assert rounds[-1].end_s == pytest.approx(rec.end_s)
         total = sum(r.end_s - r.request_s for r in rounds)
-        assert rec.jct_s == pytest.approx(total, rel=1e-9)
+        assert rec.jct_s == pytest.approx(total + rec.held_s, rel=1e-9)
         assert rec.jct_s == pytest.approx(rec.end_s - rec.arrival_s, rel=1e-12)
-        assert rec.scheduling_delay_s + rec.response_time_s == pytest.approx(rec.jct_s, rel=1e-9)
+        assert rec.scheduling_delay_s + rec.response_time_s + rec.held_s == pytest.approx(rec.jct_s, rel=1e-9)
         assert rec.scheduling_delay_s == pytest.approx(sum(r.dispatch_s - r.request_s for r in rounds), rel=1e-9)
         assert rec.queuing_delay_s == pytest.approx(sum(r.quorum_dispatch_s - r.request_s for r in rounds), rel=1e-9)
 

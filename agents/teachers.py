@@ -3,8 +3,6 @@ residual and knobs agents): any baseline by name, and ``srsf-total``."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from venn_gym.baselines import make_policy
 from venn_gym.policy import Policy, rank_scores
 
@@ -15,7 +13,7 @@ class RemainingServicePolicy(Policy):
     name = "srsf-total"
 
     def scores(self, view, events):
-        return rank_scores(view.remaining_demand, view.arrival_s, np.arange(view.static.n_jobs))
+        return rank_scores(view.remaining_demand, view.arrival_s)
 
 
 def make_teacher(name: str) -> Policy:

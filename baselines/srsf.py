@@ -1,7 +1,5 @@
 """SRSF: the job with the smallest remaining demand of its current round first."""
 
-import numpy as np
-
 from venn_gym.policy import Policy, rank_scores
 
 
@@ -9,4 +7,4 @@ class SrsfPolicy(Policy):
     name = "srsf"
 
     def scores(self, view, events):
-        return rank_scores(view.open_demand, view.arrival_s, np.arange(view.static.n_jobs))
+        return rank_scores(view.open_demand, view.arrival_s)

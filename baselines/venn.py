@@ -36,6 +36,7 @@ the last 100 check-ins of the category; here the supply estimate of the view.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -43,7 +44,7 @@ import numpy as np
 
 from venn_gym.compiled import compiled
 from venn_gym.errors import SpecError
-from venn_gym.policy import Policy, rank_order, scores_of_order
+from venn_gym.policy import Policy, rank_order, rank_scores, scores_of_order
 from venn_gym.seeds import VENN_STREAM, stream
 
 ORDER_KEYS = ("service", "round")  # remaining service (venn_gym's Venn), current round's demand (authors')
@@ -64,15 +65,10 @@ class VennDecision:
     job_rejected: Optional[np.ndarray] = None
 
     def scores(self, static) -> np.ndarray:
-        in_group = self.class_group[:, None] == static.job_requirement[None, :]
-        scores = np.where(in_group, self.job_order + _GROUP_FIRST, self.job_order)
-        restricted = np.flatnonzero(self.job_tier >= 0)
-        if len(restricted):
-            wrong_tier = static.class_tier[:, None] != self.job_tier[None, restricted]
-            scores[:, restricted] = np.where(wrong_tier, -np.inf, scores[:, restricted])
-        if self.job_rejected is not None:
-            scores[:, self.job_rejected] = -np.inf
-        return scores
+        rejected = self.job_rejected if self.job_rejected is not None else np.zeros(len(self.job_order), dtype=bool)
+        return _score_matrix(
+            self.job_order, self.class_group, self.job_tier, rejected, static.job_requirement, static.class_tier
+        )
 
 
 class VennPolicy(Policy):
@@ -114,6 +110,8 @@ class VennPolicy(Policy):
         self._tier = np.full(static.n_jobs, -1)
         self._rejected = np.zeros(static.n_jobs, dtype=bool)
         self._eligible = static.class_eligible.astype(float)  # [class, requirement], for supply sums
+        self._job_eligible = static.job_eligible  # [class, job]; the property builds it at each call
+        self._supply_key: bytes | None = None  # the class supply that _refresh_owners last ran on
 
     # ------------------------------------------------------------- scores
     def scores(self, view, events):
@@ -125,18 +123,18 @@ class VennPolicy(Policy):
         if self.admission:
             self._admit(view, events)
         demand = self._effective_demand(view)
-        order = rank_order(demand, view.arrival_s)
         if self.scheduling:
-            class_group = self._allocate(view, demand, order)
+            job_order, class_group = self._allocate(view, demand)
         else:
+            job_order = rank_scores(demand, view.arrival_s)
             class_group = np.full(static.n_classes, -1)
         if self.matching:
             for event in events:
                 if event.kind == "request":
                     self._tier[event.job] = self._pick_tier(view, event.job)
         tiers = self._tier.copy() if self.matching else np.full(static.n_jobs, -1)
-        rejected = self._rejected.copy() if self._rejected.any() else None
-        return VennDecision(scores_of_order(order), class_group, tiers, rejected)
+        rejected = self._rejected.copy() if self.admission and self._rejected.any() else None  # only _admit rejects
+        return VennDecision(job_order, class_group, tiers, rejected)
 
     def _admit(self, view, events) -> None:
         """The authors' admission check, at each round request (see the module docstring)."""
@@ -145,7 +143,7 @@ class VennPolicy(Policy):
             if event.kind == "request":
                 j = event.job
                 minutes = static.job_deadline_s[j] // 60
-                supply_per_min = 60.0 * (view.class_supply_per_s @ static.job_eligible[:, j])
+                supply_per_min = 60.0 * (view.class_supply_per_s @ self._job_eligible[:, j])
                 asked_per_min = static.job_participants[j] / minutes if minutes > 0 else np.inf
                 self._rejected[j] = self.admission * asked_per_min > supply_per_min
             elif event.kind == "job_end":
@@ -156,7 +154,7 @@ class VennPolicy(Policy):
         if self.order_key == "round":
             demand = view.open_demand.astype(float)
         else:
-            demand = view.remaining_demand
+            demand = _remaining_demand(view.open_demand, view.rounds_done, static.job_rounds, static.job_participants)
         if not self.fairness:
             return demand
         supply = view.class_supply_per_s @ static.class_eligible  # per requirement
@@ -168,22 +166,33 @@ class VennPolicy(Policy):
         progress = (view.rounds_done / static.job_rounds) / np.minimum(age / fair, 1.0)
         return demand * np.clip(progress, 0.1, 10.0) ** self.fairness
 
-    def _allocate(self, view, demand: np.ndarray, order: np.ndarray) -> np.ndarray:
-        """Which group (requirement index) each device class serves first (``order``: jobs
-        by ascending demand)."""
-        static = view.static
-        eligible = static.class_eligible  # [class, requirement]
+    def _allocate(self, view, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The job order (as scores: 0 for the first job, -1 for the next, ...) and the group
+        (requirement index) each device class serves first."""
+        self._refresh_owners(view)
+        return _order_and_groups(
+            demand,
+            view.arrival_s,
+            view.active,
+            view.open_demand,
+            self._rejected,
+            view.static.job_requirement,
+            self._by_abundance,
+            self._owned_supply,
+            self._owner,
+            self.take_over_margin,
+        )
+
+    def _refresh_owners(self, view) -> None:
+        """Each device class's owner, the scarcest group it is eligible for, and the groups from the
+        most abundant down: they change with the supply estimate only, once a trace chunk."""
         supply_of_class = view.class_supply_per_s
-        n_req = static.n_requirements
-        small_int = np.min_scalar_type(n_req)  # small integer types sort and compare fastest
-        # Queues by group, each ascending.
-        queued = view.active & (view.open_demand > 0) & ~self._rejected  # a rejected round asks for nothing
-        by_demand = order[queued[order]]
-        group_of = static.job_requirement[by_demand].astype(small_int)
-        by_group = np.argsort(group_of, kind="stable")
-        sorted_demand = demand[by_demand[by_group]]
-        bounds = np.zeros(n_req + 1, dtype=np.int64)
-        np.cumsum(np.bincount(group_of, minlength=n_req), out=bounds[1:])
+        key = supply_of_class.tobytes()
+        if key == self._supply_key:
+            return
+        eligible = view.static.class_eligible  # [class, requirement]
+        n_req = view.static.n_requirements
+        small_int = np.min_scalar_type(n_req)  # the smallest type that holds the weights 1..n_req
         total_supply = supply_of_class @ self._eligible
         by_scarcity = np.argsort(total_supply, kind="stable")
         # Each class goes to the scarcest group it is eligible for: the eligible group
@@ -193,22 +202,84 @@ class VennPolicy(Policy):
         best = (eligible.view(np.uint8) * weight).max(axis=1).astype(np.int64)
         owner = np.where(best > 0, by_scarcity[np.minimum(n_req - best, n_req - 1)], -1)
         served = owner >= 0
-        alloc = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req)
-        taken_by = _take_over(by_scarcity[::-1].copy(), bounds, sorted_demand, alloc, self.take_over_margin)
-        return np.where(served, taken_by[owner], -1)
+        self._owned_supply = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req)
+        self._owner = owner
+        self._by_abundance = by_scarcity[::-1].copy()
+        self._supply_key = key
 
     def _pick_tier(self, view, job: int) -> int:
+        # Python floats: the same arithmetic as numpy's scalars, at a fraction of their cost per event.
         tiers = view.static.speed_tiers
-        sched, resp = view.last_scheduling_delay_s[job], view.last_response_s[job]
-        if tiers < 2 or sched <= 0 or not np.isfinite(view.all_response_p95_s):
+        sched, resp = float(view.last_scheduling_delay_s[job]), float(view.last_response_s[job])
+        overall = float(view.all_response_p95_s)
+        if tiers < 2 or sched <= 0 or not math.isfinite(overall):
             return -1
         u = int(self._rng.integers(tiers))
-        with np.errstate(divide="ignore", invalid="ignore"):  # zero-time tasks: 0 / 0, handled below
-            g = view.tier_response_p95_s[u] / view.all_response_p95_s
-        if not np.isfinite(g):
+        # Over an overall p95 of 0 (zero-time tasks) no ratio is finite: no tier.
+        g = float(view.tier_response_p95_s[u]) / overall if overall != 0 else math.nan
+        if not math.isfinite(g):
             return -1
         c = resp / sched
         return u if 1 + c > tiers + c * g else -1
+
+
+@compiled
+def _remaining_demand(open_demand, rounds_done, job_rounds, job_participants):
+    """``SchedulerView.remaining_demand`` (the same float operations), without its temporary arrays."""
+    demand = np.empty(len(open_demand))
+    for j in range(len(open_demand)):
+        rounds_after = max(job_rounds[j] - rounds_done[j] - 1, 0)
+        demand[j] = float(open_demand[j]) + float(rounds_after) * float(job_participants[j])
+    return demand
+
+
+@compiled
+def _order_and_groups(
+    demand, arrival_s, active, open_demand, rejected, job_requirement, by_abundance, owned_supply, owner, margin
+):
+    """Venn's allocation at one event: the job order as scores (0 for the first job, -1 for the next,
+    ...) and the group each device class serves first (-1: none). Queues: each group's active jobs
+    with open demand, not rejected, in job order; ``owned_supply[g]``: the supply of the classes
+    that group g owns (``owner``); groups are taken over from ``by_abundance`` (most abundant first) on."""
+    n_jobs, n_req = len(demand), len(owned_supply)
+    queued = active & (open_demand > 0) & ~rejected  # a rejected round asks for nothing
+    order = rank_order(demand, arrival_s)
+    job_order = scores_of_order(order)
+    # Each group's queue in job order, the groups one after another (a counting sort by group).
+    bounds = np.zeros(n_req + 1, dtype=np.int64)
+    for j in range(n_jobs):
+        if queued[j]:
+            bounds[job_requirement[j] + 1] += 1
+    for g in range(n_req):
+        bounds[g + 1] += bounds[g]
+    filled = bounds[:n_req].copy()
+    sorted_demand = np.empty(bounds[n_req])
+    for j in order:
+        if queued[j]:
+            g = job_requirement[j]
+            sorted_demand[filled[g]] = demand[j]
+            filled[g] += 1
+    taken_by = _take_over(by_abundance, bounds, sorted_demand, owned_supply, margin)
+    class_group = np.full(len(owner), -1, dtype=np.int64)
+    for c in range(len(owner)):
+        if owner[c] >= 0:
+            class_group[c] = taken_by[owner[c]]
+    return job_order, class_group
+
+
+@compiled
+def _score_matrix(job_order, class_group, job_tier, job_rejected, job_requirement, class_tier):
+    """:meth:`VennDecision.scores`: a (class x job) matrix."""
+    scores = np.empty((len(class_group), len(job_order)))
+    for c in range(len(class_group)):
+        for j in range(len(job_order)):
+            if job_rejected[j] or (job_tier[j] >= 0 and class_tier[c] != job_tier[j]):
+                scores[c, j] = -np.inf
+            elif class_group[c] == job_requirement[j]:
+                scores[c, j] = job_order[j] + _GROUP_FIRST
+            else:
+                scores[c, j] = job_order[j]
+    return scores
 
 
 @compiled

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from venn_gym import requirements
-from venn_gym.errors import SpecError
+from venn_gym import importers, requirements
+from venn_gym.errors import ScenarioWarning, SpecError
 from venn_gym.importers import (
     PERIOD_RULE,
     VENN_COMPUTE_REFERENCE,
@@ -25,7 +25,7 @@ from venn_gym.importers import (
     read_trace_csv,
     read_venn_client_table,
 )
-from venn_gym.trace import DAY_S
+from venn_gym.trace import DAY_S, TableTrace
 
 
 def dump(path, obj):
@@ -391,6 +391,87 @@ def test_trace_csv_errors(tmp_path, text, kwargs, match):
     with pytest.raises(SpecError, match=match) as info:
         read_trace_csv(path, **kwargs)
     assert str(info.value).startswith(str(path))
+
+
+def plain_trace_text(rows=2_000, seed=0):
+    """A plain check-in table whose numbers come in every form a writer might use."""
+    rng = np.random.default_rng(seed)
+    start = rng.uniform(0, 86_400, rows)
+    end = start + rng.lognormal(6, 1, rows)
+    device = rng.permutation(rows)  # a window per device: no overlap to warn of
+    forms = [repr, lambda x: f"{x:.3f}", lambda x: f"{x:.6e}", lambda x: f"{x:.20f}", lambda x: f"{x:.0f}."]
+    lines = [
+        f"{d},{forms[k % len(forms)](s)},{forms[(k + 1) % len(forms)](e)}"
+        for k, (d, s, e) in enumerate(zip(device.tolist(), start.tolist(), end.tolist()))
+    ]
+    lines[1] = "7,.5,1e2"
+    return "device,start_s,end_s\n" + "\n".join(lines) + "\n\n"
+
+
+def test_a_plain_trace_csv_is_read_in_one_pass_as_the_line_by_line_reader_reads_it(tmp_path, monkeypatch):
+    text = plain_trace_text()
+    other_forms = {
+        "comment": "# a comment\n" + text,
+        "spaces": text.replace(",", ", "),
+        "crlf": text.replace("\n", "\r\n"),
+        "blank line": text.replace("\n", "\n\n", 5),
+        "quotes": text.replace("7,.5", '"7",.5'),
+        "columns in another order": "start_s,device,end_s\n"
+        + "\n".join(f"{s},{d},{e}" for d, s, e in (line.split(",") for line in text.split()[1:])),
+    }
+    traces = {name: read_trace_csv(write(tmp_path / "other.csv", t)) for name, t in other_forms.items()}
+
+    def read_line_by_line(*args, **kwargs):
+        raise AssertionError("a plain table was read line by line")
+
+    monkeypatch.setattr(importers, "_read_hand_csv", read_line_by_line)
+    plain = read_trace_csv(write(tmp_path / "plain.csv", "\ufeff" + text))  # a byte-order mark is plain too
+    for name, trace in traces.items():
+        for field in ("start", "end", "device"):
+            assert getattr(trace, field).dtype == getattr(plain, field).dtype
+            assert getattr(trace, field).tobytes() == getattr(plain, field).tobytes(), (name, field)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "device,start_s,end_s\n0,1,2\n# c\n1,3,4\n",
+        "device,start_s,end_s\n0,1,2\n\n1,3,4\n",
+        "device,start_s,end_s\n0, 1,2\n",
+        'device,start_s,end_s\n0,"1",2\n',
+        "device,start_s,end_s\r\n0,1,2\r\n",
+        "\ndevice,start_s,end_s\n0,1,2\n",
+        "device,start_s\n0,1\n",
+        "device,start_s,end_s,note\n0,1,2,3\n",
+        "device,start_s,start_s\n0,1,2\n",
+        "device,start_s,end_s\n0,1,2,3\n1,2\n",
+        "device,start_s,end_s\n0,1\n",
+        "device,start_s,end_s\n0,one,2\n",
+        "device,start_s,end_s\n0,,2\n",
+        "device,start_s,end_s\n0,nan,2\n",
+        "device,start_s,end_s\n0,1,inf\n",
+        "device,start_s,end_s\n0,1,9007199254740993\n",
+        "device,start_s,end_s\n0,1,2é\n",
+        "device,start_s,end_s\n",
+    ],
+)
+def test_any_other_trace_csv_is_left_to_the_line_by_line_reader(tmp_path, text):
+    assert importers._read_plain_numeric_csv(write(tmp_path / "t.csv", text), importers.TRACE_CSV_COLUMNS) is None
+
+
+def test_windows_of_a_device_that_start_together_are_ordered_by_their_end_in_warnings():
+    # Row 0 ends last: by device, start, end and row the table reads 1, 2, 0, so the first overlap
+    # is rows 2 and 0 (rows 1 and 2 repeat each other).
+    with pytest.warns(ScenarioWarning) as warned:
+        TableTrace(
+            start=np.array([10.0, 10, 10, 0]),
+            end=np.array([50.0, 30, 30, 5]),
+            device=np.array([0, 0, 0, 1]),
+            period_s=100,
+            source="t.csv",
+        )
+    assert "first: row 2 = row 1, device 0" in str(warned[0].message)
+    assert "first: rows 2 and 0" in str(warned[1].message)
 
 
 # --------------------------------------------------------------------- hand CSV devices

@@ -1,16 +1,20 @@
 """Venn's decision in pieces: the compiled take-over pass against a plain reading of the
-rule, the compact decision against the score matrix, and the job order."""
+rule, the compiled decision against numpy operations, the compact decision against the score
+matrix, and the job order."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
 from venn_gym.baselines import make_policy
-from venn_gym.baselines.venn import _take_over
+from venn_gym.baselines.venn import _remaining_demand, _take_over
 from venn_gym.errors import SpecError
 from venn_gym.experiments.benchmark import synthetic_view
-from venn_gym.policy import rank_order, rank_scores
+from venn_gym.policy import rank_order, rank_scores, scores_of_order
+from venn_gym.seeds import VENN_STREAM, stream
 from venn_gym.simulation import SchedulingEvent
 
 
@@ -136,3 +140,140 @@ def test_rank_order_sorts_by_every_key_then_index(ties):
     np.testing.assert_array_equal(order, np.lexsort((np.arange(300), second, first)))
     scores = rank_scores(first, second)
     assert scores[order[0]] == 0.0 and np.array_equal(np.sort(-scores), np.arange(300))
+
+
+@pytest.mark.parametrize("keys", ["distinct", "ties", "nan and signed zeros", "integers"])
+def test_rank_order_is_numpys_stable_order(keys):
+    rng = np.random.default_rng(2)
+    arrival = rng.integers(0, 4, 200).astype(float)
+    key = {
+        "distinct": rng.random(200),
+        "ties": rng.integers(0, 5, 200).astype(float),
+        "nan and signed zeros": rng.choice([np.nan, 0.0, -0.0, 1.0, np.inf], 200),
+        "integers": rng.integers(0, 5, 200),
+    }[keys]
+    arrival[::7] = np.nan
+    expected = np.lexsort((np.arange(len(key)), arrival, key))  # NaN last, -0.0 equal to 0.0
+    np.testing.assert_array_equal(rank_order(key, arrival), expected)
+    reference = np.empty(len(key))
+    reference[expected] = -np.arange(len(key), dtype=float)
+    assert rank_scores(key, arrival).tobytes() == reference.tobytes()  # -0.0 for the first job
+
+
+def test_remaining_demand_is_the_views():
+    view = synthetic_view(n_jobs=300)
+    rng = np.random.default_rng(3)
+    view = dataclasses.replace(
+        view,
+        rounds_done=rng.integers(0, 5000, 300),
+        open_demand=rng.integers(0, 1500, 300),
+    )
+    static = view.static
+    demand = _remaining_demand(view.open_demand, view.rounds_done, static.job_rounds, static.job_participants)
+    assert demand.tobytes() == view.remaining_demand.tobytes()
+
+
+def numpy_allocation(view, demand, rejected, margin):
+    """Venn's job order (as scores) and each device class's group, in numpy operations: the
+    implementation before the allocation was compiled."""
+    static = view.static
+    order = rank_order(demand, view.arrival_s)
+    n_req, eligible, supply = static.n_requirements, static.class_eligible, view.class_supply_per_s
+    queued = view.active & (view.open_demand > 0) & ~rejected
+    by_demand = order[queued[order]]
+    group_of = static.job_requirement[by_demand]
+    sorted_demand = demand[by_demand[np.argsort(group_of, kind="stable")]]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group_of, minlength=n_req))]).astype(np.int64)
+    by_scarcity = np.argsort(supply @ eligible.astype(float), kind="stable")
+    weight = np.empty(n_req, dtype=np.int64)
+    weight[by_scarcity] = np.arange(n_req, 0, -1)
+    best = (eligible * weight).max(axis=1)
+    owner = np.where(best > 0, by_scarcity[np.minimum(n_req - best, n_req - 1)], -1)
+    served = owner >= 0
+    alloc = np.bincount(owner[served], weights=supply[served], minlength=n_req)
+    taken_by = _take_over(by_scarcity[::-1].copy(), bounds, sorted_demand, alloc, margin)
+    return scores_of_order(order), np.where(served, taken_by[owner], -1)
+
+
+def numpy_tier(view, job, rng):
+    """Tier matching's pick at a request, in numpy scalars."""
+    tiers = view.static.speed_tiers
+    sched, resp = view.last_scheduling_delay_s[job], view.last_response_s[job]
+    if tiers < 2 or sched <= 0 or not np.isfinite(view.all_response_p95_s):
+        return -1
+    u = int(rng.integers(tiers))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = view.tier_response_p95_s[u] / view.all_response_p95_s
+    if not np.isfinite(g):
+        return -1
+    c = resp / sched
+    return u if 1 + c > tiers + c * g else -1
+
+
+def numpy_score_matrix(decision, static):
+    in_group = decision.class_group[:, None] == static.job_requirement[None, :]
+    scores = np.where(in_group, decision.job_order + 1e6, decision.job_order)
+    restricted = np.flatnonzero(decision.job_tier >= 0)
+    wrong_tier = static.class_tier[:, None] != decision.job_tier[None, restricted]
+    scores[:, restricted] = np.where(wrong_tier, -np.inf, scores[:, restricted])
+    if decision.job_rejected is not None:
+        scores[:, decision.job_rejected] = -np.inf
+    return scores
+
+
+def busy_view(rng, view):
+    """``view`` with a random state: jobs in and out, demands with ties, idle classes, unknown tiers."""
+    n_jobs, tiers = view.static.n_jobs, view.static.speed_tiers
+    return dataclasses.replace(
+        view,
+        active=rng.random(n_jobs) < 0.8,
+        arrival_s=rng.integers(0, 20, n_jobs).astype(float),
+        rounds_done=rng.integers(0, 3, n_jobs) * rng.integers(0, 2, n_jobs),
+        open_demand=rng.integers(0, 4, n_jobs) * rng.integers(0, 2, n_jobs),
+        class_supply_per_s=rng.random(len(view.class_supply_per_s)) * (rng.random(len(view.class_supply_per_s)) < 0.8),
+        last_scheduling_delay_s=rng.random(n_jobs) * 100 * (rng.random(n_jobs) < 0.8),
+        last_response_s=rng.random(n_jobs) * 600,
+        tier_response_p95_s=np.where(rng.random(tiers) < 0.2, np.nan, rng.random(tiers) * 300),
+        all_response_p95_s=float(rng.choice([200.0, 200.0, 0.0, np.nan])),
+    )
+
+
+@pytest.mark.parametrize("spec", ["venn", "venn-ref", "venn-no-match:alpha=0.5", "venn-ref:admission=0.5", "venn:e=1"])
+def test_the_compiled_decision_is_the_numpy_decision(spec):
+    for case in range(40):
+        rng = np.random.default_rng(case)
+        view = synthetic_view(
+            n_jobs=int(rng.integers(1, 80)),
+            n_groups=int(rng.integers(1, 8)),
+            n_patterns=int(rng.integers(1, 10)),
+            tiers=int(rng.integers(1, 5)),
+            seed=case,
+        )
+        policy = make_policy(spec)
+        policy.reset(view.static, case)
+        tier_rng, tiers = stream(case, VENN_STREAM), np.full(view.static.n_jobs, -1)
+        for step in range(4):
+            if step == 0 or rng.random() < 0.7:  # else the same supply as before
+                view = busy_view(rng, view)
+            jobs = rng.choice(view.static.n_jobs, int(rng.integers(0, 4)))
+            events = [
+                SchedulingEvent(view.time_s, str(rng.choice(["request", "round_end", "job_end"])), j) for j in jobs
+            ]
+            decision = policy.decide(view, events)
+            rejected = policy._rejected.copy()
+            job_order, class_group = numpy_allocation(
+                view, policy._effective_demand(view), rejected, policy.take_over_margin
+            )
+            for event in events:
+                if event.kind == "request":
+                    tiers[event.job] = numpy_tier(view, event.job, tier_rng)
+            where = f"{spec}, case {case}, step {step}"
+            assert decision.job_order.tobytes() == job_order.tobytes(), where
+            np.testing.assert_array_equal(decision.class_group, class_group, err_msg=where)
+            np.testing.assert_array_equal(decision.job_tier, tiers if policy.matching else -1, err_msg=where)
+            if rejected.any():
+                np.testing.assert_array_equal(decision.job_rejected, rejected, err_msg=where)
+            else:
+                assert decision.job_rejected is None
+            expected = numpy_score_matrix(decision, view.static)
+            assert decision.scores(view.static).tobytes() == expected.tobytes(), where

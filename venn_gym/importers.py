@@ -810,6 +810,46 @@ def _read_hand_csv(
     return frame, line_no, source
 
 
+# Bytes the fast reader leaves to the line-by-line one: comments, quotes, whitespace to strip, line ends
+# other than "\n" (the line-by-line reader splits at every one Python's splitlines knows).
+_NOT_PLAIN = b'#" \t\r\v\f\x1c\x1d\x1e'
+
+
+def _read_plain_numeric_csv(path: Path, columns: Sequence[str]) -> Optional[dict[str, np.ndarray]]:
+    """``columns`` of a plain numeric CSV read in one pass by pandas' C parser, or None where the file is
+    anything else, which :func:`_read_hand_csv` then reads (and names its errors). Plain: ASCII, the
+    header on line 1 naming exactly ``columns`` (any order), every further line a row of that many
+    finite numbers; no comments, quotes, whitespace or blank lines (trailing newlines aside). So a
+    row's line is its index + 2, and the values are the ones :func:`_column` gives: the C parser
+    converts text with the same function (``precise_xstrtod``) as ``pd.to_numeric``."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    raw = raw.removeprefix(b"\xef\xbb\xbf").rstrip(b"\n")  # a byte-order mark; trailing blank lines
+    if not raw.isascii() or len(raw.translate(None, _NOT_PLAIN)) != len(raw):
+        return None
+    header = raw[: raw.find(b"\n")].decode().split(",") if b"\n" in raw else []
+    if sorted(header) != sorted(columns):  # also a leading blank line
+        return None
+    # Every row has as many fields as the header: no row has fewer (its missing values would be NaN,
+    # rejected below), so a comma count that fits leaves none with more. A blank line is a line the
+    # C parser skips: fewer rows than lines, rejected below.
+    rows = raw.count(b"\n")
+    if raw.count(b",") != (rows + 1) * (len(header) - 1):
+        return None
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), dtype=np.float64, engine="c")
+    except (ValueError, pd.errors.ParserError):  # a value that is no number
+        return None
+    values = {name: frame[name].to_numpy() for name in columns}
+    # Finite, and below 2**53, where an integer column that pd.to_numeric reads as int64 converts to
+    # the same float as the C parser's.
+    if len(frame) != rows or not all((np.abs(v) < 2.0**53).all() for v in values.values()):
+        return None
+    return values
+
+
 def _column(frame: pd.DataFrame, name: str, lines: np.ndarray, source: str, *, integer: bool = False) -> np.ndarray:
     raw = frame[name].to_numpy(dtype=object)
     values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
@@ -849,17 +889,24 @@ def read_trace_csv(
     (including ``== period_s``) is an error naming its line, unless
     ``drop_after_period=True``, which leaves such rows out.
     """
-    frame, lines, source = _read_hand_csv(path, TRACE_CSV_COLUMNS, "a trace CSV with columns device,start_s,end_s")
-    extra = [c for c in frame.columns if c not in TRACE_CSV_COLUMNS]
-    if extra:
-        raise SpecError(
-            f"unexpected column(s) {extra}; expected exactly {','.join(TRACE_CSV_COLUMNS)}",
-            source=source,
-            where="header",
-        )
-    device = _column(frame, "device", lines, source, integer=True)
-    start = _column(frame, "start_s", lines, source)
-    end = _column(frame, "end_s", lines, source)
+    what = "a trace CSV with columns device,start_s,end_s"
+    source = _check_file(Path(path), what)
+    plain = _read_plain_numeric_csv(Path(path), TRACE_CSV_COLUMNS)
+    if plain is not None and (plain["device"] == np.round(plain["device"])).all():
+        device, start, end = (plain[name] for name in TRACE_CSV_COLUMNS)
+        lines = np.arange(2, len(device) + 2)
+    else:  # anything else, read line by line, or the error a line holds
+        frame, lines, source = _read_hand_csv(path, TRACE_CSV_COLUMNS, what)
+        extra = [c for c in frame.columns if c not in TRACE_CSV_COLUMNS]
+        if extra:
+            raise SpecError(
+                f"unexpected column(s) {extra}; expected exactly {','.join(TRACE_CSV_COLUMNS)}",
+                source=source,
+                where="header",
+            )
+        device = _column(frame, "device", lines, source, integer=True)
+        start = _column(frame, "start_s", lines, source)
+        end = _column(frame, "end_s", lines, source)
 
     _reject_rows(device < 0, lambda k: f"device indices must be >= 0, got {int(device[k])}", source, lines, "device")
     if n_devices is not None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .compiled import compiled
 from .metrics import RunResult
 from .scenario import Scenario
 from .simulation import SchedulingEvent, Simulation
@@ -75,23 +76,61 @@ def drive(sim: Simulation, policy: Policy, on_progress: Callable[[Simulation], N
             on_progress(sim)
 
 
-def rank_order(*keys: np.ndarray) -> np.ndarray:
-    """Job indices ordered by ``keys`` (first key most significant, smaller first; then by index)."""
-    first = np.asarray(keys[0])
-    order = np.argsort(first)
-    ordered = first[order]
-    if not (ordered[1:] > ordered[:-1]).all():  # ties (or NaN): a stable sort over every key
-        order = np.lexsort(tuple(reversed(keys)))
+@compiled
+def rank_order(key, arrival_s):
+    """Job indices by ascending ``key``, then arrival, then index; NaN after every number (numpy's
+    sort order). A strict order, so this merge sort is exact; compiled, because the baselines order
+    their jobs at every scheduling event."""
+    n = len(key)
+    order = np.arange(n)
+    spare = np.empty(n, dtype=np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid, hi = min(lo + width, n), min(lo + 2 * width, n)
+            a, b = lo, mid
+            for out in range(lo, hi):
+                if b == hi or (a < mid and not _comes_before(order[b], order[a], key, arrival_s)):
+                    spare[out] = order[a]
+                    a += 1
+                else:
+                    spare[out] = order[b]
+                    b += 1
+        order, spare = spare, order
+        width *= 2
     return order
 
 
-def rank_scores(*keys: np.ndarray) -> np.ndarray:
-    """Scores that order jobs by ``keys`` (first key most significant, smaller first;
-    then by index): the first job scores 0, the next -1, and so on."""
-    return scores_of_order(rank_order(*keys))
+@compiled
+def rank_scores(key, arrival_s):
+    """Scores in :func:`rank_order`'s order: the first job scores 0 (as -0.0), the next -1, and so on."""
+    return scores_of_order(rank_order(key, arrival_s))
 
 
-def scores_of_order(order: np.ndarray) -> np.ndarray:
+@compiled
+def scores_of_order(order):
+    """Scores that rank jobs in ``order``: 0 (as -0.0) for ``order[0]``, -1 for the next, ..."""
     scores = np.empty(len(order))
-    scores[order] = -np.arange(len(order), dtype=float)
+    for rank in range(len(order)):
+        scores[order[rank]] = -float(rank)
     return scores
+
+
+@compiled
+def _comes_before(i, j, key, arrival_s):
+    """Whether job i precedes job j in :func:`rank_order`."""
+    if _less(key[i], key[j]):
+        return True
+    if _less(key[j], key[i]):
+        return False
+    if _less(arrival_s[i], arrival_s[j]):
+        return True
+    if _less(arrival_s[j], arrival_s[i]):
+        return False
+    return i < j
+
+
+@compiled
+def _less(x, y):
+    """numpy's sort order: NaN after every number, NaNs equal."""
+    return x < y or (y != y and x == x)

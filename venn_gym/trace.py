@@ -120,12 +120,22 @@ def _check_numbers(trace, fields, source) -> None:
             raise SpecError(f"{field} must be a finite number, got {value!r}", source=source)
 
 
-def _warn_of_overlaps(start: np.ndarray, end: np.ndarray, device: np.ndarray, period_s: float, source: str) -> None:
+def _warn_of_overlaps(
+    start: np.ndarray, end: np.ndarray, device: np.ndarray, by_start: np.ndarray, period_s: float, source: str
+) -> None:
     """Duplicate rows and windows of one device that overlap (also across the period's repeat)
     run, but rarely as meant: a device given a task is busy until its window ends and skips the
-    check-ins inside it, while the supply estimates count every row."""
-    by_device = np.lexsort((end, start, device))
-    d, s, e = device[by_device], start[by_device], end[by_device]
+    check-ins inside it, while the supply estimates count every row. ``by_start``: the rows by
+    start, a stable sort."""
+    # Rows by device, start, end, row: a stable sort by device of the rows by start, unless two
+    # windows of one device start together (then their ends order them too). A third of the cost
+    # of the three-key lexsort, on a large table.
+    by_device = by_start[np.argsort(device[by_start], kind="stable")]
+    d, s = device[by_device], start[by_device]
+    if ((d[1:] == d[:-1]) & (s[1:] == s[:-1])).any():
+        by_device = np.lexsort((end, start, device))
+        d, s = device[by_device], start[by_device]
+    e = end[by_device]
     same = d[1:] == d[:-1]
     duplicate = same & (s[1:] == s[:-1]) & (e[1:] == e[:-1])
     # The running latest end within each device: devices are moved apart in time so that one
@@ -213,8 +223,8 @@ class TableTrace(CheckinTrace):
                 f"in one chunk of {self.chunk_s:g} s; at most {limit_text('repeats_per_chunk')}",
                 source=self.source,
             )
-        _warn_of_overlaps(start, end, device, self.period_s, self.source)
         order = np.argsort(start, kind="stable")
+        _warn_of_overlaps(start, end, device, order, self.period_s, self.source)
         object.__setattr__(self, "start", start[order])
         object.__setattr__(self, "end", end[order])
         object.__setattr__(self, "device", device[order])

@@ -53,7 +53,7 @@ def part_of(filename: str) -> str:
     return "other (Python built-ins, interpreter)"
 
 
-def build(scenario: str, scale: float, seed: int, n_envs: int | None):
+def build(scenario: str, scale: float, seed: int, n_envs: int | None, overrides: dict):
     import torch
 
     torch.set_num_threads(1)
@@ -62,6 +62,7 @@ def build(scenario: str, scale: float, seed: int, n_envs: int | None):
         hp.pop(key, None)
     if n_envs is not None:  # n_steps stays per env: a rollout grows with the envs
         hp["n_envs"] = n_envs
+    hp.update(overrides)
     venv = build_vec_env(PRIORITY_ENV, scenario, scale, hp, seed)
     policy, policy_kwargs, algo_kwargs = resolve(hp)
     return algorithm_class("ppo")(policy, venv, seed=seed, policy_kwargs=policy_kwargs, device="cpu", **algo_kwargs)
@@ -74,17 +75,25 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=8192, help="environment steps (whole rollouts of n_steps)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-envs", type=int, default=None, help="envs per rollout (default: the hyperparameter file's)")
+    ap.add_argument("--n-steps", type=int, default=None, help="rollout steps per env (default: the file's)")
+    ap.add_argument("--batch-size", type=int, default=None, help="PPO minibatch (default: the file's)")
+    ap.add_argument("--n-epochs", type=int, default=None, help="PPO epochs per rollout (default: the file's)")
     ap.add_argument("--out", type=Path, default=None, help="also write the table (Markdown) here")
     args = ap.parse_args(argv)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
-    model = build(args.scenario, args.scale, args.seed, args.n_envs)
+    overrides = {
+        key: value
+        for key, value in (("n_steps", args.n_steps), ("batch_size", args.batch_size), ("n_epochs", args.n_epochs))
+        if value is not None
+    }
+    model = build(args.scenario, args.scale, args.seed, args.n_envs, overrides)
     start = time.perf_counter()
     model.learn(total_timesteps=args.steps)
     plain_s = time.perf_counter() - start
     steps = model.num_timesteps
 
-    model = build(args.scenario, args.scale, args.seed, args.n_envs)
+    model = build(args.scenario, args.scale, args.seed, args.n_envs, overrides)
     profiler = cProfile.Profile()
     profiler.runcall(model.learn, total_timesteps=args.steps)
     stats = pstats.Stats(profiler).stats
@@ -105,6 +114,7 @@ def main(argv=None) -> None:
         f"on {machine_description()} (load average before: {load}); PPO on {PRIORITY_ENV}, {args.scenario} "
         f"x{args.scale}, seed {args.seed}, hyperparameters from agents/hyperparams/ppo.yml"
         + (f" with n_envs {args.n_envs}" if args.n_envs else "")
+        + "".join(f", {key} {value}" for key, value in overrides.items())
         + ", one torch thread.",
         "",
         f"Without the profiler: {steps:,} env steps in {plain_s:.1f} s = {steps / plain_s:,.0f} env steps per second.",

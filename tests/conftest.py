@@ -18,7 +18,7 @@ import pytest
 
 from venn_gym import baselines
 from venn_gym.devices import DevicePopulation
-from venn_gym.jobs import JobSpec, Workload
+from venn_gym.jobs import ASYNC, JobSpec, Workload
 from venn_gym.policy import Policy, drive
 from venn_gym.requirements import CATEGORY_ATTRIBUTE
 from venn_gym.scenario import Scenario
@@ -89,6 +89,34 @@ def job(
         model_size_mb=model_size_mb,
         name=name,
     )
+
+
+def draw_jobs(draw, requirements: Sequence, deadlines: Sequence[float], async_one_in: int) -> list[JobSpec]:
+    """1-4 small jobs for the property tests (hypothesis ``draw``): 1-4 participants, 1-3 rounds,
+    arrivals in the first 4,000 s; one in ``async_one_in`` asynchronous, the others synchronous
+    with a deadline from ``deadlines`` and a quorum of 0.5, 0.8 or 1."""
+    from hypothesis import strategies as st
+
+    jobs = []
+    for k in range(draw(st.integers(1, 4))):
+        participants = draw(st.integers(1, 4))
+        common = dict(
+            arrival_s=float(draw(st.integers(0, 4000))),
+            requirement=draw(st.sampled_from(list(requirements))),
+            participants=participants,
+            rounds=draw(st.integers(1, 3)),
+            workload_s=float(draw(st.sampled_from([1, 10, 60]))),
+            model_size_mb=float(draw(st.sampled_from([0, 1, 10]))),
+            name=f"j{k}",
+        )
+        if draw(st.integers(0, async_one_in - 1)) == 0:
+            jobs.append(
+                JobSpec(deadline_s=1000.0, mode=ASYNC, buffer_size=draw(st.integers(1, participants)), **common)
+            )
+        else:
+            deadline = float(draw(st.sampled_from(list(deadlines))))
+            jobs.append(job(deadline_s=deadline, quorum=draw(st.sampled_from([0.5, 0.8, 1.0])), **common))
+    return jobs
 
 
 def make_scenario(

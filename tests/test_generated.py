@@ -18,7 +18,7 @@ import os
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import job, make_population, make_trace, simulate
+from conftest import draw_jobs, make_population, make_trace, simulate
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +26,7 @@ from venn_gym import requirements
 from venn_gym.baselines import make_policy
 from venn_gym.envs import DeviceAssignEnv
 from venn_gym.errors import SpecError
-from venn_gym.jobs import ASYNC, JobSpec, Workload
+from venn_gym.jobs import ASYNC, Workload
 from venn_gym.scenario import Scenario
 from venn_gym.trace import DiurnalTrace
 
@@ -87,30 +87,7 @@ def small_scenarios(draw) -> Scenario:
             window_median_s=float(draw(st.sampled_from([60, 600, 1800]))),
             window_log_sd=float(draw(st.sampled_from([0.0, 0.5, 1.5]))),
         )
-    jobs = []
-    for k in range(draw(st.integers(1, 4))):
-        participants = draw(st.integers(1, 4))
-        common = dict(
-            arrival_s=float(draw(st.integers(0, 4000))),
-            requirement=draw(st.sampled_from(REQUIREMENTS)),
-            participants=participants,
-            rounds=draw(st.integers(1, 3)),
-            workload_s=float(draw(st.sampled_from([1, 10, 60]))),
-            model_size_mb=float(draw(st.sampled_from([0, 1, 10]))),
-            name=f"j{k}",
-        )
-        if draw(st.integers(0, 3)) == 0:
-            jobs.append(
-                JobSpec(deadline_s=1000.0, mode=ASYNC, buffer_size=draw(st.integers(1, participants)), **common)
-            )
-        else:
-            jobs.append(
-                job(
-                    deadline_s=float(draw(st.sampled_from([30, 200, 1000, 5000]))),
-                    quorum=draw(st.sampled_from([0.5, 0.8, 1.0])),
-                    **common,
-                )
-            )
+    jobs = draw_jobs(draw, REQUIREMENTS, [30, 200, 1000, 5000], async_one_in=4)
     options = dict(
         name="test/generated-v0",
         seed=draw(st.integers(0, 2**16)),

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import job, make_population, make_trace
+from conftest import draw_jobs, make_population, make_trace
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +18,7 @@ from venn_gym.cli import main as cli
 from venn_gym.errors import SpecError
 from venn_gym.experiments.lower_bound import device_patterns, earlier_slot_starts, lp_lower_bound, read_checkins
 from venn_gym.experiments.oracle import OracleSchedule, censored_mean_jct, hindsight_search
-from venn_gym.jobs import ASYNC, JobSpec, Workload
+from venn_gym.jobs import ASYNC, Workload
 from venn_gym.metrics import censored_jct
 from venn_gym.scenario import Scenario
 from venn_gym.simulation import Simulation
@@ -133,25 +133,9 @@ def small_scenarios(draw) -> Scenario:
         )
         for i, t in enumerate(starts)
     ]
-    jobs = []
-    for k in range(draw(st.integers(1, 4))):
-        participants = draw(st.integers(1, 4))
-        common = dict(
-            arrival_s=float(draw(st.integers(0, 4000))),
-            requirement=draw(st.sampled_from(["general", "compute_rich", "memory_rich", "high_performance"])),
-            participants=participants,
-            rounds=draw(st.integers(1, 3)),
-            workload_s=float(draw(st.sampled_from([1, 10, 60]))),
-            model_size_mb=float(draw(st.sampled_from([0, 1, 10]))),
-            name=f"j{k}",
-        )
-        if draw(st.integers(0, 4)) == 0:
-            jobs.append(
-                JobSpec(deadline_s=1000.0, mode=ASYNC, buffer_size=draw(st.integers(1, participants)), **common)
-            )
-        else:
-            deadline = float(draw(st.sampled_from([60, 200, 1000])))
-            jobs.append(job(deadline_s=deadline, quorum=draw(st.sampled_from([0.5, 0.8, 1.0])), **common))
+    jobs = draw_jobs(
+        draw, ["general", "compute_rich", "memory_rich", "high_performance"], [60, 200, 1000], async_one_in=5
+    )
     options = dict(
         name="test/bound-v0",
         seed=draw(st.integers(0, 2**16)),

@@ -2,6 +2,8 @@
 proportion to their open demand (Random draws them uniformly); every job's round fills at a rate
 that grows with what it still asks for."""
 
+import numpy as np
+
 from venn_gym.policy import Policy
 
 
@@ -9,7 +11,7 @@ class ProportionalSharePolicy(Policy):
     name = "proportional"
 
     def scores(self, view, events):
-        return view.active.astype(float) * 0.0  # one level: the shares alone decide
+        return np.zeros(view.static.n_jobs)  # one level: the shares alone decide
 
     def shares(self, view, events):
         return view.open_demand.astype(float)

@@ -135,7 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=_benchmark)
 
     room = sub.add_parser(
-        "headroom", help="how far from a hindsight oracle and a lower bound Venn is, per scenario and seed (bound, oracle, Venn, SRSF, Randoms)"
+        "headroom",
+        help="how far from a hindsight oracle and a lower bound Venn is, per scenario and seed "
+        "(bound, oracle, Venn, SRSF, Randoms)",
     )
     room.add_argument("--scenarios", default="paper/even-v1,paper/low-v1,paper/high-v1", help="comma-separated")
     room.add_argument("--scale", type=float, default=0.05, help="scenario scale")

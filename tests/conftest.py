@@ -18,6 +18,7 @@ import pytest
 
 from venn_gym import baselines
 from venn_gym.devices import DevicePopulation
+from venn_gym.errors import SpecError
 from venn_gym.jobs import ASYNC, JobSpec, Workload
 from venn_gym.policy import Policy, drive
 from venn_gym.requirements import CATEGORY_ATTRIBUTE
@@ -117,6 +118,18 @@ def draw_jobs(draw, requirements: Sequence, deadlines: Sequence[float], async_on
             deadline = float(draw(st.sampled_from(list(deadlines))))
             jobs.append(job(deadline_s=deadline, quorum=draw(st.sampled_from([0.5, 0.8, 1.0])), **common))
     return jobs
+
+
+def scenario_or_reject(options: dict) -> Scenario:
+    """``Scenario(**options)`` for a property test; a drawn scenario that ``device_once_per_round``
+    makes impossible (a job asking for more devices than can serve it) is rejected (hypothesis)."""
+    from hypothesis import assume
+
+    try:
+        return Scenario(**options)
+    except SpecError:
+        assume(not options["device_once_per_round"])
+        raise
 
 
 def make_scenario(

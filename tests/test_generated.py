@@ -18,14 +18,13 @@ import os
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import draw_jobs, make_population, make_trace, simulate
-from hypothesis import HealthCheck, assume, given, settings
+from conftest import draw_jobs, make_population, make_trace, scenario_or_reject, simulate
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from venn_gym import requirements
 from venn_gym.baselines import make_policy
 from venn_gym.envs import DeviceAssignEnv
-from venn_gym.errors import SpecError
 from venn_gym.jobs import ASYNC, Workload
 from venn_gym.scenario import Scenario
 from venn_gym.trace import DiurnalTrace
@@ -100,11 +99,7 @@ def small_scenarios(draw) -> Scenario:
         round_deadline_from=draw(st.sampled_from(["request", "dispatch"])),
         device_once_per_round=draw(st.booleans()),
     )
-    try:
-        return Scenario(**options)
-    except SpecError:  # under device_once_per_round, a job asking for more devices than can serve it
-        assume(not options["device_once_per_round"])
-        raise
+    return scenario_or_reject(options)
 
 
 def check_run(scenario: Scenario, sim, res) -> None:

@@ -8,20 +8,19 @@ import json
 
 import numpy as np
 import pytest
-from conftest import draw_jobs, make_population, make_trace
-from hypothesis import HealthCheck, assume, given, settings
+from conftest import draw_jobs, make_population, make_trace, scenario_or_reject
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from venn_gym.baselines import make_policy
 from venn_gym.catalog import make_scenario
 from venn_gym.cli import main as cli
-from venn_gym.errors import SpecError
-from venn_gym.experiments.lower_bound import device_patterns, earlier_slot_starts, lp_lower_bound, read_checkins
+from venn_gym.experiments.lower_bound import earlier_slot_starts, lp_lower_bound, read_checkins
 from venn_gym.experiments.oracle import OracleSchedule, censored_mean_jct, hindsight_search
 from venn_gym.jobs import ASYNC, Workload
 from venn_gym.metrics import censored_jct
 from venn_gym.scenario import Scenario
-from venn_gym.simulation import Simulation
+from venn_gym.simulation import Simulation, eligibility
 
 SCENARIO = dict(scale=0.02)
 
@@ -76,8 +75,9 @@ def earlier_lower_bound(scenario: Scenario) -> float:
     horizon = scenario.horizon_s or scenario.max_sim_days * 86_400.0
     starts = earlier_slot_starts(horizon)
     ends = np.append(starts[1:], horizon)
-    device_eligible, device_pattern, job_requirement = device_patterns(scenario)
-    eligible = np.unique(device_eligible, axis=0)[:, job_requirement]  # [pattern, job]
+    elig = eligibility(scenario)
+    device_pattern = elig.device_pattern
+    eligible = elig.patterns[:, elig.job_requirement]  # [pattern, job]
     checkins = read_checkins(scenario, horizon)
     supply = np.zeros((len(eligible), len(starts)))
     np.add.at(supply, (device_pattern[checkins.device], np.searchsorted(starts, checkins.time, "right") - 1), 1.0)
@@ -148,11 +148,7 @@ def small_scenarios(draw) -> Scenario:
         round_deadline_from=draw(st.sampled_from(["request", "dispatch"])),
         device_once_per_round=draw(st.booleans()),
     )
-    try:
-        return Scenario(**options)
-    except SpecError:  # under device_once_per_round, a job asking for more devices than can serve it
-        assume(not options["device_once_per_round"])
-        raise
+    return scenario_or_reject(options)
 
 
 @pytest.mark.filterwarnings("ignore::venn_gym.errors.ScenarioWarning")  # overlapping windows, on purpose

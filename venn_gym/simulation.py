@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -75,6 +76,29 @@ def checkin_draws(scenario: Scenario, index: int, n: int) -> tuple[np.ndarray, n
     return noise, rng.random(n)
 
 
+class Eligibility(NamedTuple):
+    """Which devices may serve which job: requirements numbered in order of first appearance."""
+
+    job_requirement: np.ndarray  # per job, its requirement's index
+    labels: tuple[str, ...]  # per requirement
+    device_eligible: np.ndarray  # [device, requirement]
+    patterns: np.ndarray  # [pattern, requirement]: the distinct rows of device_eligible, sorted
+    device_pattern: np.ndarray  # per device, its row of patterns
+
+
+def eligibility(scenario: Scenario) -> Eligibility:
+    """The scenario's requirements evaluated on its devices, and the devices' eligibility patterns
+    (devices alike for every requirement): the basis of the simulator's device classes."""
+    pop, jobs = scenario.population, scenario.workload.jobs
+    keys: dict[str, int] = {}
+    job_requirement = np.array([keys.setdefault(requirements.key(j.requirement), len(keys)) for j in jobs])
+    specs = {requirements.key(j.requirement): j.requirement for j in jobs}
+    device_eligible = np.stack([requirements.evaluate(specs[k], pop.attributes, len(pop)) for k in keys], axis=1)
+    patterns, device_pattern = np.unique(device_eligible, axis=0, return_inverse=True)
+    labels = tuple(requirements.label(specs[k]) for k in keys)
+    return Eligibility(job_requirement, labels, device_eligible, patterns, device_pattern.reshape(-1))
+
+
 NO_SHARES = np.empty((0, 0))  # the matcher's "ties are broken uniformly"
 
 
@@ -90,27 +114,24 @@ class Simulation:
         jobs = scenario.workload.jobs
         n_jobs = len(jobs)
 
-        # Requirements and device classes (eligibility pattern x speed tier).
-        req_keys: dict[str, int] = {}
-        job_req = np.array([req_keys.setdefault(requirements.key(j.requirement), len(req_keys)) for j in jobs])
-        req_specs = {k: j.requirement for j in jobs for k in [requirements.key(j.requirement)]}
-        eligible = np.stack([requirements.evaluate(req_specs[k], pop.attributes, len(pop)) for k in req_keys], axis=1)
-        patterns, pattern_of_device = np.unique(eligible, axis=0, return_inverse=True)
+        # Device classes: eligibility pattern x speed tier.
+        elig = eligibility(scenario)
+        patterns = elig.patterns
         tiers = scenario.speed_tiers
         # Tier 0 is the fastest: rank devices by the time of a typical task.
         typical_time = 30.0 * pop.compute_factor + 80.0 / pop.bandwidth_mbps
         rank = np.argsort(np.argsort(typical_time, kind="stable"), kind="stable")
         self._device_tier = (rank * tiers // len(pop)).astype(np.int64)
-        self._device_class = pattern_of_device.reshape(-1).astype(np.int64) * tiers + self._device_tier
+        self._device_class = elig.device_pattern.astype(np.int64) * tiers + self._device_tier
         n_classes = len(patterns) * tiers
         class_eligible = np.repeat(patterns, tiers, axis=0)
         self.static = StaticInfo(
             n_jobs=n_jobs,
-            requirement_labels=tuple(requirements.label(req_specs[k]) for k in req_keys),
+            requirement_labels=elig.labels,
             class_eligible=class_eligible,
             class_tier=np.tile(np.arange(tiers), len(patterns)),
             speed_tiers=tiers,
-            job_requirement=job_req,
+            job_requirement=elig.job_requirement,
             job_participants=np.array([j.participants for j in jobs], dtype=np.int64),
             job_rounds=np.array([j.rounds for j in jobs], dtype=np.int64),
             job_deadline_s=np.array([j.deadline_s for j in jobs], dtype=float),

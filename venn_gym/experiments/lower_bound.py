@@ -61,12 +61,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import requirements
 from ..compiled import compiled
 from ..devices import DevicePopulation
 from ..jobs import ASYNC, DEADLINE_FROM_REQUEST, JobSpec
 from ..scenario import Scenario
-from ..simulation import checkin_draws
+from ..simulation import checkin_draws, eligibility
 
 DAY_S = 86_400.0
 SLOT_S = 600.0
@@ -296,18 +295,6 @@ class Constraints:
         return coo_array(data, shape=(self.count, n_vars)).tocsr(), np.concatenate(self._rhs)
 
 
-def device_patterns(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per device, whether it may serve each job's requirement ``[device, requirement]`` and its
-    eligibility pattern (devices alike for every requirement), and each job's requirement."""
-    pop, jobs = scenario.population, scenario.workload.jobs
-    keys: dict[str, int] = {}
-    job_requirement = np.array([keys.setdefault(requirements.key(j.requirement), len(keys)) for j in jobs])
-    specs = {requirements.key(j.requirement): j.requirement for j in jobs}
-    device_eligible = np.stack([requirements.evaluate(specs[k], pop.attributes, len(pop)) for k in keys], axis=1)
-    _, pattern = np.unique(device_eligible, axis=0, return_inverse=True)
-    return device_eligible, pattern.reshape(-1), job_requirement
-
-
 def lp_lower_bound(scenario: Scenario) -> float:
     """A lower bound on the mean JCT censored at the horizon (the module docstring says how)."""
     horizon = scenario.horizon_s or scenario.max_sim_days * DAY_S
@@ -334,13 +321,17 @@ def _solve_until(scenario: Scenario, edges: np.ndarray, counted: np.ndarray) -> 
     arrival = np.array([j.arrival_s for j in jobs])
     checkins = read_checkins(scenario, edges[-1])
     slot = np.searchsorted(starts, checkins.time, side="right") - 1
-    device_eligible, device_pattern, job_requirement = device_patterns(scenario)
-    pattern = device_pattern[checkins.device]
-    n_patterns = int(device_pattern.max()) + 1
+    elig = eligibility(scenario)
+    pattern = elig.device_pattern[checkins.device]
+    n_patterns = len(elig.patterns)
     request_timing = scenario.round_deadline_from == DEADLINE_FROM_REQUEST
     plans = {
         j: plan_job(
-            job, checkins, scenario.population, device_eligible[checkins.device, job_requirement[j]], request_timing
+            job,
+            checkins,
+            scenario.population,
+            elig.device_eligible[checkins.device, elig.job_requirement[j]],
+            request_timing,
         )
         for j, job in enumerate(jobs)
         if counted[j]

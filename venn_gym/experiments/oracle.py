@@ -121,7 +121,8 @@ class SearchResult:
     wall_s: float
 
 
-def _propose(settings: OracleSettings, rng: np.random.Generator) -> OracleSettings:
+def _propose(settings: OracleSettings, rng: np.random.Generator) -> tuple[OracleSettings, str]:
+    """``settings`` with one random move applied, and the move's name."""
     proposal = settings.copy()
     move = MOVES[int(rng.integers(len(MOVES)))]
     if move == "shift":
@@ -133,16 +134,7 @@ def _propose(settings: OracleSettings, rng: np.random.Generator) -> OracleSettin
     else:
         c = int(rng.integers(len(proposal.split)))
         proposal.split[c] = rng.choice([f for f in SPLIT_CHOICES if f != proposal.split[c]])
-    return proposal
-
-
-def move_of(before: OracleSettings, after: OracleSettings) -> str:
-    for move, a, b in zip(
-        MOVES, (before.shift, before.backoff_s, before.split), (after.shift, after.backoff_s, after.split)
-    ):
-        if not np.array_equal(a, b):
-            return move
-    return "none"
+    return proposal, move
 
 
 def hindsight_search(
@@ -159,10 +151,10 @@ def hindsight_search(
     best = start = censored_mean_jct(scenario, OracleSchedule(make_policy("venn"), settings))
     accepted = {move: 0 for move in MOVES}
     for step in range(1, budget):
-        proposal = _propose(settings, rng)
+        proposal, move = _propose(settings, rng)
         jct = censored_mean_jct(scenario, OracleSchedule(make_policy("venn"), proposal))
         if jct < best:
-            accepted[move_of(settings, proposal)] += 1
+            accepted[move] += 1
             best, settings = jct, proposal
         if on_step is not None:
             on_step(step, best)

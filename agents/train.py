@@ -42,6 +42,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from venn_gym.catalog import DEFAULT_SCENARIO, make_scenario
+from venn_gym.envs.base import IN_PROCESS_INFO_KEYS
 from venn_gym.errors import SpecError
 from venn_gym.metrics import censored_jct
 from venn_gym.outputs import machine_description, write_atomically
@@ -51,6 +52,7 @@ from venn_gym.suites import TRAIN_SEED_MIN
 from . import bc
 from .config import PRIORITY_ENV, algorithm_class, load_hyperparams, make_env, resolve
 from .play import load_agent, play_episode, renamed_classes
+from .vec_env import ShardedVecEnv
 
 log = logging.getLogger(__name__)
 _CKPT = re.compile(r"model_(\d+)_steps\.zip$")
@@ -94,6 +96,9 @@ class TrainConfig:
     """SB3's verbosity."""
     threads: int = 1
     """Torch threads: 1 is fastest for these small networks (about 4x the default on a 2-core machine)."""
+    processes: int = 1
+    """Processes stepping the envs (this one and ``processes - 1`` workers, agents/vec_env.py); at most
+    ``n_envs``. It changes the speed, never the result: not part of the run's identity."""
     command: str = ""
     """The command line, recorded in train_info.json."""
 
@@ -116,7 +121,7 @@ def train(config: TrainConfig) -> dict:
         else {}
     )
 
-    venv = build_vec_env(config.env_id, config.scenario, config.scale, hp, config.seed)
+    venv = build_vec_env(config.env_id, config.scenario, config.scale, hp, config.seed, config.processes)
     tb = str(out / "tb") if _has("tensorboard") else None
     bc_info = previous.get("bc")
     if config.resume:
@@ -241,6 +246,8 @@ def _check(config: TrainConfig, hp: dict, checkpoint_freq: int) -> None:
         raise SpecError("--bc-warm-start does not apply to a holds agent: it starts as its teacher")
     if config.bc_warm_start and config.algo == "dqn":
         raise SpecError("--bc-warm-start needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not dqn")
+    if not 1 <= config.processes <= int(hp["n_envs"]):
+        raise SpecError(f"--processes must be between 1 and n_envs ({hp['n_envs']}), got {config.processes}")
     if config.timesteps < 0 or checkpoint_freq < 1 or config.eval_freq < 1:
         raise SpecError("--timesteps must be >= 0, --checkpoint-freq and --eval-freq >= 1")
     seen = [s for s in config.eval_seeds if s >= TRAIN_SEED_MIN]
@@ -284,7 +291,8 @@ def _claim_folder(config: TrainConfig, identity: dict) -> Path:
     return out
 
 
-def build_vec_env(env_id: str, scenario: str, scale, hp: dict, seed: int):
+def build_vec_env(env_id: str, scenario: str, scale, hp: dict, seed: int, processes: int = 1):
+    """``hp["n_envs"]`` training envs, stepped in ``processes`` processes (the same rollouts for any number)."""
     fns = [
         lambda: Monitor(
             make_env(
@@ -300,7 +308,10 @@ def build_vec_env(env_id: str, scenario: str, scale, hp: dict, seed: int):
         )
         for _ in range(int(hp["n_envs"]))
     ]
-    venv = DummyVecEnv(fns)
+    if processes > 1:
+        venv = ShardedVecEnv(fns, processes, local_info_keys=IN_PROCESS_INFO_KEYS)
+    else:
+        venv = DummyVecEnv(fns)
     venv.seed(seed)
     if hp["normalize"]:
         if hp["normalize"] not in (True, "reward"):

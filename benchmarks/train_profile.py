@@ -8,7 +8,11 @@ PPO is built as ``venn-gym train`` builds it (the hyperparameter file's policy, 
 settings, one torch thread) and trained for ``--steps`` environment steps under cProfile; each
 function's own time (not counting what it calls) is charged to the part of the stack its file
 belongs to. The profiler slows Python-heavy parts more than numpy, numba or torch kernels, so the
-shares are indicative; the steps per second are measured in a separate run without it.
+shares are indicative; the steps per second are measured in a separate run without it, with the
+envs stepped in ``--processes`` processes (the profiled run steps them all in this one: a profiler
+sees one process).
+
+    python benchmarks/train_profile.py --n-envs 16 --n-steps 512 --batch-size 2048 --n-epochs 1 --processes 2
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ def part_of(filename: str) -> str:
     return "other (Python built-ins, interpreter)"
 
 
-def build(scenario: str, scale: float, seed: int, n_envs: int | None, overrides: dict):
+def build(scenario: str, scale: float, seed: int, n_envs: int | None, overrides: dict, processes: int = 1):
     import torch
 
     torch.set_num_threads(1)
@@ -63,7 +67,7 @@ def build(scenario: str, scale: float, seed: int, n_envs: int | None, overrides:
     if n_envs is not None:  # n_steps stays per env: a rollout grows with the envs
         hp["n_envs"] = n_envs
     hp.update(overrides)
-    venv = build_vec_env(PRIORITY_ENV, scenario, scale, hp, seed)
+    venv = build_vec_env(PRIORITY_ENV, scenario, scale, hp, seed, processes)
     policy, policy_kwargs, algo_kwargs = resolve(hp)
     return algorithm_class("ppo")(policy, venv, seed=seed, policy_kwargs=policy_kwargs, device="cpu", **algo_kwargs)
 
@@ -78,6 +82,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n-steps", type=int, default=None, help="rollout steps per env (default: the file's)")
     ap.add_argument("--batch-size", type=int, default=None, help="PPO minibatch (default: the file's)")
     ap.add_argument("--n-epochs", type=int, default=None, help="PPO epochs per rollout (default: the file's)")
+    ap.add_argument("--processes", type=int, default=1, help="processes stepping the envs (agents/vec_env.py)")
     ap.add_argument("--out", type=Path, default=None, help="also write the table (Markdown) here")
     args = ap.parse_args(argv)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -87,11 +92,12 @@ def main(argv=None) -> None:
         for key, value in (("n_steps", args.n_steps), ("batch_size", args.batch_size), ("n_epochs", args.n_epochs))
         if value is not None
     }
-    model = build(args.scenario, args.scale, args.seed, args.n_envs, overrides)
+    model = build(args.scenario, args.scale, args.seed, args.n_envs, overrides, args.processes)
     start = time.perf_counter()
     model.learn(total_timesteps=args.steps)
     plain_s = time.perf_counter() - start
     steps = model.num_timesteps
+    model.get_env().close()
 
     model = build(args.scenario, args.scale, args.seed, args.n_envs, overrides)
     profiler = cProfile.Profile()
@@ -117,7 +123,8 @@ def main(argv=None) -> None:
         + "".join(f", {key} {value}" for key, value in overrides.items())
         + ", one torch thread.",
         "",
-        f"Without the profiler: {steps:,} env steps in {plain_s:.1f} s = {steps / plain_s:,.0f} env steps per second.",
+        f"Without the profiler, envs stepped in {args.processes} process{'es' if args.processes > 1 else ''}: "
+        f"{steps:,} env steps in {plain_s:.1f} s = {steps / plain_s:,.0f} env steps per second.",
         "",
         "| part of the stack | own time under cProfile (s) | share |",
         "|---|---|---|",

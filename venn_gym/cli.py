@@ -209,6 +209,12 @@ def _parser() -> argparse.ArgumentParser:
         "--hyperparams", type=Path, default=None, help="a YAML file instead of agents/hyperparams/<algo>.yml"
     )
     train.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="processes stepping the envs, at most n_envs (2 on a 2-core machine); the same result for any number",
+    )
+    train.add_argument(
         "--checkpoint-freq", type=int, default=None, help="steps between checkpoints (default from the YAML)"
     )
     train.add_argument(
@@ -544,6 +550,7 @@ def _train(args) -> int:
         eval_freq=args.eval_freq,
         resume=args.resume,
         overwrite=args.overwrite,
+        processes=args.processes,
         progress=not args.no_progress,
         command=_command_line(),
     )

@@ -22,6 +22,10 @@ _MISSING = object()
 # Observation and action slots are allocated per slot: a bound keeps a typo from taking all memory.
 MAX_SLOTS = 100_000
 
+# Info entries holding the simulator's own objects, for policies and wrappers in the env's process
+# (large to pickle: a vectorised env with worker processes keeps them there).
+IN_PROCESS_INFO_KEYS = ("view", "events")
+
 
 class VennEnvBase(gym.Env):
     """Base of the venn_gym environments (see their docstrings for the contract)."""

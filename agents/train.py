@@ -174,7 +174,7 @@ def train(config: TrainConfig) -> dict:
         callbacks.append(TqdmProgress(config.timesteps))
 
     start_steps = model.num_timesteps
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    t0, cpu0 = time.perf_counter(), _cpu_s(venv)
     complete = False
     try:
         if config.timesteps > model.num_timesteps:
@@ -189,7 +189,7 @@ def train(config: TrainConfig) -> dict:
             evaluation.evaluate(model)  # the final agent is evaluated too
         complete = True
     finally:  # a checkpoint and the run's record also on an error or Ctrl-C: nothing trained is lost
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        wall, cpu = time.perf_counter() - t0, _cpu_s(venv) - cpu0
         save_checkpoint(model, out / "checkpoints")
         steps = model.num_timesteps - start_steps
         info = {
@@ -200,7 +200,7 @@ def train(config: TrainConfig) -> dict:
             "complete": complete,
             "training_seeds": f"scenario seeds drawn >= {TRAIN_SEED_MIN} (held-out evaluation seeds are below)",
             "wall_s": previous.get("wall_s", 0.0) + wall,
-            "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's CPU time (a teacher's reference runs count too)
+            "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's and its env workers' (teachers' runs too)
             "env_steps_per_s": steps / wall if wall > 0 else None,
             "sessions": previous.get("sessions", [])
             + [{"steps": int(steps), "wall_s": wall, "cpu_s": cpu, "complete": complete}],
@@ -217,6 +217,12 @@ def train(config: TrainConfig) -> dict:
         write_atomically(out / "vecnormalize.pkl", lambda path: venv.save(str(path)))
     venv.close()
     return info
+
+
+def _cpu_s(venv) -> float:
+    """CPU seconds of this process and of the env's worker processes, if it has any."""
+    workers = getattr(venv.unwrapped, "workers_cpu_s", None)
+    return time.process_time() + (workers() if workers is not None else 0.0)
 
 
 def _identity(config: TrainConfig, hp: dict) -> dict:

@@ -12,6 +12,7 @@ written in place. Env ``i`` is seeded ``seed + i`` in whichever shard it sits, a
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 from collections.abc import Callable, Sequence
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
@@ -95,6 +96,8 @@ def _serve_shard(remote, parent_remote, env_fns_wrapper: CloudpickleWrapper, row
             elif command == "attach":
                 shared = _SharedObservations(venv.observation_space, data[0], data[1])
                 remote.send(None)
+            elif command == "cpu":
+                remote.send(time.process_time())
             elif command == "call":
                 name, indices, args, kwargs = data
                 remote.send(getattr(venv, name)(*args, indices=indices, **kwargs))
@@ -190,6 +193,12 @@ class ShardedVecEnv(VecEnv):
         self._reset_seeds()
         self._reset_options()
         return self._shared.read()
+
+    def workers_cpu_s(self) -> float:
+        """The CPU seconds the worker processes have used so far (this process's are its own)."""
+        for remote in self._remotes:
+            remote.send(("cpu", None))
+        return float(sum(remote.recv() for remote in self._remotes))
 
     def close(self) -> None:
         if self._closed:

@@ -83,6 +83,7 @@ def test_sharded_steps_are_those_of_one_process_across_episode_ends():
         assert len(seeds) == 3 and sharded.get_attr("reward_scale", indices=[2, 0]) == [seeds[2], seeds[0]]
         assert sharded.env_method("get_wrapper_attr", "spec", indices=[1])[0].id == PRIORITY_ENV
         assert sharded.env_is_wrapped(Monitor) == [True, True, True]
+        assert sharded.workers_cpu_s() > 0.1  # the worker stepped its env (training counts this CPU too)
         names = list(sharded._shared.names.values())
     finally:
         sharded.close()

@@ -12,7 +12,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .compiled import compiled
 from .jobs import ASYNC, JobSpec
+
+
+def transfer_mbit(model_size_mb):
+    """Megabits a task moves: the model down and its update up (2 x MB x 8 bit)."""
+    return 16.0 * model_size_mb
+
+
+@compiled
+def task_seconds(workload_s, transfer_mbit, compute_factor, bandwidth_mbps):
+    """A task's time before its check-in's noise: computation scaled by the device, plus transfer at
+    its bandwidth. Scalars or arrays; the one formula of the matcher, the stall watch and the lower bound."""
+    return workload_s * compute_factor + transfer_mbit / bandwidth_mbps
 
 
 class JobParams:
@@ -21,9 +34,9 @@ class JobParams:
 
     def __init__(self, jobs: Sequence[JobSpec]) -> None:
         self.arrival_s = np.array([j.arrival_s for j in jobs], dtype=float)
-        # A task takes workload_s * compute_factor + transfer_mbit / bandwidth_mbps seconds (before noise).
+        # What a task takes on a device: task_seconds(workload_s, transfer_mbit, ...).
         self.workload_s = np.array([j.workload_s for j in jobs], dtype=float)
-        self.transfer_mbit = np.array([16.0 * j.model_size_mb for j in jobs], dtype=float)  # 2 x MB x 8 bit
+        self.transfer_mbit = np.array([transfer_mbit(j.model_size_mb) for j in jobs], dtype=float)
         self.quorum = np.array([j.quorum_count for j in jobs], dtype=np.int64)  # results a sync round needs
         self.is_async = np.array([j.mode == ASYNC for j in jobs])
         self.buffer_size = np.array([j.buffer_size for j in jobs], dtype=np.int64)  # async: results per round

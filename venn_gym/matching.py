@@ -31,6 +31,7 @@ import os
 import numpy as np
 
 from .compiled import compiled as _compiled
+from .job_state import task_seconds
 
 
 def compiled_on_disk() -> bool:
@@ -247,8 +248,7 @@ def task_outcomes(tent, tent_job, take, ck, devices, jobs):
         k = tent[i]
         j = tent_job[i]
         d = ck_device[k]
-        work = workload[j] * compute[d] + transfer[j] / bandwidth[d]
-        duration[i] = work * ck_noise[k]
+        duration[i] = task_seconds(workload[j], transfer[j], compute[d], bandwidth[d]) * ck_noise[k]
         finish[i] = ck_time[k] + duration[i]
         ok[i] = finish[i] <= ck_end[k]
     return duration, finish, ok

@@ -18,6 +18,7 @@ import numpy as np
 from . import requirements
 from .devices import DevicePopulation, synthetic_population
 from .errors import ScenarioWarning, SpecError
+from .job_state import task_seconds, transfer_mbit
 from .jobs import (
     ASYNC,
     DEADLINE_FROM_DISPATCH,
@@ -143,12 +144,13 @@ class Scenario:
                     where=where,
                 )
             with np.errstate(over="ignore"):  # an extreme workload makes it inf, which the check below handles
-                fastest = float(
-                    np.min(
-                        job.workload_s * self.population.compute_factor[servable]
-                        + 16.0 * job.model_size_mb / self.population.bandwidth_mbps[servable]
-                    )
+                times = task_seconds(
+                    job.workload_s,
+                    transfer_mbit(job.model_size_mb),
+                    self.population.compute_factor[servable],
+                    self.population.bandwidth_mbps[servable],
                 )
+                fastest = float(np.min(times))
             if job.mode != ASYNC and job.deadline_s < fastest:
                 warnings.warn(
                     ScenarioWarning(

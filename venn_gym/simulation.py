@@ -31,7 +31,7 @@ from . import matching, requirements
 from .errors import IllegalActionError, VennGymError
 from .estimates import ResponseP95, SupplyEstimate
 from .event_heap import ARRIVAL, CLOSE, DEADLINE, HORIZON, KIND_OF_VALUE, RELEASE, TASK_END, EventKind, HeapEntry
-from .job_state import JobParams, JobTotals, RoundState
+from .job_state import JobParams, JobTotals, RoundState, task_seconds
 from .jobs import DEADLINE_FROM_REQUEST
 from .metrics import JobRecord, RoundRecord, RunResult
 from .scenario import Scenario
@@ -119,7 +119,7 @@ class Simulation:
         patterns = elig.patterns
         tiers = scenario.speed_tiers
         # Tier 0 is the fastest: rank devices by the time of a typical task.
-        typical_time = 30.0 * pop.compute_factor + 80.0 / pop.bandwidth_mbps
+        typical_time = task_seconds(30.0, 80.0, pop.compute_factor, pop.bandwidth_mbps)
         rank = np.argsort(np.argsort(typical_time, kind="stable"), kind="stable")
         self._device_tier = (rank * tiers // len(pop)).astype(np.int64)
         self._device_class = elig.device_pattern.astype(np.int64) * tiers + self._device_tier

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import VennGymError
 from .estimates import SupplyEstimate
-from .job_state import JobParams, JobTotals
+from .job_state import JobParams, JobTotals, task_seconds
 from .limits import LIMITS, limit_text
 from .scenario import Scenario
 from .view import StaticInfo
@@ -128,9 +128,10 @@ class StallWatch:
         since = f"since t = {self._mark_time[j]:,.0f} s"
         eligible_classes = np.flatnonzero(static.job_eligible[:, j])
         eligible = np.isin(self._device_class, eligible_classes)
-        fastest = float(
-            np.min(params.workload_s[j] * self._compute[eligible] + params.transfer_mbit[j] / self._bandwidth[eligible])
+        times = task_seconds(
+            params.workload_s[j], params.transfer_mbit[j], self._compute[eligible], self._bandwidth[eligible]
         )
+        fastest = float(np.min(times))
         deadline = float(static.job_deadline_s[j])
         if not params.is_async[j] and deadline < fastest:
             return (

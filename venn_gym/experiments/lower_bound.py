@@ -63,6 +63,7 @@ import numpy as np
 
 from ..compiled import compiled
 from ..devices import DevicePopulation
+from ..job_state import task_seconds, transfer_mbit
 from ..jobs import ASYNC, DEADLINE_FROM_REQUEST, JobSpec
 from ..scenario import Scenario
 from ..simulation import checkin_draws, eligibility
@@ -248,12 +249,13 @@ def plan_job(
     """``eligible``: per check-in, whether its device may serve the job."""
     candidates = np.flatnonzero(eligible & (checkins.time >= job.arrival_s))
     device = checkins.device[candidates]
-    # the task time as matching.task_outcomes computes it, operation for operation
-    work = (
-        job.workload_s * population.compute_factor[device]
-        + 16.0 * job.model_size_mb / population.bandwidth_mbps[device]
+    work = task_seconds(
+        job.workload_s,
+        transfer_mbit(job.model_size_mb),
+        population.compute_factor[device],
+        population.bandwidth_mbps[device],
     )
-    finish = checkins.time[candidates] + work * checkins.noise[candidates]
+    finish = checkins.time[candidates] + work * checkins.noise[candidates]  # as the matcher computes it
     succeeds = finish <= checkins.end[candidates] + SLACK_S
     usable, finish = candidates[succeeds], finish[succeeds]
     if job.mode == ASYNC:

@@ -33,6 +33,7 @@ import logging
 import re
 import shutil
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,101 +123,101 @@ def train(config: TrainConfig) -> dict:
     )
 
     venv = build_vec_env(config.env_id, config.scenario, config.scale, hp, config.seed, config.processes)
-    tb = str(out / "tb") if _has("tensorboard") else None
-    bc_info = previous.get("bc")
-    if config.resume:
-        venv, model = load_newest_checkpoint(out, algorithm_class(config.algo), venv, tb)
-        log.info("resuming from %s steps", f"{model.num_timesteps:,}")
-    else:
-        policy, policy_kwargs, algo_kwargs = resolve(hp)
-        model = algorithm_class(config.algo)(
-            policy,
-            venv,
-            seed=config.seed,
-            tensorboard_log=tb,
-            policy_kwargs=policy_kwargs,
-            device="cpu",
-            verbose=config.verbose,
-            **algo_kwargs,
-        )
-        if config.bc_warm_start:
-            t0 = time.perf_counter()
-            bc_info = bc.warm_start(
-                model, config.env_id, config.scenario, config.scale, hp["env_kwargs"], seed=config.seed, **bc_cfg
+    with closing(venv):  # its worker processes end with the run, also on an error or Ctrl-C
+        tb = str(out / "tb") if _has("tensorboard") else None
+        bc_info = previous.get("bc")
+        if config.resume:
+            venv, model = load_newest_checkpoint(out, algorithm_class(config.algo), venv, tb)
+            log.info("resuming from %s steps", f"{model.num_timesteps:,}")
+        else:
+            policy, policy_kwargs, algo_kwargs = resolve(hp)
+            model = algorithm_class(config.algo)(
+                policy,
+                venv,
+                seed=config.seed,
+                tensorboard_log=tb,
+                policy_kwargs=policy_kwargs,
+                device="cpu",
+                verbose=config.verbose,
+                **algo_kwargs,
             )
-            bc_info["wall_s"] = time.perf_counter() - t0
-            log.info(
-                "behaviour cloning from %s: loss %.4f -> %.4f on %d samples",
-                bc_info["teacher"],
-                bc_info["loss_first_epoch"],
-                bc_info["loss_last_epoch"],
-                bc_info["samples"],
-            )
-    model.venn_gym_meta = {
-        "algo": config.algo,
-        "env_id": config.env_id,
-        "env_kwargs": hp["env_kwargs"],
-        "scenario": config.scenario,
-        "scale": config.scale,
-        "seed": config.seed,
-        "residual": hp.get("residual"),
-        "knobs": hp.get("knobs"),
-        "holds": hp.get("holds"),
-    }
-
-    callbacks: list[BaseCallback] = [AtomicCheckpoints(out / "checkpoints", checkpoint_freq)]
-    evaluation = None
-    if config.eval_seeds:
-        evaluation = HeldOutEvaluation(config, hp, out, config.eval_freq, previous.get("evaluations", []))
-        callbacks.append(evaluation)
-    rich_bar = config.progress and _has("rich") and _has("tqdm")
-    if config.progress and not rich_bar:
-        callbacks.append(TqdmProgress(config.timesteps))
-
-    start_steps = model.num_timesteps
-    t0, cpu0 = time.perf_counter(), _cpu_s(venv)
-    complete = False
-    try:
-        if config.timesteps > model.num_timesteps:
-            model.learn(
-                config.timesteps - model.num_timesteps,
-                callback=CallbackList(callbacks),
-                progress_bar=rich_bar,
-                reset_num_timesteps=False,
-                tb_log_name=config.algo,
-            )
-        if evaluation is not None:
-            evaluation.evaluate(model)  # the final agent is evaluated too
-        complete = True
-    finally:  # a checkpoint and the run's record also on an error or Ctrl-C: nothing trained is lost
-        wall, cpu = time.perf_counter() - t0, _cpu_s(venv) - cpu0
-        save_checkpoint(model, out / "checkpoints")
-        steps = model.num_timesteps - start_steps
-        info = {
-            "command": config.command,
-            "machine": machine_description(),
-            **identity,
-            "timesteps": int(model.num_timesteps),
-            "complete": complete,
-            "training_seeds": f"scenario seeds drawn >= {TRAIN_SEED_MIN} (held-out evaluation seeds are below)",
-            "wall_s": previous.get("wall_s", 0.0) + wall,
-            "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's and its env workers' (teachers' runs too)
-            "env_steps_per_s": steps / wall if wall > 0 else None,
-            "sessions": previous.get("sessions", [])
-            + [{"steps": int(steps), "wall_s": wall, "cpu_s": cpu, "complete": complete}],
-            "bc": bc_info,
+            if config.bc_warm_start:
+                t0 = time.perf_counter()
+                bc_info = bc.warm_start(
+                    model, config.env_id, config.scenario, config.scale, hp["env_kwargs"], seed=config.seed, **bc_cfg
+                )
+                bc_info["wall_s"] = time.perf_counter() - t0
+                log.info(
+                    "behaviour cloning from %s: loss %.4f -> %.4f on %d samples",
+                    bc_info["teacher"],
+                    bc_info["loss_first_epoch"],
+                    bc_info["loss_last_epoch"],
+                    bc_info["samples"],
+                )
+        model.venn_gym_meta = {
+            "algo": config.algo,
+            "env_id": config.env_id,
+            "env_kwargs": hp["env_kwargs"],
+            "scenario": config.scenario,
+            "scale": config.scale,
+            "seed": config.seed,
             "residual": hp.get("residual"),
             "knobs": hp.get("knobs"),
             "holds": hp.get("holds"),
-            "evaluations": evaluation.history if evaluation is not None else previous.get("evaluations", []),
-            "tensorboard": tb,
         }
-        write_atomically(out / "train_info.json", json.dumps(info, indent=2, default=str) + "\n")
-    write_atomically(out / "model.zip", lambda path: _save_model(model, path))
-    if isinstance(venv, VecNormalize):
-        write_atomically(out / "vecnormalize.pkl", lambda path: venv.save(str(path)))
-    venv.close()
-    return info
+
+        callbacks: list[BaseCallback] = [AtomicCheckpoints(out / "checkpoints", checkpoint_freq)]
+        evaluation = None
+        if config.eval_seeds:
+            evaluation = HeldOutEvaluation(config, hp, out, config.eval_freq, previous.get("evaluations", []))
+            callbacks.append(evaluation)
+        rich_bar = config.progress and _has("rich") and _has("tqdm")
+        if config.progress and not rich_bar:
+            callbacks.append(TqdmProgress(config.timesteps))
+
+        start_steps = model.num_timesteps
+        t0, cpu0 = time.perf_counter(), _cpu_s(venv)
+        complete = False
+        try:
+            if config.timesteps > model.num_timesteps:
+                model.learn(
+                    config.timesteps - model.num_timesteps,
+                    callback=CallbackList(callbacks),
+                    progress_bar=rich_bar,
+                    reset_num_timesteps=False,
+                    tb_log_name=config.algo,
+                )
+            if evaluation is not None:
+                evaluation.evaluate(model)  # the final agent is evaluated too
+            complete = True
+        finally:  # a checkpoint and the run's record also on an error or Ctrl-C: nothing trained is lost
+            wall, cpu = time.perf_counter() - t0, _cpu_s(venv) - cpu0
+            save_checkpoint(model, out / "checkpoints")
+            steps = model.num_timesteps - start_steps
+            info = {
+                "command": config.command,
+                "machine": machine_description(),
+                **identity,
+                "timesteps": int(model.num_timesteps),
+                "complete": complete,
+                "training_seeds": f"scenario seeds drawn >= {TRAIN_SEED_MIN} (held-out evaluation seeds are below)",
+                "wall_s": previous.get("wall_s", 0.0) + wall,
+                "cpu_s": previous.get("cpu_s", 0.0) + cpu,  # this process's and its env workers' (teachers' runs too)
+                "env_steps_per_s": steps / wall if wall > 0 else None,
+                "sessions": previous.get("sessions", [])
+                + [{"steps": int(steps), "wall_s": wall, "cpu_s": cpu, "complete": complete}],
+                "bc": bc_info,
+                "residual": hp.get("residual"),
+                "knobs": hp.get("knobs"),
+                "holds": hp.get("holds"),
+                "evaluations": evaluation.history if evaluation is not None else previous.get("evaluations", []),
+                "tensorboard": tb,
+            }
+            write_atomically(out / "train_info.json", json.dumps(info, indent=2, default=str) + "\n")
+        write_atomically(out / "model.zip", lambda path: _save_model(model, path))
+        if isinstance(venv, VecNormalize):
+            write_atomically(out / "vecnormalize.pkl", lambda path: venv.save(str(path)))
+        return info
 
 
 def _cpu_s(venv) -> float:

@@ -143,6 +143,7 @@ class ShardedVecEnv(VecEnv):
         self._waiting = False
         self._closed = False
         self._shared = None
+        self._worker_cpu_s = [0.0] * (n_processes - 1)
         for shard in self._shards[1:]:
             remote, work_remote = context.Pipe()
             fns = CloudpickleWrapper([env_fns[i] for i in shard])
@@ -195,27 +196,37 @@ class ShardedVecEnv(VecEnv):
         return self._shared.read()
 
     def workers_cpu_s(self) -> float:
-        """The CPU seconds the worker processes have used so far (this process's are its own)."""
-        for remote in self._remotes:
-            remote.send(("cpu", None))
-        return float(sum(remote.recv() for remote in self._remotes))
+        """The CPU seconds the worker processes have used so far (this process's are its own); a
+        worker that has ended (an error, Ctrl-C) counts with the last figure it gave."""
+        for k, remote in enumerate(self._remotes):
+            try:
+                remote.send(("cpu", None))
+                self._worker_cpu_s[k] = remote.recv()
+            except (EOFError, OSError):
+                pass
+        return float(sum(self._worker_cpu_s))
 
     def close(self) -> None:
+        """End the workers and free the shared observations; also after a worker has died."""
         if self._closed:
             return
-        if self._waiting:
-            for remote in self._remotes:
-                remote.recv()
+        self._closed = True
         for remote in self._remotes:
-            remote.send(("close", None))
+            try:
+                if self._waiting:
+                    remote.recv()
+                remote.send(("close", None))
+            except (EOFError, OSError):
+                pass
         for process in self._processes:
-            process.join()
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
         for remote in self._remotes:
             remote.close()
         self._here.close()
         if self._shared is not None:
             self._shared.close(unlink=True)
-        self._closed = True
 
     def _call(self, name: str, indices: VecEnvIndices, *args, **kwargs) -> list[Any]:
         """``DummyVecEnv.<name>`` in each shard holding one of ``indices``; results in index order."""

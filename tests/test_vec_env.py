@@ -4,6 +4,8 @@ trained model, as in one process."""
 from __future__ import annotations
 
 import functools
+import json
+import multiprocessing
 from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
@@ -103,7 +105,7 @@ def trained_weights(out, processes: int, hp_path) -> np.ndarray:
             algo="ppo",
             scenario=SCENARIO,
             scale=SCALE,
-            timesteps=256,
+            timesteps=128,
             out=out,
             hyperparams=hp_path,
             processes=processes,
@@ -114,12 +116,18 @@ def trained_weights(out, processes: int, hp_path) -> np.ndarray:
     return np.concatenate([p.detach().numpy().ravel() for p in model.policy.parameters()])
 
 
-def test_a_training_run_does_not_depend_on_its_process_count(tmp_path):
+@pytest.fixture
+def hp_path(tmp_path):
+    """The shipped PPO entry with 4 envs and rollouts of 4 x 16 steps."""
     table = yaml.safe_load((HYPERPARAMS_DIR / "ppo.yml").read_text())
     hp = table[PRIORITY_ENV]
-    hp.update(n_envs=4, n_steps=32, batch_size=64, n_epochs=1)
-    hp_path = tmp_path / "ppo.yml"
-    hp_path.write_text(yaml.safe_dump({PRIORITY_ENV: hp}))
+    hp.update(n_envs=4, n_steps=16, batch_size=32, n_epochs=1)
+    path = tmp_path / "ppo.yml"
+    path.write_text(yaml.safe_dump({PRIORITY_ENV: hp}))
+    return path
+
+
+def test_a_training_run_does_not_depend_on_its_process_count(tmp_path, hp_path):
     one, two = (trained_weights(tmp_path / f"run{k}", k, hp_path) for k in (1, 2))
     assert one.size > 1000 and np.array_equal(one, two)
     with pytest.raises(SpecError, match="--processes must be between 1 and n_envs"):
@@ -135,3 +143,33 @@ def test_env_constructors_can_be_partials():
         assert all(v.shape[0] == 2 for v in obs.values())
     finally:
         venv.close()
+
+
+def test_an_interrupted_run_ends_its_workers_and_keeps_its_record(tmp_path, hp_path, monkeypatch):
+    from stable_baselines3 import PPO
+
+    learn = PPO.learn
+
+    def interrupted(self, *args, **kwargs):
+        kwargs["total_timesteps"] = 64  # one rollout, then a Ctrl-C
+        learn(self, *args[1:], **kwargs) if args else learn(self, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PPO, "learn", interrupted)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            TrainConfig(
+                algo="ppo",
+                scenario=SCENARIO,
+                scale=SCALE,
+                timesteps=256,
+                out=out,
+                hyperparams=hp_path,
+                processes=2,
+                progress=False,
+            )
+        )
+    record = json.loads((out / "train_info.json").read_text())
+    assert record["complete"] is False and record["timesteps"] == 64 and record["cpu_s"] > 0
+    assert not multiprocessing.active_children()  # the worker ended with the run

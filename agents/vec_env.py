@@ -1,5 +1,6 @@
-"""Envs stepped on several cores: a few worker processes, each stepping a contiguous shard of the
-envs in turn (a ``DummyVecEnv``), observations passed through shared memory.
+"""Envs stepped on several cores: the envs split into contiguous shards, the first stepped in the
+trainer's own process and each other one in a worker process (a ``DummyVecEnv`` per shard),
+observations passed through shared memory.
 
 SB3's ``SubprocVecEnv`` gives every env a process of its own and pickles every observation
 through a pipe; on this 2-core machine (a pipe round trip costs about 120 us) that costs more than
@@ -12,7 +13,9 @@ written in place. Env ``i`` is seeded ``seed + i`` in whichever shard it sits, a
 from __future__ import annotations
 
 import multiprocessing as mp
+import pickle
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
@@ -67,47 +70,75 @@ class _SharedObservations:
                 block.unlink()
 
 
+def _without(infos: list[dict], keys: tuple) -> list[dict]:
+    return [{k: v for k, v in info.items() if k not in keys} for info in infos]
+
+
+class _WorkerError:
+    """What a worker sends back instead of an answer when a command raised: the exception and its
+    traceback, re-raised in the trainer's process."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.trace = traceback.format_exc()
+        try:
+            pickle.dumps(error)
+            self.error = error
+        except Exception:  # an exception that cannot travel: its text does
+            self.error = RuntimeError(repr(error))
+
+
 def _serve_shard(remote, parent_remote, env_fns_wrapper: CloudpickleWrapper, rows: range, local_info_keys) -> None:
     """A worker: build its shard's envs, then answer the parent's commands until told to close."""
     parent_remote.close()
-    venv = DummyVecEnv(env_fns_wrapper.var)
+    try:
+        venv = DummyVecEnv(env_fns_wrapper.var)
+    except Exception as error:  # the parent's first command gets the reason
+        failure = _WorkerError(error)
+        remote.recv()
+        remote.send(failure)
+        return
     shared = None
-
-    def shipped(infos):
-        return [{k: v for k, v in info.items() if k not in local_info_keys} for info in infos]
-
     try:
         while True:
             try:
                 command, data = remote.recv()
             except (EOFError, KeyboardInterrupt):
                 break
-            if command == "step":
-                venv.step_async(data)
-                observations, rewards, dones, infos = venv.step_wait()
-                shared.write(rows, observations)
-                remote.send((rewards, dones, shipped(infos), shipped(venv.reset_infos)))
-            elif command == "reset":
-                seeds, options = data
-                for i, (seed, option) in enumerate(zip(seeds, options, strict=True)):
-                    venv._seeds[i], venv._options[i] = seed, option
-                shared.write(rows, venv.reset())
-                remote.send(shipped(venv.reset_infos))
-            elif command == "attach":
-                shared = _SharedObservations(venv.observation_space, data[0], data[1])
-                remote.send(None)
-            elif command == "cpu":
-                remote.send(time.process_time())
-            elif command == "call":
-                name, indices, args, kwargs = data
-                remote.send(getattr(venv, name)(*args, indices=indices, **kwargs))
-            elif command == "close":
-                venv.close()
-                remote.close()
-                break
+            try:
+                if command == "close":
+                    venv.close()
+                    remote.close()
+                    break
+                if command == "attach":
+                    shared = _SharedObservations(venv.observation_space, data[0], data[1])
+                remote.send(_answer(venv, shared, rows, local_info_keys, command, data))
+            except Exception as error:
+                remote.send(_WorkerError(error))
     finally:
         if shared is not None:
             shared.close(unlink=False)
+
+
+def _answer(venv: DummyVecEnv, shared, rows: range, local_info_keys: tuple, command: str, data):
+    if command == "step":
+        venv.step_async(data)
+        observations, rewards, dones, infos = venv.step_wait()
+        shared.write(rows, observations)
+        return rewards, dones, _without(infos, local_info_keys), _without(venv.reset_infos, local_info_keys)
+    if command == "reset":
+        seeds, options = data
+        for i, (seed, option) in enumerate(zip(seeds, options, strict=True)):
+            venv._seeds[i], venv._options[i] = seed, option  # what VecEnv.reset reads: any seeds, not only seed + i
+        shared.write(rows, venv.reset())
+        return _without(venv.reset_infos, local_info_keys)
+    if command == "attach":
+        return None
+    if command == "cpu":
+        return time.process_time()
+    if command == "call":
+        name, indices, args, kwargs = data
+        return getattr(venv, name)(*args, indices=indices, **kwargs)
+    raise ValueError(f"unknown command {command!r}")
 
 
 class ShardedVecEnv(VecEnv):
@@ -139,32 +170,31 @@ class ShardedVecEnv(VecEnv):
         bounds = np.linspace(0, len(env_fns), n_processes + 1).round().astype(int)
         self._shards = [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
         self._local_info_keys = tuple(local_info_keys)
-        self._remotes, self._processes = [], []
-        self._waiting = False
-        self._closed = False
-        self._shared = None
-        self._worker_cpu_s = [0.0] * (n_processes - 1)
-        for shard in self._shards[1:]:
-            remote, work_remote = context.Pipe()
-            fns = CloudpickleWrapper([env_fns[i] for i in shard])
-            process = context.Process(
-                target=_serve_shard, args=(work_remote, remote, fns, shard, self._local_info_keys), daemon=True
-            )
-            process.start()
-            work_remote.close()
-            self._remotes.append(remote)
-            self._processes.append(process)
-        self._here = DummyVecEnv([env_fns[i] for i in self._shards[0]])
+        self._here = DummyVecEnv([env_fns[i] for i in self._shards[0]])  # first: a broken env fails here
         super().__init__(len(env_fns), self._here.observation_space, self._here.action_space)
         self.render_mode = self._here.render_mode
         self._shared = _SharedObservations(self.observation_space, len(env_fns))
-        for remote in self._remotes:
-            remote.send(("attach", (len(env_fns), self._shared.names)))
-        for remote in self._remotes:
-            remote.recv()
-
-    def _shipped(self, infos):
-        return [{k: v for k, v in info.items() if k not in self._local_info_keys} for info in infos]
+        self._remotes, self._processes = [], []
+        self._waiting = False
+        self._closed = False
+        self._worker_cpu_s = [0.0] * (n_processes - 1)
+        try:
+            for shard in self._shards[1:]:
+                remote, work_remote = context.Pipe()
+                fns = CloudpickleWrapper([env_fns[i] for i in shard])
+                process = context.Process(
+                    target=_serve_shard, args=(work_remote, remote, fns, shard, self._local_info_keys), daemon=True
+                )
+                process.start()
+                work_remote.close()
+                self._remotes.append(remote)
+                self._processes.append(process)
+            for remote in self._remotes:
+                remote.send(("attach", (len(env_fns), self._shared.names)))
+            self._answers(self._remotes)
+        except BaseException:
+            self.close()
+            raise
 
     def step_async(self, actions: np.ndarray) -> None:
         for remote, shard in zip(self._remotes, self._shards[1:], strict=True):
@@ -175,9 +205,16 @@ class ShardedVecEnv(VecEnv):
     def step_wait(self):
         observations, rewards, dones, infos = self._here.step_wait()
         self._shared.write(self._shards[0], observations)
-        parts = [(rewards, dones, self._shipped(infos), self._shipped(self._here.reset_infos))]
-        parts += [remote.recv() for remote in self._remotes]
+        parts = [
+            (
+                rewards,
+                dones,
+                _without(infos, self._local_info_keys),
+                _without(self._here.reset_infos, self._local_info_keys),
+            )
+        ]
         self._waiting = False
+        parts += self._answers(self._remotes)
         self.reset_infos = [info for part in parts for info in part[3]]
         rewards = np.concatenate([part[0] for part in parts])
         dones = np.concatenate([part[1] for part in parts])
@@ -189,8 +226,8 @@ class ShardedVecEnv(VecEnv):
         for i in self._shards[0]:
             self._here._seeds[i], self._here._options[i] = self._seeds[i], self._options[i]
         self._shared.write(self._shards[0], self._here.reset())
-        self.reset_infos = self._shipped(self._here.reset_infos)
-        self.reset_infos += [info for remote in self._remotes for info in remote.recv()]
+        self.reset_infos = _without(self._here.reset_infos, self._local_info_keys)
+        self.reset_infos += [info for infos in self._answers(self._remotes) for info in infos]
         self._reset_seeds()
         self._reset_options()
         return self._shared.read()
@@ -225,8 +262,7 @@ class ShardedVecEnv(VecEnv):
         for remote in self._remotes:
             remote.close()
         self._here.close()
-        if self._shared is not None:
-            self._shared.close(unlink=True)
+        self._shared.close(unlink=True)
 
     def _call(self, name: str, indices: VecEnvIndices, *args, **kwargs) -> list[Any]:
         """``DummyVecEnv.<name>`` in each shard holding one of ``indices``; results in index order."""
@@ -241,10 +277,26 @@ class ShardedVecEnv(VecEnv):
             else:
                 self._remotes[k - 1].send(("call", (name, local, args, kwargs)))
                 asked.append((self._remotes[k - 1], shard, local))
-        for remote, shard, local in asked:
-            for i, value in zip(local, remote.recv(), strict=True):
+        for (_, shard, local), values in zip(asked, self._answers([remote for remote, _, _ in asked]), strict=True):
+            for i, value in zip(local, values, strict=True):
                 found[shard.start + i] = value
         return [found[i] for i in wanted]
+
+    @staticmethod
+    def _answers(remotes) -> list[Any]:
+        """Every worker's answer to its last command (all of them, so that none is left in a pipe),
+        then the first worker's exception, raised here with the worker's traceback as a note."""
+        answers = []
+        for remote in remotes:
+            try:
+                answers.append(remote.recv())
+            except EOFError:
+                answers.append(_WorkerError(RuntimeError("an env worker process ended (killed, or out of memory?)")))
+        for answer in answers:
+            if isinstance(answer, _WorkerError):
+                answer.error.add_note(f"raised in an env worker process:\n{answer.trace}")
+                raise answer.error
+        return answers
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         return self._call("get_attr", indices, attr_name)

@@ -8,9 +8,11 @@ import json
 import multiprocessing
 from multiprocessing.shared_memory import SharedMemory
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import yaml
+from gymnasium import spaces
 
 pytest.importorskip("stable_baselines3")
 pytestmark = pytest.mark.filterwarnings("ignore:.*at or after the horizon")  # the short episodes
@@ -23,7 +25,7 @@ from venn_gym.agents.play import load_agent  # noqa: E402
 from venn_gym.agents.train import TrainConfig, train  # noqa: E402
 from venn_gym.agents.vec_env import ShardedVecEnv  # noqa: E402
 from venn_gym.envs.base import IN_PROCESS_INFO_KEYS  # noqa: E402
-from venn_gym.errors import SpecError  # noqa: E402
+from venn_gym.errors import IllegalActionError, SpecError  # noqa: E402
 
 SCENARIO, SCALE = "paper/low-v1", 0.02
 ENV_KWARGS = {"max_jobs": 50, "max_requirements": 4, "max_tiers": 4, "horizon_s": 300.0}  # short episodes
@@ -173,3 +175,43 @@ def test_an_interrupted_run_ends_its_workers_and_keeps_its_record(tmp_path, hp_p
     record = json.loads((out / "train_info.json").read_text())
     assert record["complete"] is False and record["timesteps"] == 64 and record["cpu_s"] > 0
     assert not multiprocessing.active_children()  # the worker ended with the run
+
+
+class Fragile(gym.Env):
+    """Refuses action 1, as an env refuses an illegal action."""
+
+    observation_space = spaces.Box(0.0, 1.0, (2,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        if action == 1:
+            raise IllegalActionError("action 1 is refused")
+        return np.ones(2, dtype=np.float32), 1.0, False, False, {}
+
+
+def unbuildable():
+    raise SpecError("no scenario named 'nope'")
+
+
+def test_a_workers_error_is_raised_here_by_type_and_the_env_goes_on():
+    venv = ShardedVecEnv([Fragile, Fragile], 2)
+    try:
+        venv.reset()
+        with pytest.raises(IllegalActionError, match="action 1 is refused") as raised:
+            venv.step(np.array([0, 1]))  # env 1 lives in the worker
+        assert any("env worker process" in note for note in raised.value.__notes__)
+        obs, rewards, _, _ = venv.step(np.array([0, 0]))  # no answer was left in a pipe
+        assert rewards.tolist() == [1.0, 1.0] and obs.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    finally:
+        venv.close()
+    assert not multiprocessing.active_children()
+
+
+def test_an_env_that_cannot_be_built_in_a_worker_is_a_clear_error_and_leaves_nothing_running():
+    with pytest.raises(SpecError, match="no scenario named 'nope'"):
+        ShardedVecEnv([Fragile, unbuildable], 2)
+    assert not multiprocessing.active_children()

@@ -17,6 +17,7 @@ import pickle
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
@@ -203,18 +204,11 @@ class ShardedVecEnv(VecEnv):
         self._waiting = True
 
     def step_wait(self):
-        observations, rewards, dones, infos = self._here.step_wait()
-        self._shared.write(self._shards[0], observations)
-        parts = [
-            (
-                rewards,
-                dones,
-                _without(infos, self._local_info_keys),
-                _without(self._here.reset_infos, self._local_info_keys),
-            )
-        ]
         self._waiting = False
-        parts += self._answers(self._remotes)
+        (observations, rewards, dones, infos), answers = self._here_and_workers(self._here.step_wait)
+        self._shared.write(self._shards[0], observations)
+        here = (rewards, dones, _without(infos, self._local_info_keys))
+        parts = [(*here, _without(self._here.reset_infos, self._local_info_keys)), *answers]
         self.reset_infos = [info for part in parts for info in part[3]]
         rewards = np.concatenate([part[0] for part in parts])
         dones = np.concatenate([part[1] for part in parts])
@@ -225,12 +219,24 @@ class ShardedVecEnv(VecEnv):
             remote.send(("reset", ([self._seeds[i] for i in shard], [self._options[i] for i in shard])))
         for i in self._shards[0]:
             self._here._seeds[i], self._here._options[i] = self._seeds[i], self._options[i]
-        self._shared.write(self._shards[0], self._here.reset())
+        observations, answers = self._here_and_workers(self._here.reset)
+        self._shared.write(self._shards[0], observations)
         self.reset_infos = _without(self._here.reset_infos, self._local_info_keys)
-        self.reset_infos += [info for infos in self._answers(self._remotes) for info in infos]
+        self.reset_infos += [info for infos in answers for info in infos]
         self._reset_seeds()
         self._reset_options()
         return self._shared.read()
+
+    def _here_and_workers(self, step_here: Callable[[], Any]) -> tuple[Any, list[Any]]:
+        """This process's shard's result while the workers do theirs, then the workers' answers; an
+        exception here is raised after the workers have answered, so that no answer is left in a pipe."""
+        try:
+            here = step_here()
+        except BaseException:
+            with suppress(Exception):
+                self._answers(self._remotes)
+            raise
+        return here, self._answers(self._remotes)
 
     def workers_cpu_s(self) -> float:
         """The CPU seconds the worker processes have used so far (this process's are its own); a

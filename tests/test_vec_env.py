@@ -215,3 +215,15 @@ def test_an_env_that_cannot_be_built_in_a_worker_is_a_clear_error_and_leaves_not
     with pytest.raises(SpecError, match="no scenario named 'nope'"):
         ShardedVecEnv([Fragile, unbuildable], 2)
     assert not multiprocessing.active_children()
+
+
+def test_an_error_in_this_processs_shard_leaves_no_worker_answer_behind():
+    venv = ShardedVecEnv([Fragile, Fragile], 2)
+    try:
+        venv.reset()
+        with pytest.raises(IllegalActionError):
+            venv.step(np.array([1, 0]))  # env 0 is stepped here
+        _, rewards, _, _ = venv.step(np.array([0, 0]))
+        assert rewards.tolist() == [1.0, 1.0]
+    finally:
+        venv.close()

@@ -583,7 +583,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .experiments.evaluate import evaluate, evaluate_suite, evaluation_lines
+    from .experiments.evaluate import evaluate, evaluate_suite, evaluation_lines, write_rows
 
     agents = [Path(a) for a in args.agent.split(",") if a.strip()]
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
@@ -591,6 +591,8 @@ def _evaluate(args) -> int:
     if args.suite is not None:
         suite = _suite(args, [args.scenario] if args.scenario else None)
         rows = evaluate_suite(agents, suite, policies, workers, args.out, _command_line(), progress=True)
+        if args.out is not None:
+            write_rows(args.out / "rows.csv", rows)
         _print_rows(rows)
         return 0
     options = {} if args.scale is None else {"scale": args.scale}

@@ -290,9 +290,7 @@ def evaluate_suite(
 ) -> list[dict]:
     """Every agent and baseline on each of the suite's test scenarios and seeds; returns the
     leaderboard rows (:data:`venn_gym.suites.ROW_FIELDS`), one per (policy, scenario). With ``out``:
-    each scenario's evaluation in ``out/<scenario>/`` and the rows in ``out/rows.csv``."""
-    import pandas as pd
-
+    each scenario's evaluation in ``out/<scenario>/`` (the rows: :func:`write_rows`)."""
     rows = []
     for scenario in suite.scenarios:
         where = None if out is None else suite_scenario_dir(out, scenario)
@@ -301,11 +299,15 @@ def evaluate_suite(
         )
         log.info("%s\n%s", suite.name, "\n".join(evaluation_lines(summary)))
         rows += suite_rows(suite, summary, agents, command)
-    if out is not None:
-        write_atomically(
-            Path(out) / "rows.csv", lambda path: pd.DataFrame(rows, columns=ROW_FIELDS).to_csv(path, index=False)
-        )
     return rows
+
+
+def write_rows(path: Path, rows: Sequence[dict]) -> Path:
+    """Leaderboard rows as CSV, columns :data:`venn_gym.suites.ROW_FIELDS`, written whole."""
+    import pandas as pd
+
+    write_atomically(path, lambda tmp: pd.DataFrame(rows, columns=ROW_FIELDS).to_csv(tmp, index=False))
+    return path
 
 
 def suite_rows(suite: Suite, summary: dict, agents: Sequence[Path], command: str) -> list[dict]:

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ..agents.play import shipped_models, training_record
 from ..outputs import machine_description, write_atomically
-from ..suites import ROW_FIELDS, SUITES, Suite
+from ..suites import SUITES, Suite
 from .evaluate import (
     BASELINES,
     agent_name,
@@ -27,6 +27,7 @@ from .evaluate import (
     suite_rows,
     suite_scenario_dir,
     summary_rows,
+    write_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,7 @@ def render(out: Path, agents: Sequence[Path]) -> list[Path]:
     df["speedup_ci95_hi"] = [speedup[p, c][2] for p, c in zip(df.policy, df.scenario)]
     df["speedup_reference"] = reference
     df.to_csv(csv, index=False)
-    write_atomically(
-        out / "leaderboard" / "rows.csv",
-        lambda path: pd.DataFrame(suite_table, columns=ROW_FIELDS).to_csv(path, index=False),
-    )
+    write_rows(out / "leaderboard" / "rows.csv", suite_table)
     lines = [
         f"# Leaderboard: mean JCT speed-up over {reference}",
         "",

@@ -148,7 +148,8 @@ class ShardedVecEnv(VecEnv):
 
     Stepping a shard here hides the workers' wake-up latency behind this process's own work, so
     with 2 processes on 2 cores nothing waits on a pipe for long. ``start_method``: as in
-    ``SubprocVecEnv`` (default ``forkserver`` where available, else ``spawn``).
+    ``SubprocVecEnv`` (default ``forkserver`` where available, else ``spawn``: a script that builds
+    one must guard its entry point with ``if __name__ == "__main__":``, as for any such process).
     ``local_info_keys``: info entries left out of what ``step`` returns, from every shard (objects
     the envs' own wrappers use and that are costly to pickle at every step, e.g. venn_gym's
     ``view`` and ``events``).
@@ -172,12 +173,10 @@ class ShardedVecEnv(VecEnv):
         self._shards = [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
         self._local_info_keys = tuple(local_info_keys)
         self._here = DummyVecEnv([env_fns[i] for i in self._shards[0]])  # first: a broken env fails here
-        super().__init__(len(env_fns), self._here.observation_space, self._here.action_space)
-        self.render_mode = self._here.render_mode
-        self._shared = _SharedObservations(self.observation_space, len(env_fns))
         self._remotes, self._processes = [], []
         self._waiting = False
         self._closed = False
+        self._shared = None
         self._worker_cpu_s = [0.0] * (n_processes - 1)
         try:
             for shard in self._shards[1:]:
@@ -190,6 +189,9 @@ class ShardedVecEnv(VecEnv):
                 work_remote.close()
                 self._remotes.append(remote)
                 self._processes.append(process)
+            # VecEnv's constructor asks every env for its render_mode: the workers answer
+            super().__init__(len(env_fns), self._here.observation_space, self._here.action_space)
+            self._shared = _SharedObservations(self.observation_space, len(env_fns))
             for remote in self._remotes:
                 remote.send(("attach", (len(env_fns), self._shared.names)))
             self._answers(self._remotes)
@@ -268,7 +270,8 @@ class ShardedVecEnv(VecEnv):
         for remote in self._remotes:
             remote.close()
         self._here.close()
-        self._shared.close(unlink=True)
+        if self._shared is not None:
+            self._shared.close(unlink=True)
 
     def _call(self, name: str, indices: VecEnvIndices, *args, **kwargs) -> list[Any]:
         """``DummyVecEnv.<name>`` in each shard holding one of ``indices``; results in index order."""

@@ -24,7 +24,8 @@ def transfer_mbit(model_size_mb):
 @compiled
 def task_seconds(workload_s, transfer_mbit, compute_factor, bandwidth_mbps):
     """A task's time before its check-in's noise: computation scaled by the device, plus transfer at
-    its bandwidth. Scalars or arrays; the one formula of the matcher, the stall watch and the lower bound."""
+    its bandwidth. Scalars or arrays; the one formula of the matcher, the speed tiers, the scenario's
+    and the stall watch's deadline checks and the lower bound."""
     return workload_s * compute_factor + transfer_mbit / bandwidth_mbps
 
 

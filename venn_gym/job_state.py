@@ -21,12 +21,17 @@ def transfer_mbit(model_size_mb):
     return 16.0 * model_size_mb
 
 
-@compiled
 def task_seconds(workload_s, transfer_mbit, compute_factor, bandwidth_mbps):
     """A task's time before its check-in's noise: computation scaled by the device, plus transfer at
-    its bandwidth. Scalars or arrays; the one formula of the matcher, the speed tiers, the scenario's
-    and the stall watch's deadline checks and the lower bound."""
+    its bandwidth. Scalars or numpy arrays; the one formula of the matcher (through
+    :data:`task_seconds_compiled`), the speed tiers, the scenario's and the stall watch's deadline
+    checks and the lower bound."""
     return workload_s * compute_factor + transfer_mbit / bandwidth_mbps
+
+
+# The same function compiled, for the matcher's loops. Only ever called on scalars: numba's first
+# use of an array signature costs about 0.35 s of start-up, numpy does arrays as fast.
+task_seconds_compiled = compiled(task_seconds)
 
 
 class JobParams:

@@ -31,7 +31,7 @@ import os
 import numpy as np
 
 from .compiled import compiled as _compiled
-from .job_state import task_seconds
+from .job_state import task_seconds_compiled
 
 
 def compiled_on_disk() -> bool:
@@ -248,7 +248,7 @@ def task_outcomes(tent, tent_job, take, ck, devices, jobs):
         k = tent[i]
         j = tent_job[i]
         d = ck_device[k]
-        duration[i] = task_seconds(workload[j], transfer[j], compute[d], bandwidth[d]) * ck_noise[k]
+        duration[i] = task_seconds_compiled(workload[j], transfer[j], compute[d], bandwidth[d]) * ck_noise[k]
         finish[i] = ck_time[k] + duration[i]
         ok[i] = finish[i] <= ck_end[k]
     return duration, finish, ok

@@ -185,3 +185,19 @@ def tiny() -> SimpleNamespace:
         simulate=simulate,
         jcts=jcts,
     )
+
+
+@pytest.fixture
+def ppo_interrupted_after_one_rollout(monkeypatch):
+    """PPO.learn trains 64 steps, then raises KeyboardInterrupt (a Ctrl-C); returns the real learn."""
+    from stable_baselines3 import PPO
+
+    learn = PPO.learn
+
+    def interrupted(self, *args, **kwargs):
+        kwargs["total_timesteps"] = 64
+        learn(self, *args[1:], **kwargs) if args else learn(self, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PPO, "learn", interrupted)
+    return learn

@@ -169,24 +169,16 @@ def test_a_fresh_run_refuses_a_used_folder_unless_overwrite(trained_twice):
     assert info["timesteps"] == 64 and [steps for _, steps in checkpoints(out)] == [64]
 
 
-def test_an_interrupted_run_keeps_its_checkpoint_and_record(tmp_path, monkeypatch):
+def test_an_interrupted_run_keeps_its_checkpoint_and_record(tmp_path, monkeypatch, ppo_interrupted_after_one_rollout):
     from stable_baselines3 import PPO
 
     out, hp = tmp_path / "run", tiny_hyperparams(tmp_path, "ppo", PRIORITY_ENV)
-    learn = PPO.learn
-
-    def interrupted(self, *args, **kwargs):
-        kwargs["total_timesteps"] = 64  # train one rollout, then a Ctrl-C
-        learn(self, *args[1:], **kwargs) if args else learn(self, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(PPO, "learn", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_run("ppo", PRIORITY_ENV, 256, out, hyperparams=hp, progress=False)
     record = json.loads((out / "train_info.json").read_text())
     assert record["complete"] is False and record["timesteps"] == 64 == latest_checkpoint(out)[1]
     assert not (out / "model.zip").exists()
-    monkeypatch.setattr(PPO, "learn", learn)
+    monkeypatch.setattr(PPO, "learn", ppo_interrupted_after_one_rollout)  # the real one again
     info = train_run("ppo", PRIORITY_ENV, 128, out, hyperparams=hp, resume=True, progress=False)
     assert info["complete"] and [(s["steps"], s["complete"]) for s in info["sessions"]] == [(64, False), (64, True)]
     assert info["cpu_s"] == pytest.approx(sum(s["cpu_s"] for s in info["sessions"]))

@@ -101,19 +101,24 @@ def test_process_count_must_fit_the_envs():
         ShardedVecEnv([training_env] * 2, 3)
 
 
-def trained_weights(out, processes: int, hp_path) -> np.ndarray:
-    train(
+def train_here(out, hp_path, timesteps: int, processes: int) -> dict:
+    """PPO on the tests' scenario and scale with the hyperparameters at hp_path."""
+    return train(
         TrainConfig(
             algo="ppo",
             scenario=SCENARIO,
             scale=SCALE,
-            timesteps=128,
+            timesteps=timesteps,
             out=out,
             hyperparams=hp_path,
             processes=processes,
             progress=False,
         )
     )
+
+
+def trained_weights(out, processes: int, hp_path) -> np.ndarray:
+    train_here(out, hp_path, 128, processes)
     model, _ = load_agent(out / "model.zip")
     return np.concatenate([p.detach().numpy().ravel() for p in model.policy.parameters()])
 
@@ -147,31 +152,10 @@ def test_env_constructors_can_be_partials():
         venv.close()
 
 
-def test_an_interrupted_run_ends_its_workers_and_keeps_its_record(tmp_path, hp_path, monkeypatch):
-    from stable_baselines3 import PPO
-
-    learn = PPO.learn
-
-    def interrupted(self, *args, **kwargs):
-        kwargs["total_timesteps"] = 64  # one rollout, then a Ctrl-C
-        learn(self, *args[1:], **kwargs) if args else learn(self, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(PPO, "learn", interrupted)
+def test_an_interrupted_run_ends_its_workers_and_keeps_its_record(tmp_path, hp_path, ppo_interrupted_after_one_rollout):
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        train(
-            TrainConfig(
-                algo="ppo",
-                scenario=SCENARIO,
-                scale=SCALE,
-                timesteps=256,
-                out=out,
-                hyperparams=hp_path,
-                processes=2,
-                progress=False,
-            )
-        )
+        train_here(out, hp_path, 256, processes=2)
     record = json.loads((out / "train_info.json").read_text())
     assert record["complete"] is False and record["timesteps"] == 64 and record["cpu_s"] > 0
     assert not multiprocessing.active_children()  # the worker ended with the run

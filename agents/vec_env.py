@@ -7,7 +7,7 @@ through a pipe; on this 2-core machine (a pipe round trip costs about 120 us) th
 it saves: 16 envs made 1,060 env steps/s against 1,750 in one process. Here each step is one small
 message per shard, the shards step in parallel while the trainer waits, and the observations are
 written in place. Env ``i`` is seeded ``seed + i`` in whichever shard it sits, as in
-``DummyVecEnv``, so a run's rollouts, and so its model, do not depend on the number of workers.
+``DummyVecEnv``, so a run's rollouts, and so its model, do not depend on the number of processes.
 """
 
 from __future__ import annotations

@@ -921,3 +921,24 @@ def test_a_billion_laughs_file_is_refused_before_it_is_walked(tmp_path, where):
     path.write_text(bomb + f"{where}: *i\n")
     with pytest.raises(SpecError, match="expands to more than 1,000,000 values"):
         load_scenario_file(path)
+
+
+def test_libyaml_reads_every_example_file_as_the_python_reader_does():
+    # The reader parses with libyaml where PyYAML has it; its own rules (duplicate keys refused,
+    # 1e5 as a number) must read the same in either parser.
+    import yaml
+
+    from venn_gym.scenario_files import _Loader
+
+    class PythonLoader(yaml.SafeLoader):
+        yaml_constructors = _Loader.yaml_constructors
+        yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+    files = sorted((Path(__file__).parents[1] / "examples" / "scenarios").glob("*.yaml"))
+    texts = [f.read_text() for f in files] + ["a: 1e5\nb: [1, 2.5, .inf]\nc: {d: null, e: true}\n"]
+    assert len(texts) >= 5
+    for text in texts:
+        assert yaml.load(text, Loader=_Loader) == yaml.load(text, Loader=PythonLoader)
+    assert yaml.load("a: 1e5\n", Loader=_Loader) == {"a": 100000.0}
+    with pytest.raises(yaml.YAMLError, match="duplicate key 'a'"):
+        yaml.load("a: 1\na: 2\n", Loader=PythonLoader)

@@ -154,7 +154,7 @@ class VennPolicy(Policy):
         if self.order_key == "round":
             demand = view.open_demand.astype(float)
         else:
-            demand = _remaining_demand(view.open_demand, view.rounds_done, static.job_rounds, static.job_participants)
+            demand = view.remaining_demand
         if not self.fairness:
             return demand
         supply = view.class_supply_per_s @ static.class_eligible  # per requirement
@@ -221,16 +221,6 @@ class VennPolicy(Policy):
             return -1
         c = resp / sched
         return u if 1 + c > tiers + c * g else -1
-
-
-@compiled
-def _remaining_demand(open_demand, rounds_done, job_rounds, job_participants):
-    """``SchedulerView.remaining_demand`` (the same float operations), without its temporary arrays."""
-    demand = np.empty(len(open_demand))
-    for j in range(len(open_demand)):
-        rounds_after = max(job_rounds[j] - rounds_done[j] - 1, 0)
-        demand[j] = float(open_demand[j]) + float(rounds_after) * float(job_participants[j])
-    return demand
 
 
 @compiled

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from venn_gym.baselines import make_policy
-from venn_gym.baselines.venn import _remaining_demand, _take_over
+from venn_gym.baselines.venn import _take_over
 from venn_gym.errors import SpecError
 from venn_gym.experiments.benchmark import synthetic_view
 from venn_gym.policy import rank_order, rank_scores, scores_of_order
@@ -160,7 +160,7 @@ def test_rank_order_is_numpys_stable_order(keys):
     assert rank_scores(key, arrival).tobytes() == reference.tobytes()  # -0.0 for the first job
 
 
-def test_remaining_demand_is_the_views():
+def test_the_views_compiled_remaining_demand_is_its_numpy_formula():
     view = synthetic_view(n_jobs=300)
     rng = np.random.default_rng(3)
     view = dataclasses.replace(
@@ -169,7 +169,8 @@ def test_remaining_demand_is_the_views():
         open_demand=rng.integers(0, 1500, 300),
     )
     static = view.static
-    demand = _remaining_demand(view.open_demand, view.rounds_done, static.job_rounds, static.job_participants)
+    later_rounds = np.maximum(static.job_rounds - view.rounds_done - 1, 0)
+    demand = view.open_demand + later_rounds * static.job_participants.astype(float)
     assert demand.tobytes() == view.remaining_demand.tobytes()
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .compiled import compiled
+
 
 class _ValueEquality:
     """Compare by value, arrays included (NaN equals NaN), so that two runs' views can be compared."""
@@ -99,5 +101,16 @@ class SchedulerView(_ValueEquality):
     def remaining_demand(self) -> np.ndarray:
         """Devices each job still needs: the rest of its current round plus every round to come
         (its remaining service, in devices)."""
-        remaining_rounds = np.maximum(self.static.job_rounds - self.rounds_done - 1, 0)
-        return self.open_demand + remaining_rounds * self.static.job_participants.astype(float)
+        return _remaining_demand(
+            self.open_demand, self.rounds_done, self.static.job_rounds, self.static.job_participants
+        )
+
+
+@compiled
+def _remaining_demand(open_demand, rounds_done, job_rounds, job_participants):
+    """:attr:`SchedulerView.remaining_demand`, compiled: Venn asks for it at every scheduling event."""
+    demand = np.empty(len(open_demand))
+    for j in range(len(open_demand)):
+        rounds_after = max(job_rounds[j] - rounds_done[j] - 1, 0)
+        demand[j] = float(open_demand[j]) + float(rounds_after) * float(job_participants[j])
+    return demand

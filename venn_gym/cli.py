@@ -143,6 +143,22 @@ def _parser() -> argparse.ArgumentParser:
     room.add_argument("--scale", type=float, default=0.05, help="scenario scale")
     room.add_argument("--seeds", default="100-101", help=SEEDS_HELP)
     room.add_argument("--budget", type=int, default=100, help="simulations the oracle's local search may run per seed")
+    room.add_argument(
+        "--futures",
+        type=int,
+        default=0,
+        help="also score the oracle on this many re-drawn futures per seed (same jobs and devices, new "
+        "check-ins, noise and draws; 0: none)",
+    )
+    room.add_argument(
+        "--robust-budget",
+        type=int,
+        default=0,
+        help="with --futures: also search a robust oracle with this many evaluations over --robust-futures "
+        "other futures, scored on the held-out ones (0: none)",
+    )
+    room.add_argument("--robust-futures", type=int, default=3, help="futures the robust oracle's search averages")
+    room.add_argument("--workers", type=int, default=1, help="parallel processes (one per scenario and seed)")
     room.add_argument("--out", type=Path, required=True, help="folder for headroom.md and headroom.json")
     room.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     room.set_defaults(handler=_headroom)
@@ -647,11 +663,20 @@ def _suites(args) -> int:
 
 
 def _headroom(args) -> int:
-    from .experiments.headroom import headroom
+    from .experiments.headroom import FutureOptions, headroom
     from .outputs import machine_description
 
     if args.budget < 1:
         raise SpecError(f"--budget must be >= 1, got {args.budget}")
+    for flag, value in (("--futures", args.futures), ("--robust-budget", args.robust_budget)):
+        if value < 0:
+            raise SpecError(f"{flag} must be >= 0, got {value}")
+    if args.robust_futures < 1:
+        raise SpecError(f"--robust-futures must be >= 1, got {args.robust_futures}")
+    if args.robust_budget and not args.futures:
+        raise SpecError("--robust-budget scores the robust oracle on held-out futures: give --futures too")
+    if args.workers < 1:
+        raise SpecError(f"--workers must be >= 1, got {args.workers}")
     headroom(
         [s.strip() for s in args.scenarios.split(",") if s.strip()],
         {"scale": args.scale},
@@ -661,6 +686,8 @@ def _headroom(args) -> int:
         _command_line(),
         machine_description(),
         overwrite=args.overwrite,
+        beyond=FutureOptions(args.futures, args.robust_budget, args.robust_futures),
+        workers=args.workers,
     )
     print(f"wrote {args.out / 'headroom.md'}, {args.out / 'headroom.json'}")
     return 0

@@ -18,11 +18,19 @@ MATCH_STREAM = 0x5EED  # task-time noise and tie draws of each check-in, per chu
 ORACLE_STREAM = 0x0AC1E  # the headroom oracle's search
 VENN_STREAM = 0x7E44  # Venn's random choices (baselines/venn.py)
 RANDOM_POLICY_STREAM = 0x0D3E  # the random baselines' orders
+FUTURE_STREAM = 0xF07E  # the seeds of a scenario's re-drawn futures (the headroom's held-out futures)
 
 
 def stream(seed: int, tag: int, *index: int) -> np.random.Generator:
     """The generator of one stream of a run with this seed."""
     return np.random.default_rng([seed, tag, *index])
+
+
+def future_seed(seed: int, k: int) -> int:
+    """The seed of the k-th re-drawn future of a run with this seed: a scenario built with ``seed``
+    and then given this one (``scenario.replace(seed=...)``) keeps its jobs and devices but draws
+    new check-ins (synthetic traces), task noise, tie draws and policy draws."""
+    return int(np.random.SeedSequence([seed, FUTURE_STREAM, k]).generate_state(1)[0])
 
 
 SEEDS_HELP = "a count N (seeds 0..N-1) or seeds and ranges, e.g. 100-104,200 (one seed: '7,' or 7-7)"

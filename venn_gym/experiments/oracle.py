@@ -15,12 +15,16 @@ All zero shifts, zero backoffs and unit splits are Venn itself, event for event.
 local search from there: each step changes one setting of one job or class by a random move, and
 keeps the change when the seed's mean JCT (censored at the horizon) falls. Every schedule it
 scores is simulated, so the best is achievable.
+
+The same search over several futures of one workload (:func:`redrawn_futures`: the same jobs and
+devices, new check-ins, noise and draws) keeps a change when the mean over those futures falls: a
+schedule found that way fits the workload, not one future's chance events.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +32,7 @@ import numpy as np
 from ..metrics import censored_jct
 from ..policy import Policy, run_policy
 from ..scenario import Scenario
-from ..seeds import ORACLE_STREAM, stream
+from ..seeds import ORACLE_STREAM, future_seed, stream
 
 SHIFT_SIZES = (1.5, 4.5, 12.5, 50.5)  # in ranks; the .5 keeps a shifted job off its neighbours' ranks
 BACKOFF_CHOICES_S = (0.0, 300.0, 1200.0, 3600.0)
@@ -110,6 +114,21 @@ def censored_mean_jct(scenario: Scenario, policy: Policy) -> float:
     return float(censored_jct(run_policy(scenario, policy, keep_rounds=False).summary()))
 
 
+def redrawn_futures(scenario: Scenario, first: int, n: int) -> list[Scenario]:
+    """Futures ``first`` .. ``first + n - 1`` of the scenario's workload: the same jobs and devices
+    under the check-ins (of a synthetic trace; a recorded one stays), task noise, tie draws and policy
+    draws of another seed (:func:`venn_gym.seeds.future_seed`), none of which a schedule can foresee."""
+    return [scenario.replace(seed=future_seed(scenario.seed, k)) for k in range(first, first + n)]
+
+
+def mean_over_futures(futures: Sequence[Scenario], settings: OracleSettings) -> float:
+    """The search's objective: the mean JCT (censored at the horizon) of Venn changed by
+    ``settings``, averaged over the futures."""
+    from ..baselines import make_policy
+
+    return sum(censored_mean_jct(f, OracleSchedule(make_policy("venn"), settings)) for f in futures) / len(futures)
+
+
 @dataclass
 class SearchResult:
     best_jct_s: float
@@ -138,21 +157,26 @@ def _propose(settings: OracleSettings, rng: np.random.Generator) -> tuple[Oracle
 
 
 def hindsight_search(
-    scenario: Scenario, budget: int, seed: int = 0, on_step: Callable[[int, float], None] | None = None
+    scenario: Scenario | Sequence[Scenario],
+    budget: int,
+    seed: int = 0,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> SearchResult:
-    """Local search over :class:`OracleSettings` from Venn's, ``budget`` simulations in all."""
-    from ..baselines import make_policy
+    """Local search over :class:`OracleSettings` from Venn's, ``budget`` evaluations in all (an
+    evaluation simulates each of the futures once). ``scenario``: one future (the hindsight oracle),
+    or several of one workload (:func:`redrawn_futures`), whose mean the search lowers."""
     from ..simulation import Simulation
 
     started = time.perf_counter()
-    static = Simulation(scenario, keep_rounds=False).static
+    futures = [scenario] if isinstance(scenario, Scenario) else list(scenario)
+    static = Simulation(futures[0], keep_rounds=False).static
     rng = stream(seed, ORACLE_STREAM)
     settings = OracleSettings.venn(static.n_jobs, static.n_classes)
-    best = start = censored_mean_jct(scenario, OracleSchedule(make_policy("venn"), settings))
+    best = start = mean_over_futures(futures, settings)
     accepted = {move: 0 for move in MOVES}
     for step in range(1, budget):
         proposal, move = _propose(settings, rng)
-        jct = censored_mean_jct(scenario, OracleSchedule(make_policy("venn"), proposal))
+        jct = mean_over_futures(futures, proposal)
         if jct < best:
             accepted[move] += 1
             best, settings = jct, proposal

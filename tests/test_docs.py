@@ -89,7 +89,15 @@ RULES = [
     ("venn-gym benchmark", [("--scale", SMALL_SCALE)], [], _paper_scenario),
     (
         "venn-gym headroom",
-        [("--scenarios", "paper/low-v1"), ("--seeds", "100,"), ("--scale", SMALL_SCALE), ("--budget", "2")],
+        [
+            ("--scenarios", "paper/low-v1"),
+            ("--seeds", "100,"),
+            ("--scale", SMALL_SCALE),
+            ("--budget", "2"),
+            ("--futures", "2"),
+            ("--robust-budget", "2"),
+            ("--robust-futures", "1"),
+        ],
         [],
         None,
     ),

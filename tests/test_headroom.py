@@ -15,8 +15,16 @@ from hypothesis import strategies as st
 from venn_gym.baselines import make_policy
 from venn_gym.catalog import make_scenario
 from venn_gym.cli import main as cli
+from venn_gym.experiments.headroom import gains_on
 from venn_gym.experiments.lower_bound import earlier_slot_starts, lp_lower_bound, read_checkins
-from venn_gym.experiments.oracle import OracleSchedule, censored_mean_jct, hindsight_search
+from venn_gym.experiments.oracle import (
+    OracleSchedule,
+    OracleSettings,
+    censored_mean_jct,
+    hindsight_search,
+    mean_over_futures,
+    redrawn_futures,
+)
 from venn_gym.jobs import ASYNC, Workload
 from venn_gym.metrics import censored_jct
 from venn_gym.scenario import Scenario
@@ -33,6 +41,57 @@ def test_the_search_reports_every_step_and_its_best_is_a_simulated_schedule():
     assert found.start_jct_s == venn and found.best_jct_s <= venn
     assert trail == sorted(trail, reverse=True) and len(trail) == 4
     assert censored_mean_jct(scenario, OracleSchedule(make_policy("venn"), found.settings)) == found.best_jct_s
+
+
+def test_a_redrawn_future_keeps_the_workload_and_devices_and_draws_new_checkins():
+    scenario = make_scenario("paper/low-v1", seed=100, **SCENARIO)
+    futures = redrawn_futures(scenario, 0, 3)
+    assert [f.seed for f in futures] == [f.seed for f in redrawn_futures(scenario, 0, 3)]  # deterministic
+    assert [f.seed for f in redrawn_futures(scenario, 1, 2)] == [f.seed for f in futures[1:]]
+    assert len({scenario.seed, *(f.seed for f in futures)}) == 4
+    first_checkins = scenario.trace.chunk(0, scenario.seed).device
+    for future in futures:
+        assert future.workload == scenario.workload and future.population is scenario.population
+        assert not np.array_equal(future.trace.chunk(0, future.seed).device, first_checkins)
+
+
+def test_venn_gains_nothing_over_itself_on_any_future():
+    scenario = make_scenario("paper/low-v1", seed=100, **SCENARIO)
+    static = Simulation(scenario, keep_rounds=False).static
+    assert gains_on(redrawn_futures(scenario, 0, 2), OracleSettings.venn(static.n_jobs, static.n_classes)) == [1, 1]
+
+
+def test_a_search_over_several_futures_lowers_their_mean_jct():
+    futures = redrawn_futures(make_scenario("paper/low-v1", seed=101, **SCENARIO), 0, 2)
+    venn = [censored_mean_jct(f, make_policy("venn")) for f in futures]
+    found = hindsight_search(futures, budget=6, seed=2)
+    assert found.start_jct_s == sum(venn) / 2 and found.best_jct_s <= found.start_jct_s
+    assert mean_over_futures(futures, found.settings) == found.best_jct_s
+    per_future = [censored_mean_jct(f, OracleSchedule(make_policy("venn"), found.settings)) for f in futures]
+    assert found.best_jct_s == sum(per_future) / 2  # the mean of what each future's run gives
+
+
+def test_headroom_command_with_other_futures_and_a_robust_oracle(tmp_path):
+    out = tmp_path / "room"
+    command = (
+        "headroom --scenarios paper/low-v1 --scale 0.02 --seeds 100,101 --budget 2 --futures 2 "
+        "--robust-budget 2 --robust-futures 1 --workers 2 --out"
+    ).split()
+    assert cli([*command, str(out)]) == 0
+    rows = json.loads((out / "headroom.json").read_text())
+    assert [r["seed"] for r in rows] == [100, 101]  # in the order asked, whichever worker finished first
+    for r in rows:
+        assert len(r["oracle_gain_other_futures"]) == len(r["robust_gain_other_futures"]) == 2
+        assert not set(r["future_seeds"]) & set(r["robust_future_seeds"])  # held out from the robust search
+    table = (out / "headroom.md").read_text()
+    assert "robust oracle gain, other futures" in table and "| paper/low-v1 | 101 | " in table.split("robust")[-1]
+
+
+def test_headroom_refuses_a_robust_oracle_without_held_out_futures(tmp_path, capsys):
+    command = "headroom --scenarios paper/low-v1 --scale 0.02 --seeds 100, --budget 2 --robust-budget 2 --out"
+    assert cli([*command.split(), str(tmp_path / "room")]) == 2
+    assert "give --futures too" in capsys.readouterr().err
+    assert not (tmp_path / "room").exists()
 
 
 def test_headroom_command_writes_its_table(tmp_path):

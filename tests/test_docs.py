@@ -109,6 +109,12 @@ RULES = [
     ),
     ("python benchmarks/train_profile.py", [("--scale", SMALL_SCALE), ("--steps", "256")], [], None),
     (
+        "python benchmarks/backoff_rules.py",
+        [("--scenarios", "paper/low-v1"), ("--seeds", "10000,"), ("--scale", SMALL_SCALE), ("--workers", "1")],
+        [],
+        None,
+    ),
+    (
         "python benchmarks/venn_knobs.py",
         [("--scenarios", "paper/low-v1"), ("--seeds", "10000,"), ("--scale", SMALL_SCALE), ("--workers", "1")],
         [],

@@ -38,14 +38,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
-from venn_gym.compiled import compiled
+from venn_gym.compiled import compiled, register
 from venn_gym.errors import SpecError
+from venn_gym.event_loop import REQUEST_EVENT, PolicyKernel, policy_kernel
 from venn_gym.policy import Policy, rank_order, rank_scores, scores_of_order
 from venn_gym.seeds import VENN_STREAM, stream
+from venn_gym.view import remaining_demand
 
 ORDER_KEYS = ("service", "round")  # remaining service (venn_gym's Venn), current round's demand (authors')
 _GROUP_FIRST = 1e6  # score offset of the jobs of the group a device class is allocated to
@@ -112,6 +114,36 @@ class VennPolicy(Policy):
         self._eligible = static.class_eligible.astype(float)  # [class, requirement], for supply sums
         self._job_eligible = static.job_eligible  # [class, job]; the property builds it at each call
         self._supply_key: bytes | None = None  # the class supply that _refresh_owners last ran on
+        # Each class's owner group, the groups' owned supply, the groups from the most abundant down:
+        # rewritten in place (the kernel's state holds them).
+        self._owner = np.full(static.n_classes, -1)
+        self._owned_supply = np.zeros(static.n_requirements)
+        self._by_abundance = np.zeros(static.n_requirements, dtype=np.int64)
+
+    def kernel(self, static):
+        """Venn's decision compiled (:func:`_venn_kernel`), for Venn and its variants without the
+        fairness knob or the admission check, and not for subclasses that change the decision."""
+        own = all(getattr(type(self), m) is getattr(VennPolicy, m) for m in ("decide", "_effective_demand", "scores"))
+        if self.fairness or self.admission or not own:
+            return None
+        state = VennKernelState(
+            self._rng,
+            self._tier,
+            self._rejected,
+            static.job_requirement,
+            static.class_tier,
+            static.job_rounds,
+            static.job_participants,
+            static.speed_tiers,
+            self._owner,
+            self._owned_supply,
+            self._by_abundance,
+            self.take_over_margin,
+            self.scheduling,
+            self.matching,
+            self.order_key == "round",
+        )
+        return PolicyKernel(state, np.full((static.n_classes, static.n_jobs), -np.inf), self._refresh_owners_for)
 
     # ------------------------------------------------------------- scores
     def scores(self, view, events):
@@ -184,14 +216,16 @@ class VennPolicy(Policy):
         )
 
     def _refresh_owners(self, view) -> None:
+        self._refresh_owners_for(view.class_supply_per_s)
+
+    def _refresh_owners_for(self, supply_of_class) -> None:
         """Each device class's owner, the scarcest group it is eligible for, and the groups from the
         most abundant down: they change with the supply estimate only, once a trace chunk."""
-        supply_of_class = view.class_supply_per_s
         key = supply_of_class.tobytes()
         if key == self._supply_key:
             return
-        eligible = view.static.class_eligible  # [class, requirement]
-        n_req = view.static.n_requirements
+        eligible = self._eligible > 0  # [class, requirement]
+        n_req = len(self._owned_supply)
         small_int = np.min_scalar_type(n_req)  # the smallest type that holds the weights 1..n_req
         total_supply = supply_of_class @ self._eligible
         by_scarcity = np.argsort(total_supply, kind="stable")
@@ -202,25 +236,98 @@ class VennPolicy(Policy):
         best = (eligible.view(np.uint8) * weight).max(axis=1).astype(np.int64)
         owner = np.where(best > 0, by_scarcity[np.minimum(n_req - best, n_req - 1)], -1)
         served = owner >= 0
-        self._owned_supply = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req)
-        self._owner = owner
-        self._by_abundance = by_scarcity[::-1].copy()
+        self._owned_supply[:] = np.bincount(owner[served], weights=supply_of_class[served], minlength=n_req)
+        self._owner[:] = owner
+        self._by_abundance[:] = by_scarcity[::-1]
         self._supply_key = key
 
     def _pick_tier(self, view, job: int) -> int:
-        # Python floats: the same arithmetic as numpy's scalars, at a fraction of their cost per event.
-        tiers = view.static.speed_tiers
-        sched, resp = float(view.last_scheduling_delay_s[job]), float(view.last_response_s[job])
-        overall = float(view.all_response_p95_s)
-        if tiers < 2 or sched <= 0 or not math.isfinite(overall):
-            return -1
-        u = int(self._rng.integers(tiers))
-        # Over an overall p95 of 0 (zero-time tasks) no ratio is finite: no tier.
-        g = float(view.tier_response_p95_s[u]) / overall if overall != 0 else math.nan
-        if not math.isfinite(g):
-            return -1
-        c = resp / sched
-        return u if 1 + c > tiers + c * g else -1
+        return int(
+            _pick_tier(
+                self._rng,
+                view.static.speed_tiers,
+                float(view.last_scheduling_delay_s[job]),
+                float(view.last_response_s[job]),
+                float(view.all_response_p95_s),
+                view.tier_response_p95_s,
+            )
+        )
+
+
+class VennKernelState(NamedTuple):
+    """What :func:`_venn_kernel` needs beyond the view: the policy's generator, tiers and rejections,
+    facts of the run, the group ownership (refreshed in place once a trace chunk) and the knobs."""
+
+    rng: np.random.Generator
+    tier: np.ndarray
+    rejected: np.ndarray
+    job_requirement: np.ndarray
+    class_tier: np.ndarray
+    job_rounds: np.ndarray
+    job_participants: np.ndarray
+    speed_tiers: int
+    owner: np.ndarray
+    owned_supply: np.ndarray
+    by_abundance: np.ndarray
+    margin: float
+    scheduling: bool
+    matching: bool
+    round_order: bool
+
+
+@compiled
+def _venn_kernel(state, events, view, scores):
+    """:meth:`VennPolicy.scores` compiled (no fairness, no admission): the same decision, the same draws."""
+    open_demand, arrival_s = view[4], view[2]
+    if state.round_order:
+        demand = open_demand.astype(np.float64)
+    else:
+        demand = remaining_demand(open_demand, view[3], state.job_rounds, state.job_participants)
+    if state.scheduling:
+        job_order, class_group = _order_and_groups(
+            demand,
+            arrival_s,
+            view[1],
+            open_demand,
+            state.rejected,
+            state.job_requirement,
+            state.by_abundance,
+            state.owned_supply,
+            state.owner,
+            state.margin,
+        )
+    else:
+        job_order = rank_scores(demand, arrival_s)
+        class_group = np.full(len(state.class_tier), -1, dtype=np.int64)
+    if state.matching:
+        for e in range(events[4][0]):
+            if events[1][e] == REQUEST_EVENT:
+                j = events[2][e]
+                state.tier[j] = _pick_tier(
+                    state.rng, state.speed_tiers, view[11][j], view[12][j], view[15][0], view[14]
+                )
+        tiers = state.tier
+    else:
+        tiers = np.full(len(state.tier), -1, dtype=np.int64)
+    _fill_score_matrix(scores, job_order, class_group, tiers, state.rejected, state.job_requirement, state.class_tier)
+
+
+register(policy_kernel, VennKernelState, _venn_kernel)
+
+
+@compiled
+def _pick_tier(rng, tiers, sched, resp, overall, tier_p95):
+    """The tier a job's new round is restricted to (-1: any), from its last round's response /
+    scheduling ratio (see the module docstring); draws from ``rng`` only when it can restrict."""
+    if tiers < 2 or sched <= 0 or not math.isfinite(overall):
+        return -1
+    u = rng.integers(0, tiers)
+    # Over an overall p95 of 0 (zero-time tasks) no ratio is finite: no tier.
+    g = tier_p95[u] / overall if overall != 0 else math.nan
+    if not math.isfinite(g):
+        return -1
+    c = resp / sched
+    return u if 1 + c > tiers + c * g else -1
 
 
 @compiled
@@ -261,6 +368,13 @@ def _order_and_groups(
 def _score_matrix(job_order, class_group, job_tier, job_rejected, job_requirement, class_tier):
     """:meth:`VennDecision.scores`: a (class x job) matrix."""
     scores = np.empty((len(class_group), len(job_order)))
+    _fill_score_matrix(scores, job_order, class_group, job_tier, job_rejected, job_requirement, class_tier)
+    return scores
+
+
+@compiled
+def _fill_score_matrix(scores, job_order, class_group, job_tier, job_rejected, job_requirement, class_tier):
+    """:func:`_score_matrix`, written into ``scores``."""
     for c in range(len(class_group)):
         for j in range(len(job_order)):
             if job_rejected[j] or (job_tier[j] >= 0 and class_tier[c] != job_tier[j]):
@@ -269,7 +383,6 @@ def _score_matrix(job_order, class_group, job_tier, job_rejected, job_requiremen
                 scores[c, j] = job_order[j] + _GROUP_FIRST
             else:
                 scores[c, j] = job_order[j]
-    return scores
 
 
 @compiled

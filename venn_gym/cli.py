@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if not compiled_on_disk():
             print(
-                "venn-gym: the first run here compiles the simulator's matcher and Venn's take-over pass "
-                "(numba; 10-30 s, once: it is cached on disk)",
+                "venn-gym: the first run here compiles the simulator's event loop, with each policy's "
+                "(numba; 10-30 s per policy, once: it is cached on disk)",
                 file=sys.stderr,
             )
     try:

@@ -1,13 +1,17 @@
-"""What goes on the simulator's heap of job events (arrival, round close, round deadline, async
-task end, horizon, release of a held round): their kinds and the heap's entries. These are not the scheduling events a
-policy sees, and device check-ins never go on the heap."""
+"""The simulator's heap of job events (arrival, round close, round deadline, async task end,
+horizon, release of a held round): their kinds, and the heap itself as arrays that compiled code
+pushes to and pops from. These are not the scheduling events a policy sees, and device check-ins
+never go on the heap."""
 
 from __future__ import annotations
 
 from enum import IntEnum
 from typing import NamedTuple
 
+import numpy as np
+
 from . import matching
+from .compiled import compiled
 
 
 class EventKind(IntEnum):
@@ -39,3 +43,119 @@ class HeapEntry(NamedTuple):
     seq: int  # push order: events of one time and kind are handled first in, first out
     job: int  # -1 for the horizon
     tag: int  # the round attempt the event belongs to (it is stale once the job's attempt moved on)
+
+
+class EventHeap:
+    """A binary heap of :class:`HeapEntry` fields in arrays (``arrays``: time, kind, seq, job, tag,
+    and ``meta`` = [size, pushes so far]), ordered by (time, kind, seq) as the entries' tuples are.
+    Compiled code pushes and pops through :func:`heap_push` and :func:`heap_pop`; it cannot grow the
+    arrays, so whoever calls it first makes room (:meth:`make_room`)."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.meta = np.zeros(2, dtype=np.int64)
+        self._allocate(capacity)
+
+    def _allocate(self, capacity: int) -> None:
+        old = getattr(self, "arrays", None)
+        self.arrays = (
+            np.empty(capacity),
+            np.empty(capacity, dtype=np.int64),
+            np.empty(capacity, dtype=np.int64),
+            np.empty(capacity, dtype=np.int64),
+            np.empty(capacity, dtype=np.int64),
+            self.meta,
+        )
+        if old is not None:
+            n = len(self)
+            for new, previous in zip(self.arrays[:5], old[:5]):
+                new[:n] = previous[:n]
+
+    def __len__(self) -> int:
+        return int(self.meta[0])
+
+    def make_room(self, n: int) -> bool:
+        """Room for ``n`` more entries; True if the arrays were replaced (tuples holding them are stale)."""
+        capacity = len(self.arrays[0])
+        if len(self) + n <= capacity:
+            return False
+        while capacity < len(self) + n:
+            capacity *= 2
+        self._allocate(capacity)
+        return True
+
+    def push(self, time: float, kind: EventKind, job: int, tag: int) -> None:
+        self.make_room(1)
+        heap_push(self.arrays, time, int(kind), job, tag)
+
+    def top_time(self) -> float:
+        return float(self.arrays[0][0]) if len(self) else np.inf
+
+    def entries(self) -> list[HeapEntry]:
+        """The entries in heap order (for inspection and tests)."""
+        n = len(self)
+        time, kind, seq, job, tag = (a[:n].tolist() for a in self.arrays[:5])
+        return [HeapEntry(*row) for row in zip(time, (KIND_OF_VALUE[k] for k in kind), seq, job, tag)]
+
+
+@compiled
+def _comes_first(heap, a, b):
+    """Whether entry ``a`` orders before entry ``b``: by time, then kind, then push order."""
+    time, kind, seq = heap[0], heap[1], heap[2]
+    if time[a] != time[b]:
+        return time[a] < time[b]
+    if kind[a] != kind[b]:
+        return kind[a] < kind[b]
+    return seq[a] < seq[b]
+
+
+@compiled
+def _swap(heap, a, b):
+    heap[0][a], heap[0][b] = heap[0][b], heap[0][a]
+    heap[1][a], heap[1][b] = heap[1][b], heap[1][a]
+    heap[2][a], heap[2][b] = heap[2][b], heap[2][a]
+    heap[3][a], heap[3][b] = heap[3][b], heap[3][a]
+    heap[4][a], heap[4][b] = heap[4][b], heap[4][a]
+
+
+@compiled
+def heap_push(heap, time, kind, job, tag):
+    """Push an entry (the arrays must have room); its seq is the number of pushes before it."""
+    meta = heap[5]
+    i = meta[0]
+    heap[0][i], heap[1][i], heap[2][i], heap[3][i], heap[4][i] = time, kind, meta[1], job, tag
+    meta[0] += 1
+    meta[1] += 1
+    while i > 0:
+        parent = (i - 1) // 2
+        if not _comes_first(heap, i, parent):
+            break
+        _swap(heap, i, parent)
+        i = parent
+
+
+@compiled
+def heap_pop(heap):
+    """Remove the first entry; returns its (time, kind, job, tag). The heap must not be empty."""
+    meta = heap[5]
+    time, kind, job, tag = heap[0][0], heap[1][0], heap[3][0], heap[4][0]
+    last = meta[0] - 1
+    meta[0] = last
+    if last > 0:
+        heap[0][0], heap[1][0], heap[2][0], heap[3][0], heap[4][0] = (
+            heap[0][last],
+            heap[1][last],
+            heap[2][last],
+            heap[3][last],
+            heap[4][last],
+        )
+        i = 0
+        while True:
+            first = i
+            for child in (2 * i + 1, 2 * i + 2):
+                if child < last and _comes_first(heap, child, first):
+                    first = child
+            if first == i:
+                break
+            _swap(heap, i, first)
+            i = first
+    return time, kind, job, tag

@@ -36,7 +36,7 @@ from .job_state import task_seconds_compiled
 
 def compiled_on_disk() -> bool:
     """Whether numba's on-disk cache already holds the matcher (if not, the first run in this
-    environment compiles it, which takes 10-30 s once)."""
+    environment compiles it and the event loop, which takes 10-30 s per policy, once)."""
     try:
         return os.path.exists(match_checkins._cache._cache_file._index_path)
     except AttributeError:  # plain Python (no numba), or a numba whose cache looks different
@@ -65,6 +65,12 @@ def event_buffer(n_jobs: int) -> tuple:
     )
 
 
+def scratch_buffers(n_jobs: int) -> tuple:
+    """(tentative check-ins, their jobs, allowed jobs, new finishes): match_checkins' working arrays,
+    made once per simulation rather than at every call."""
+    return np.empty(SEGMENT, np.int64), np.empty(SEGMENT, np.int64), np.empty(n_jobs, np.int64), np.empty(SEGMENT)
+
+
 def record_buffer() -> tuple:
     """(check-in, job, finish, success) of the assignments one call makes, when they are recorded."""
     size = 4 * SEGMENT
@@ -72,37 +78,26 @@ def record_buffer() -> tuple:
 
 
 @_compiled
-def target_table(scores, eligible, job_open):
+def target_table(scores, eligible, job_open, table, count):
     """Per device class, the jobs a check-in may go to: eligible, with open demand, and of the
     class's highest finite score. ``scores`` is (classes x jobs), or (1 x jobs) for every class.
-    Returns (table, count): row c lists class c's ``count[c]`` targets ascending, then -1."""
+    Writes row c of ``table`` (classes x jobs) with class c's ``count[c]`` targets, ascending."""
     n_classes, n_jobs = eligible.shape
     per_class = scores.shape[0] > 1
-    best = np.full(n_classes, -np.inf)
-    count = np.zeros(n_classes, np.int64)
     for c in range(n_classes):
         row = c if per_class else 0
-        for j in range(n_jobs):
-            score = scores[row, j]
-            if not eligible[c, j] or job_open[j] <= 0 or not score > -np.inf:
-                continue
-            if score > best[c]:
-                best[c] = score
-                count[c] = 1
-            elif score == best[c]:
-                count[c] += 1
-    width = max(1, count.max()) if n_classes else 1
-    table = np.full((n_classes, width), -1, np.int64)
-    for c in range(n_classes):
-        if count[c] == 0:
-            continue
-        row = c if per_class else 0
+        best = -np.inf
         filled = 0
         for j in range(n_jobs):
-            if eligible[c, j] and job_open[j] > 0 and scores[row, j] == best[c]:
-                table[c, filled] = j
-                filled += 1
-    return table, count
+            score = scores[row, j]
+            if not eligible[c, j] or job_open[j] <= 0 or not score > -np.inf or score < best:
+                continue
+            if score > best:
+                best = score
+                filled = 0
+            table[c, filled] = j
+            filled += 1
+        count[c] = filled
 
 
 @_compiled
@@ -396,6 +391,7 @@ def match_checkins(
     target_count,
     device_first,
     job_seen,
+    scratch,
     ck,
     devices,
     jobs,
@@ -425,10 +421,7 @@ def match_checkins(
         if job_open[j] > 0:
             any_open = True
             break
-    tent = np.empty(SEGMENT, np.int64)
-    tent_job = np.empty(SEGMENT, np.int64)
-    allowed = np.empty(n_jobs, np.int64)
-    new_finish = np.empty(SEGMENT)
+    tent, tent_job, allowed, new_finish = scratch
     n_ev = 0
     n_rec = 0
     next_event = t_end

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .compiled import compiled
+from .event_loop import PolicyKernel
 from .metrics import RunResult
 from .scenario import Scenario
 from .simulation import SchedulingEvent, Simulation
@@ -37,6 +38,14 @@ class Policy(ABC):
         ``None``: uniformly."""
         return None
 
+    def kernel(self, static: StaticInfo) -> PolicyKernel | None:
+        """:meth:`scores` as compiled code, so that :func:`drive` runs the whole simulation compiled
+        (:meth:`Simulation.run_kernel`) instead of asking :meth:`scores` at every scheduling event;
+        asked after :meth:`reset`, and only of a policy without :meth:`shares` or :meth:`holds`. It
+        must give the very scores (and draw the very random numbers) :meth:`scores` would.
+        ``None`` (the default): :meth:`scores` is asked."""
+        return None
+
     def holds(self, view: SchedulerView, events: Sequence[SchedulingEvent]) -> np.ndarray | None:
         """Rounds to hold back, asked right after :meth:`scores` at the same event: seconds per job
         (``0``: none); a round with nothing dispatched yet and not already held is withdrawn and
@@ -56,11 +65,22 @@ def run_policy(
     return sim.result(policy.name)
 
 
-def drive(sim: Simulation, policy: Policy, on_progress: Callable[[Simulation], None] | None = None) -> None:
-    """Run a fresh simulation to its end, asking the policy at every scheduling event."""
+def drive(
+    sim: Simulation,
+    policy: Policy,
+    on_progress: Callable[[Simulation], None] | None = None,
+    use_kernel: bool = True,
+) -> None:
+    """Run a fresh simulation to its end, asking the policy at every scheduling event, or running
+    its :meth:`Policy.kernel` compiled (unless ``use_kernel`` is off; the same run either way).
+    ``on_progress(sim)`` is called after each event, or once a trace chunk with a kernel."""
     policy.reset(sim.static, sim.scenario.seed)
     may_hold = type(policy).holds is not Policy.holds
     may_share = type(policy).shares is not Policy.shares
+    kernel = policy.kernel(sim.static) if use_kernel and not (may_hold or may_share) else None
+    if kernel is not None and sim.runs_kernels:
+        sim.run_kernel(kernel, None if on_progress is None else lambda: on_progress(sim))
+        return
     while True:
         events = sim.advance()
         if sim.done or not events:

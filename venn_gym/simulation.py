@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from . import matching, requirements
+from . import event_loop, matching, requirements
 from .errors import IllegalActionError, VennGymError
 from .estimates import ResponseP95, SupplyEstimate
-from .event_heap import ARRIVAL, CLOSE, DEADLINE, HORIZON, KIND_OF_VALUE, RELEASE, TASK_END, EventKind, HeapEntry
+from .event_heap import ARRIVAL, HORIZON, RELEASE, TASK_END, EventHeap, EventKind
+from .event_loop import HOLDS_MADE, TARGETS_DIRTY
 from .job_state import JobParams, JobTotals, RoundState, task_seconds
 from .jobs import DEADLINE_FROM_REQUEST
 from .metrics import JobRecord, RoundRecord, RunResult
@@ -149,8 +151,9 @@ class Simulation:
         n_jobs, n_classes = self.static.n_jobs, self.static.n_classes
         self.now = 0.0
         self.done = False
-        self._heap: list[HeapEntry] = []
-        self._seq = 0  # entries pushed so far: ties in (time, kind) are handled first in, first out
+        self._started = False  # advance() or run_kernel() ran
+        self._heap = EventHeap()
+        self._flags = event_loop.flags_array(self._deadline_at_request, self.keep_rounds)
         for j, job in enumerate(self.scenario.workload.jobs):
             self._push(job.arrival_s, ARRIVAL, j, 0)
         if self.scenario.horizon_s is not None:
@@ -170,7 +173,8 @@ class Simulation:
             self._compute,
             self._bandwidth,
         )
-        self._rounds: list[RoundRecord] = []
+        self._round_log = event_loop.round_log(64)
+        self._scheduling_out = event_loop.event_out(64)
         self._assignment_parts: list[dict[str, np.ndarray]] = []
         self._busy_until = np.full(len(self.scenario.population), -np.inf)
         # device_once_per_round: the last round attempt each device served of each job (-1: none)
@@ -179,10 +183,8 @@ class Simulation:
         self._scores = np.full((n_classes, n_jobs), -np.inf)
         self._match_scores = self._scores  # the scores with held rounds' jobs at -inf: what matching uses
         self._shares = NO_SHARES
-        self._holds_made = False  # no round was ever held: no deadline can be stale by a hold
-        self._targets_dirty = True
-        self._target_table = np.full((n_classes, 1), -1, dtype=np.int64)
-        self._target_count = np.zeros(n_classes, dtype=np.int64)
+        self._target_table = np.zeros((n_classes, n_jobs), dtype=np.int64)  # row c: class c's targets
+        self._target_count = np.zeros(n_classes, dtype=np.int64)  # ... the first count[c] of them
         self._chunk_index = -1
         self._pos = 0
         self._pending = -1
@@ -209,16 +211,69 @@ class Simulation:
             params.transfer_mbit,
         )
         self._m_kept = (r.close_s, r.kept_vals, r.kept_off, r.kept_size)
+        # The event loop's view of the state (see event_loop's docstring), in the order it unpacks it.
+        self._e_rounds = (
+            r.open,
+            r.assigned,
+            r.results,
+            r.attempt,
+            r.request_s,
+            r.dispatch_s,
+            r.quorum_dispatch_s,
+            r.last_assign_s,
+            r.close_s,
+            r.held_until_s,
+            r.kept_size,
+            self.static.job_participants,
+        )
+        self._e_totals = (
+            t.active,
+            t.ended,
+            t.end_s,
+            t.rounds_done,
+            t.failed_rounds,
+            t.attained,
+            t.wasted,
+            t.stragglers,
+            t.scheduling_s,
+            t.response_s,
+            t.queuing_s,
+            t.last_scheduling_s,
+            t.last_response_s,
+            t.tasks,
+            t.dropped,
+        )
+        self._e_info = (params.quorum, params.is_async, self.static.job_deadline_s, self.static.job_rounds)
+        # A compiled policy's view (event_loop.KERNEL_VIEW): the state's arrays, and buffers for the
+        # time and the estimates (refreshed once a trace chunk).
+        self._k_view = (
+            np.zeros(1),
+            t.active,
+            params.arrival_s,
+            t.rounds_done,
+            r.open,
+            r.assigned,
+            r.results,
+            r.request_s,
+            r.held_until_s,
+            t.attained,
+            t.failed_rounds,
+            t.last_scheduling_s,
+            t.last_response_s,
+            np.zeros(n_classes),
+            np.zeros(self.static.speed_tiers),
+            np.zeros(1),
+        )
         self._m_events = matching.event_buffer(n_jobs)
         self._m_records = matching.record_buffer()
         self._device_first = np.full(len(self.scenario.population), -1, dtype=np.int64)
         self._job_seen = np.zeros(n_jobs, dtype=np.int64)
+        self._m_scratch = matching.scratch_buffers(n_jobs)
         self.checkins_seen = 0
         self._load_chunk(0)
 
     def _push(self, time: float, kind: EventKind, job: int, tag: int) -> None:
-        heapq.heappush(self._heap, HeapEntry(time, kind, self._seq, job, tag))
-        self._seq += 1
+        self._heap.push(time, kind, job, tag)
 
     # -------------------------------------------------------------- check-ins
     def _load_chunk(self, index: int) -> None:
@@ -245,6 +300,8 @@ class Simulation:
         self._pos = 0
         self._chunk_len = n
         self.checkins_seen += n
+        view = self._k_view
+        view[13][:], view[14][:], view[15][0] = self._supply.per_s(), self._response.per_tier, self._response.overall
 
     # ------------------------------------------------------------ allocation
     def set_scores(self, scores: np.ndarray, shares: np.ndarray | None = None) -> None:
@@ -278,19 +335,19 @@ class Simulation:
                 raise IllegalActionError("shares must be finite and >= 0")
             self._shares = shares
         self._scores = scores
-        self._targets_dirty = True
+        self._flags[TARGETS_DIRTY] = 1
 
     def _refresh_targets(self) -> None:
         self._match_scores = self._scores
-        if self._holds_made:
+        if self._flags[HOLDS_MADE]:
             held = ~np.isnan(self._round.held_until_s)
             if held.any():
                 self._match_scores = np.array(np.broadcast_to(self._scores, (len(self._scores), self.static.n_jobs)))
                 self._match_scores[:, held] = -np.inf
-        self._target_table, self._target_count = matching.target_table(
-            self._match_scores, self._job_eligible, self._round.open
+        matching.target_table(
+            self._match_scores, self._job_eligible, self._round.open, self._target_table, self._target_count
         )
-        self._targets_dirty = False
+        self._flags[TARGETS_DIRTY] = 0
 
     def holdable(self) -> np.ndarray:
         """Per job, whether :meth:`hold_rounds` would hold its round now: in the system, synchronous,
@@ -344,34 +401,30 @@ class Simulation:
             self._totals.held_s[job] -= float(r.held_until_s[job])  # the earlier release will not come
         self._totals.held_s[job] += until_s
         r.held_until_s[job] = until_s
-        self._holds_made = True
-        self._targets_dirty = True
+        self._flags[HOLDS_MADE] = 1  # from now on a deadline may be stale by a hold
+        self._flags[TARGETS_DIRTY] = 1
         self._push(until_s, RELEASE, job, int(r.attempt[job]))
 
     # --------------------------------------------------------------- matching
-    def _match_until(self, t_end: float) -> None:
-        """Match check-ins with start < t_end (t_end shrinks if a quorum forms earlier)."""
+    def _match_until_event(self) -> None:
+        """Match check-ins up to the next job event (or a pending check-in)."""
+        buffer_size = len(self._m_events[0])
         while self._pending < 0:
-            t_end = min(t_end, self._heap[0].time if self._heap else math.inf)
-            if self._pos >= self._chunk_len:
-                if self._chunk_end_time >= t_end:
-                    return
-                self._stall.chunk_ends(self._chunk_end_time)
-                self._load_chunk(self._chunk_index + 1)
-                continue
-            if self._targets_dirty:
+            if self._flags[TARGETS_DIRTY]:
                 self._refresh_targets()
-            why, self._pos, self._pending, n_events, n_records = matching.match_checkins(
+            self._heap.make_room(buffer_size)
+            why, self._pos, self._pending, n_events, n_records = event_loop.match_to_event(
                 self._pos,
                 self._chunk_len,
-                t_end,
+                self._chunk_end_time,
                 self._stop_choices or 0,
-                not self._deadline_at_request,
                 self.record_assignments,
+                self._heap.arrays,
                 self._target_table,
                 self._target_count,
                 self._device_first,
                 self._job_seen,
+                self._m_scratch,
                 self._m_ck,
                 self._m_devices,
                 self._m_jobs,
@@ -382,28 +435,31 @@ class Simulation:
                 self._match_scores,
                 self._job_eligible,
                 self._shares,
+                self._flags,
             )
-            self._replay_events(n_events)
+            if why == event_loop.REPLAY_ASYNC:
+                self._keep_async_ends(n_events)
             if n_records:
                 idx, jobs = self._m_records[0][:n_records].copy(), self._m_records[1][:n_records].copy()
                 self._record_assignments(
                     idx, jobs, self._m_records[2][:n_records].copy(), self._m_records[3][:n_records].copy()
                 )
-            if why == matching.TARGETS_CHANGED:
-                self._targets_dirty = True
+            if why == event_loop.NEED_CHUNK:
+                self._stall.chunk_ends(self._chunk_end_time)
+                self._load_chunk(self._chunk_index + 1)
+            elif why == matching.TARGETS_CHANGED:
+                self._flags[TARGETS_DIRTY] = 1
             elif why == matching.REACHED_END:
                 return
 
-    def _replay_events(self, n: int) -> None:
-        """Push the events the matcher wrote, in its order (the heap breaks ties by order)."""
-        if n == 0:
-            return
-        times, kinds, jobs, tags, good = (x[:n].tolist() for x in self._m_events)
-        async_ends, push = self._round.async_ends, self._push
-        for time, kind, j, tag, ok in zip(times, kinds, jobs, tags, good):
+    def _keep_async_ends(self, n: int) -> None:
+        """Keep, per job, the ends of the async tasks among the ``n`` events the matcher wrote (the
+        heap has them already)."""
+        times, kinds, jobs, good = (self._m_events[i][:n].tolist() for i in (0, 1, 2, 4))
+        async_ends = self._round.async_ends
+        for time, kind, j, ok in zip(times, kinds, jobs, good):
             if kind == TASK_END:
                 heapq.heappush(async_ends[j], (time, ok))
-            push(time, KIND_OF_VALUE[kind], j, tag)
 
     def _record_assignments(self, idx: np.ndarray, jobs: np.ndarray, finish: np.ndarray, ok: np.ndarray) -> None:
         self._assignment_parts.append(
@@ -436,9 +492,11 @@ class Simulation:
         )
         if self.record_assignments:
             self._record_assignments(idx, jobs, finish, ok)
-        self._replay_events(n_events)
+        self._heap.make_room(n_events)
+        if event_loop.push_written(self._heap.arrays, self._m_events, n_events):
+            self._keep_async_ends(n_events)
         if filled:
-            self._targets_dirty = True
+            self._flags[TARGETS_DIRTY] = 1
 
     # ------------------------------------------------------------------ events
     def advance(self, stop_at_choices: int | None = None) -> list[SchedulingEvent]:
@@ -455,19 +513,17 @@ class Simulation:
         if stop_at_choices is not None and stop_at_choices < 1:
             raise IllegalActionError(f"stop_at_choices must be >= 1, got {stop_at_choices}")
         self._stop_choices = stop_at_choices
+        self._started = True
         while not self.done:
-            self._match_until(math.inf)
+            self._match_until_event()
             if self._pending >= 0:
                 return []
-            heap = self._heap
-            if not heap:
+            if not len(self._heap):
                 raise SimulationStuck("no pending event and no job can progress")
-            time = heap[0].time
+            time = self._heap.top_time()
             self.now = time
-            events: list[SchedulingEvent] = []
-            while heap and heap[0].time == time:  # handling may push events at this instant too
-                events.extend(self._handle(heapq.heappop(heap)))
-            if self._totals.ended.all():
+            events = self._handle_instant(time)
+            if self._flags[event_loop.DONE] or self._totals.ended.all():
                 self.done = True
             else:
                 self._stall.instant(time)
@@ -475,127 +531,132 @@ class Simulation:
                 return events
         return []
 
-    def _handle(self, entry: HeapEntry) -> list[SchedulingEvent]:
-        kind, j, time = entry.kind, entry.job, entry.time
-        if kind == ARRIVAL:
-            self._totals.active[j] = True
-            self._stall.progress(j, time)
-            return [SchedulingEvent(time, "arrival", j), *self._request(j, time)]
-        if kind == HORIZON:
-            self.done = True
-            return [SchedulingEvent(time, "horizon")]
-        if not self._totals.active[j] or entry.tag != self._round.attempt[j]:
-            return []  # stale: that round has already ended
-        if kind == CLOSE and time == self._round.close_s[j]:
-            return self._end_round(j, time, success=True)
-        if kind == DEADLINE:
-            if self._holds_made and self._deadline_at_request and not self._deadline_runs(j, time):
-                return []  # the deadline of a request that a hold withdrew
-            return self._end_round(j, time, success=False)
-        if kind == RELEASE:
-            if time != self._round.held_until_s[j]:
-                return []  # a release that a later hold moved
-            self._round.held_until_s[j] = math.nan
-            return self._request(j, time)
-        if kind == TASK_END:
-            return self._async_task_end(j, time)
-        return []
+    @property
+    def runs_kernels(self) -> bool:
+        """Whether :meth:`run_kernel` can run this simulation (not with async jobs, whose task ends
+        are handled in Python; not once started)."""
+        return not self._params.is_async.any() and not self._started
 
-    def _request(self, j: int, time: float) -> list[SchedulingEvent]:
-        self._round.request(j, time)
-        self._targets_dirty = True
-        if self._deadline_at_request and not self._params.is_async[j]:
-            deadline = time + self.static.job_deadline_s[j]
-            self._push(deadline, DEADLINE, j, int(self._round.attempt[j]))
-        return [SchedulingEvent(time, "request", j)]
-
-    def _deadline_runs(self, j: int, time: float) -> bool:
-        """Whether a request-timed deadline at ``time`` is the current request's (a hold withdraws a
-        request and its release makes a new one, with a later deadline)."""
-        r = self._round
-        return math.isnan(r.held_until_s[j]) and time == r.request_s[j] + self.static.job_deadline_s[j]
-
-    def _end_round(self, j: int, time: float, success: bool) -> list[SchedulingEvent]:
-        r, t = self._round, self._totals
-        # Python floats: numpy scalar arithmetic would cost more than the rest of this method.
-        request = float(r.request_s[j])
-        # A round whose quorum formed before its last device was found ends its
-        # scheduling phase at its last assignment.
-        dispatch = float(r.dispatch_s[j])
-        if math.isnan(dispatch):
-            dispatch = float(r.last_assign_s[j])
-        dispatch = min(max(dispatch, request), time)
-        t.last_scheduling_s[j] = dispatch - request
-        t.last_response_s[j] = time - dispatch
-        t.scheduling_s[j] += dispatch - request
-        t.response_s[j] += time - dispatch
-        # Queuing delay (the authors' measure): request to the dispatch of the quorum-th device,
-        # or to the round's end if fewer were dispatched.
-        quorum_dispatch = float(r.quorum_dispatch_s[j])
-        if math.isnan(quorum_dispatch):
-            quorum_dispatch = time
-        t.queuing_s[j] += quorum_dispatch - request
-        if self.keep_rounds:
-            self._rounds.append(
-                RoundRecord(
-                    j,
-                    int(t.rounds_done[j]),
-                    int(r.attempt[j]),
-                    request,
-                    dispatch,
-                    time,
-                    success,
-                    int(r.assigned[j]),
-                    int(r.results[j]),
-                    quorum_dispatch,
-                )
+    def run_kernel(self, kernel: event_loop.PolicyKernel, on_progress: Callable[[], None] | None = None) -> None:
+        """Run to the end with a compiled policy (:meth:`venn_gym.policy.Policy.kernel`): the run that
+        asking the policy at every scheduling event gives, without returning to Python for each.
+        ``on_progress`` is called once a trace chunk."""
+        if not self.runs_kernels:
+            raise VennGymError("run_kernel runs a fresh simulation without async jobs (see runs_kernels)")
+        self._started = True
+        scores = kernel.scores
+        self._scores = self._match_scores = scores
+        self._shares = NO_SHARES
+        self._flags[TARGETS_DIRTY] = 1
+        buffer_size = len(self._m_events[0])
+        if kernel.on_chunk is not None:
+            kernel.on_chunk(self._k_view[13])
+        while not self.done:
+            self._heap.make_room(buffer_size)
+            why, self._pos, _, n_records = event_loop.run_with_kernel(
+                kernel.state,
+                scores,
+                self._pos,
+                self._chunk_len,
+                self._chunk_end_time,
+                self.record_assignments,
+                self._heap.arrays,
+                self._target_table,
+                self._target_count,
+                self._device_first,
+                self._job_seen,
+                self._m_scratch,
+                self._m_ck,
+                self._m_devices,
+                self._m_jobs,
+                self._m_kept,
+                self._response.sample,
+                self._m_events,
+                self._m_records,
+                self._job_eligible,
+                self._e_rounds,
+                self._e_totals,
+                self._e_info,
+                self._stall.marks,
+                self._stall.instants,
+                self._round_log,
+                self._flags,
+                self._scheduling_out,
+                self._k_view,
             )
-        r.attempt[j] += 1
-        r.open[j] = 0
-        self._targets_dirty = True
-        if success:
-            quorum = self._params.quorum[j]
-            self._stall.progress(j, time)
-            t.rounds_done[j] += 1
-            t.attained[j] += quorum
-            t.stragglers[j] += r.results[j] - quorum
-        else:
-            t.failed_rounds[j] += 1
-            t.wasted[j] += r.assigned[j]
-        events = [SchedulingEvent(time, "round_end", j, success)]
-        if t.rounds_done[j] >= self.static.job_rounds[j]:
-            return events + self._end_job(j, time)
-        return events + self._request(j, time)
+            self.now = float(self._k_view[0][0])
+            if n_records:
+                records = self._m_records
+                self._record_assignments(*(records[i][:n_records].copy() for i in range(4)))
+            if why == event_loop.NEED_CHUNK:
+                self._stall.chunk_ends(self._chunk_end_time)
+                self._load_chunk(self._chunk_index + 1)
+                if kernel.on_chunk is not None:
+                    kernel.on_chunk(self._k_view[13])
+                if on_progress is not None:
+                    on_progress()
+            elif why == event_loop.NEED_ROOM:
+                room = len(self._heap) + 1
+                self._round_log = _grown(self._round_log, self._round_log[10][0] + room)
+                self._scheduling_out = _grown(self._scheduling_out, 3 * room)
+            elif why == event_loop.STALL_CHECK:
+                self._stall.check_time_advances(self.now)
+            elif why == event_loop.RUN_DONE:
+                self.done = True
+            elif why == event_loop.NO_EVENT_LEFT:
+                raise SimulationStuck("no pending event and no job can progress")
 
-    def _end_job(self, j: int, time: float) -> list[SchedulingEvent]:
-        t = self._totals
-        t.active[j] = False
-        t.ended[j] = True
-        t.end_s[j] = time
-        self._stall.job_ended(time)
-        return [SchedulingEvent(time, "job_end", j)]
+    def _handle_instant(self, time: float) -> list[SchedulingEvent]:
+        """Handle the job events at ``time``: compiled, except async task ends."""
+        out = self._scheduling_out
+        while len(self._heap) and self._heap.top_time() == time:
+            # Each event handled writes at most one round and three scheduling events.
+            room = len(self._heap) + 1
+            if self.keep_rounds and len(self._round_log[0]) < self._round_log[10][0] + room:
+                self._round_log = _grown(self._round_log, self._round_log[10][0] + room)
+            if len(out[0]) < out[4][0] + 3 * room:
+                self._scheduling_out = out = _grown(out, out[4][0] + 3 * room)
+            self._heap.make_room(len(self._e_totals[0]))  # a request pushes its deadline
+            why, j = event_loop.handle_instant(
+                time,
+                self._heap.arrays,
+                self._e_rounds,
+                self._e_totals,
+                self._e_info,
+                self._stall.marks,
+                self._round_log,
+                self._flags,
+                out,
+            )
+            if why == event_loop.ASYNC_TASK_END:
+                self._async_task_end(j, time)
+        n = int(out[4][0])
+        out[4][0] = 0
+        times, kinds, jobs, success = (out[i][:n].tolist() for i in range(4))
+        names = event_loop.SCHEDULING_KINDS
+        return [SchedulingEvent(t, names[k], j, ok) for t, k, j, ok in zip(times, kinds, jobs, success)]
 
-    def _async_task_end(self, j: int, time: float) -> list[SchedulingEvent]:
+    def _async_task_end(self, j: int, time: float) -> None:
         r, t = self._round, self._totals
         ends = r.async_ends[j]
-        events: list[SchedulingEvent] = []
+        out = self._scheduling_out
         while ends and ends[0][0] <= time:
             _, good = heapq.heappop(ends)
             r.open[j] += 1
-            self._targets_dirty = True
+            self._flags[TARGETS_DIRTY] = 1
             if good:
                 r.async_buffer[j] += 1
                 t.attained[j] += 1
             if r.async_buffer[j] >= self._params.buffer_size[j] and t.active[j]:
                 r.async_buffer[j] = 0
-                self._stall.progress(j, time)
+                event_loop.mark_progress(j, time, self._e_totals, self._stall.marks)
                 t.rounds_done[j] += 1
-                events.append(SchedulingEvent(time, "round_end", j, True))
+                event_loop.scheduling_event(out, time, event_loop.ROUND_END_EVENT, j, True)
                 if t.rounds_done[j] >= self.static.job_rounds[j]:
                     r.open[j] = 0
                     t.stragglers[j] += sum(1 for _, g in ends if g)
-                    return events + self._end_job(j, time)
-        return events
+                    event_loop.end_job(j, time, self._e_totals, self._stall.marks, out)
+                    return
 
     # ------------------------------------------------------- device-level control
     @property
@@ -692,6 +753,11 @@ class Simulation:
             return {k: np.empty(0) for k in keys}
         return {k: np.concatenate([p[k] for p in self._assignment_parts]) for k in keys}
 
+    def _round_records(self) -> tuple[RoundRecord, ...]:
+        n = int(self._round_log[10][0])
+        columns = (self._round_log[i][:n].tolist() for i in range(10))
+        return tuple(RoundRecord(*row) for row in zip(*columns))
+
     @property
     def jobs_ended(self) -> int:
         return int(self._totals.ended.sum())
@@ -738,7 +804,20 @@ class Simulation:
             seed=self.scenario.seed,
             policy=policy_name,
             jobs=tuple(records),
-            rounds=tuple(self._rounds),
+            rounds=self._round_records(),
             end_time_s=self.now,
             checkins=self.checkins_seen,
         )
+
+
+def _grown(buffer: tuple, needed: int) -> tuple:
+    """A buffer of arrays and a [count] (event_loop.round_log, event_out) with room for ``needed``
+    entries, its first count entries kept."""
+    *arrays, count = buffer
+    capacity = max(needed, 2 * len(arrays[0]))
+    grown = []
+    for a in arrays:
+        b = np.empty(capacity, dtype=a.dtype)
+        b[: count[0]] = a[: count[0]]
+        grown.append(b)
+    return (*grown, count)

@@ -48,50 +48,43 @@ class StallWatch:
         self._bandwidth = bandwidth
         self._chunk = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
         n_jobs = static.n_jobs
-        self._progress_s = 0.0
         # A horizon bounds a run already, and there a long stall is a result (Random on request-timed
         # rounds can go a month without a successful round), not an error.
         horizon = scenario.horizon_s
         bounded = horizon is not None and horizon <= scenario.max_sim_days * 86_400.0
         self._stall_s = math.inf if bounded else float(LIMITS["stall_days"]) * 86_400.0
         # Scheduling instants since the last look: counted cheaply, looked at in batches of the limit.
-        self._instants_start_s, self._instants = 0.0, 0
-        self._instants_limit = LIMITS["instants_per_job_per_simulated_s"] * n_jobs
+        # [instants counted, the limit], also counted by the compiled loop (event_loop.run_with_kernel).
+        self._instants_start_s = 0.0
+        self.instants = np.array([0, LIMITS["instants_per_job_per_simulated_s"] * n_jobs], dtype=np.int64)
+        # Progress (a round succeeded, a job arrived or ended): its latest time (clock[0]) and, per job,
+        # its time and counters then. Marked by the compiled event handlers (event_loop.mark_progress).
+        self.clock = np.zeros(1)
         self._mark_time = np.zeros(n_jobs)
         self._mark_tasks = np.zeros(n_jobs, dtype=np.int64)
         self._mark_dropped = np.zeros(n_jobs, dtype=np.int64)
         self._mark_failed = np.zeros(n_jobs, dtype=np.int64)
+        self.marks = (self.clock, self._mark_time, self._mark_tasks, self._mark_dropped, self._mark_failed)
 
     def chunk_loaded(self, device: np.ndarray, start_s: np.ndarray, end_s: np.ndarray) -> None:
         """The trace's current chunk, by its check-ins' devices and windows (a reason may cite them)."""
         self._chunk = (device, start_s, end_s)
 
-    def progress(self, j: int, time: float) -> None:
-        """Job j made progress (it arrived, or a round of it succeeded)."""
-        totals = self._totals
-        self._progress_s = time
-        self._mark_time[j] = time
-        self._mark_tasks[j] = totals.tasks[j]
-        self._mark_dropped[j] = totals.dropped[j]
-        self._mark_failed[j] = totals.failed_rounds[j]
-
-    def job_ended(self, time: float) -> None:
-        self._progress_s = time
-
     def instant(self, time: float) -> None:
         """A scheduling instant passed with jobs still to end."""
-        self._instants += 1
-        if self._instants >= self._instants_limit:
-            self._check_time_advances(time)
+        self.instants[0] += 1
+        if self.instants[0] >= self.instants[1]:
+            self.check_time_advances(time)
 
     def chunk_ends(self, time: float) -> None:
         """Simulated time reached ``time``, the end of a chunk of the trace: stop a run without
         progress for too long, or past the scenario's max_sim_days (time cannot pass a chunk without
         loading the next, so both are caught here)."""
         active = self._totals.active
-        if time - self._progress_s > self._stall_s and active.any():
+        progress_s = float(self.clock[0])
+        if time - progress_s > self._stall_s and active.any():
             raise SimulationStuck(
-                f"{self._scenario.name}: no progress for {(time - self._progress_s) / 86_400:.0f} simulated days "
+                f"{self._scenario.name}: no progress for {(time - progress_s) / 86_400:.0f} simulated days "
                 f"(t = day {time / 86_400:.0f}): no round succeeded and no job arrived or ended (limit: "
                 f"{limit_text('stall_days')}); " + self._job_reasons()
             )
@@ -102,16 +95,16 @@ class StallWatch:
                 f"jobs still running: {np.flatnonzero(active).tolist()}"
             )
 
-    def _check_time_advances(self, time: float) -> None:
+    def check_time_advances(self, time: float) -> None:
         """Stop a run whose simulated time stands still (a failing round requested again and again
         at one instant), early and with the reason."""
         if time - self._instants_start_s < 1.0 and self._totals.active.any():
             raise SimulationStuck(
-                f"{self._scenario.name}: simulated time has stopped advancing: {self._instants:,} scheduling "
+                f"{self._scenario.name}: simulated time has stopped advancing: {int(self.instants[0]):,} scheduling "
                 f"instants within one simulated second at t = {time:,.3f} s (limit: "
                 f"{limit_text('instants_per_job_per_simulated_s')} per job); " + self._job_reasons()
             )
-        self._instants_start_s, self._instants = time, 0
+        self._instants_start_s, self.instants[0] = time, 0
 
     def _job_reasons(self) -> str:
         jobs = self._scenario.workload.jobs

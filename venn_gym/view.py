@@ -101,14 +101,15 @@ class SchedulerView(_ValueEquality):
     def remaining_demand(self) -> np.ndarray:
         """Devices each job still needs: the rest of its current round plus every round to come
         (its remaining service, in devices)."""
-        return _remaining_demand(
+        return remaining_demand(
             self.open_demand, self.rounds_done, self.static.job_rounds, self.static.job_participants
         )
 
 
 @compiled
-def _remaining_demand(open_demand, rounds_done, job_rounds, job_participants):
-    """:attr:`SchedulerView.remaining_demand`, compiled: Venn asks for it at every scheduling event."""
+def remaining_demand(open_demand, rounds_done, job_rounds, job_participants):
+    """:attr:`SchedulerView.remaining_demand` of these arrays, compiled: Venn asks for it at every
+    scheduling event (and its kernel, with the simulation's arrays)."""
     demand = np.empty(len(open_demand))
     for j in range(len(open_demand)):
         rounds_after = max(job_rounds[j] - rounds_done[j] - 1, 0)

@@ -140,7 +140,13 @@ def pick_target(targets, n, tie, shares, row):
             for m in range(n - 1, -1, -1):  # rounding left x at the total: the last job with a share
                 if shares[row, targets[m]] > 0:
                     return targets[m]
-    return targets[min(int(tie * n), n - 1)]
+    return targets[uniform_index(n, tie)]
+
+
+@_compiled
+def uniform_index(n, tie):
+    """The index that a check-in with uniform draw ``tie`` picks among ``n`` tied jobs, without shares."""
+    return min(int(tie * n), n - 1)
 
 
 @_compiled
@@ -464,7 +470,10 @@ def match_checkins(
             if count == 0:
                 continue
             share_row = ck_class[k] if shares.shape[0] > 1 else 0
-            target = pick_target(target_table[ck_class[k]], count, ck_tie[k], shares, share_row)
+            if shares.shape[0] == 0:  # uniformly: without slicing the table, once per check-in
+                target = target_table[ck_class[k], uniform_index(count, ck_tie[k])]
+            else:
+                target = pick_target(target_table[ck_class[k]], count, ck_tie[k], shares, share_row)
             d = ck_device[k]
             if target < 0 or busy_until[d] > ck_time[k]:
                 continue

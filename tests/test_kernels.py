@@ -13,6 +13,7 @@ from test_generated import small_scenarios
 
 import venn_gym
 from venn_gym.baselines import make_policy
+from venn_gym.event_loop import KERNEL_VIEW
 from venn_gym.policy import drive
 from venn_gym.simulation import Simulation
 
@@ -93,3 +94,21 @@ def test_a_kernel_refuses_a_simulation_already_under_way():
     assert not sim.runs_kernels
     with pytest.raises(venn_gym.VennGymError, match="fresh simulation"):
         sim.run_kernel(policy.kernel(sim.static))
+
+
+def test_a_kernels_view_is_the_scheduler_view_by_name():
+    """What event_loop.KERNEL_VIEW names each entry of a kernel's view holds: the SchedulerView's
+    field of that name (time and overall p95 as arrays of one), mid-run and after a chunk."""
+    scenario = venn_gym.make_scenario("paper/low-v1", seed=5, scale=0.02)
+    sim = Simulation(scenario)
+    policy = make_policy("venn")
+    policy.reset(sim.static, scenario.seed)
+    for _ in range(300):
+        events = sim.advance()
+        sim.set_scores(policy.scores(sim.observe(), events))
+    view = sim.observe()
+    sim._k_view[0][0] = sim.now  # the loop writes the time; advance() keeps it in sim.now
+    assert len(sim._k_view) == len(KERNEL_VIEW)
+    for name, live in zip(KERNEL_VIEW, sim._k_view):
+        expected = np.atleast_1d(getattr(view, name))
+        assert np.array_equal(live, expected, equal_nan=True), name

@@ -1,4 +1,4 @@
-"""The simulator's parts on their own: the event kinds and heap entries, and the estimates."""
+"""The simulator's parts on their own: the event kinds and the event heap, and the estimates."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from venn_gym import matching
 from venn_gym.estimates import WINDOW_CHUNKS, ResponseP95, SupplyEstimate
-from venn_gym.event_heap import KIND_OF_VALUE, EventKind, HeapEntry
+from venn_gym.event_heap import EventHeap, EventKind, heap_pop
 from venn_gym.trace import DiurnalTrace
 
 
@@ -27,19 +27,25 @@ def test_event_kinds_keep_their_values_and_the_matchers():
     assert (matching.CLOSE, matching.DEADLINE, matching.TASK_END, matching.ARRIVAL, matching.HORIZON) == tuple(
         EventKind
     )[:5]
-    assert all(KIND_OF_VALUE[int(k)] is k for k in EventKind)
 
 
-def test_heap_entries_order_as_plain_tuples():
+def test_the_heap_pops_in_time_kind_push_order_as_heapq_does_tuples():
+    """Pushes and pops interleaved, ties in time and kind included, through growth from a capacity
+    of 4: the same order as Python's heapq on (time, kind, push order, job, tag) tuples."""
     rng = random.Random(0)
-    rows = [
-        (float(rng.choice([0.0, 1.0, 2.5, math.inf])), rng.choice(list(EventKind)), seq, rng.randrange(-1, 3), 0)
-        for seq in rng.sample(range(10_000), 2_000)
-    ]
-    entries = [HeapEntry(*row) for row in rows]
-    assert [tuple(e) for e in sorted(entries)] == sorted(rows)
-    heapq.heapify(entries)
-    assert [tuple(heapq.heappop(entries)) for _ in range(len(rows))] == sorted(rows)
+    heap, reference, popped, expected = EventHeap(capacity=4), [], [], []
+    for seq in range(3_000):
+        time = float(rng.choice([0.0, 1.0, 2.5, math.inf, rng.random()]))
+        kind, job = rng.choice(list(EventKind)), rng.randrange(-1, 3)
+        heap.push(time, kind, job, seq)
+        heapq.heappush(reference, (time, int(kind), seq, job, seq))
+        while rng.random() < 0.3 and len(heap):
+            popped.append(heap_pop(heap.arrays))
+            expected.append(heapq.heappop(reference))
+    while len(heap):
+        popped.append(heap_pop(heap.arrays))
+        expected.append(heapq.heappop(reference))
+    assert popped == [(t, k, j, tag) for t, k, _, j, tag in expected] and not reference
 
 
 def test_supply_starts_at_the_population_share_of_the_mean_rate_then_counts_recent_chunks():

@@ -6,7 +6,6 @@ never go on the heap."""
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
 
 import numpy as np
 
@@ -26,28 +25,15 @@ class EventKind(IntEnum):
     RELEASE = matching.HORIZON + 1  # a held round is requested again (the matcher never writes it)
 
 
-# The kinds as module constants, for the event loop: an attribute of an Enum class costs ten
-# times a global (the class's metaclass defines __getattr__).
-CLOSE, DEADLINE, TASK_END = EventKind.CLOSE, EventKind.DEADLINE, EventKind.TASK_END
-ARRIVAL, HORIZON, RELEASE = EventKind.ARRIVAL, EventKind.HORIZON, EventKind.RELEASE
-# Each kind at the index of its value, for the matcher's ints (EventKind(value) costs far more).
-KIND_OF_VALUE = tuple(EventKind(value) for value in range(len(EventKind)))
-
-
-class HeapEntry(NamedTuple):
-    """One event on the heap. Entries order as tuples, by (time, kind, seq): ``seq`` is unique, so
-    ``job`` and ``tag`` never decide the order."""
-
-    time: float
-    kind: EventKind
-    seq: int  # push order: events of one time and kind are handled first in, first out
-    job: int  # -1 for the horizon
-    tag: int  # the round attempt the event belongs to (it is stale once the job's attempt moved on)
+# The kinds the simulation pushes or checks in Python, as module constants: an attribute of an
+# Enum class costs ten times a global (the class's metaclass defines __getattr__).
+TASK_END, ARRIVAL, HORIZON, RELEASE = EventKind.TASK_END, EventKind.ARRIVAL, EventKind.HORIZON, EventKind.RELEASE
 
 
 class EventHeap:
-    """A binary heap of :class:`HeapEntry` fields in arrays (``arrays``: time, kind, seq, job, tag,
-    and ``meta`` = [size, pushes so far]), ordered by (time, kind, seq) as the entries' tuples are.
+    """A binary heap of job events in arrays (``arrays``: time, kind, seq, job, tag, and ``meta`` =
+    [size, pushes so far]), ordered by time, then kind, then push order (``seq``, unique, so ``job``
+    and ``tag``, the round attempt an event belongs to, never decide the order).
     Compiled code pushes and pops through :func:`heap_push` and :func:`heap_pop`; it cannot grow the
     arrays, so whoever calls it first makes room (:meth:`make_room`)."""
 
@@ -89,12 +75,6 @@ class EventHeap:
 
     def top_time(self) -> float:
         return float(self.arrays[0][0]) if len(self) else np.inf
-
-    def entries(self) -> list[HeapEntry]:
-        """The entries in heap order (for inspection and tests)."""
-        n = len(self)
-        time, kind, seq, job, tag = (a[:n].tolist() for a in self.arrays[:5])
-        return [HeapEntry(*row) for row in zip(time, (KIND_OF_VALUE[k] for k in kind), seq, job, tag)]
 
 
 @compiled

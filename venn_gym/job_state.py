@@ -7,7 +7,6 @@ tuples), so every array is created once and only ever written into, never replac
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,11 +48,11 @@ class JobParams:
 
 
 class RoundState:
-    """Each job's current round (for an async job, its current buffer of results)."""
+    """Each job's current round (for an async job, its current buffer of results); a round starts
+    and ends in :mod:`venn_gym.event_loop` (``request_round``, ``end_round``)."""
 
-    def __init__(self, participants: np.ndarray, quorum: np.ndarray) -> None:
-        n_jobs = len(participants)
-        self._participants = participants
+    def __init__(self, quorum: np.ndarray) -> None:
+        n_jobs = len(quorum)
         self.open = np.zeros(n_jobs, dtype=np.int64)  # devices the round still asks for
         self.assigned = np.zeros(n_jobs, dtype=np.int64)  # devices dispatched to it
         self.results = np.zeros(n_jobs, dtype=np.int64)  # its successful tasks, stragglers included
@@ -74,18 +73,6 @@ class RoundState:
         # Async: the running tasks' (end, success), a heap per job, and good results not yet applied.
         self.async_ends: list[list[tuple[float, bool]]] = [[] for _ in range(n_jobs)]
         self.async_buffer = np.zeros(n_jobs, dtype=np.int64)
-
-    def request(self, j: int, time: float) -> None:
-        """Start job j's next round (its attempt counter moves on when the previous one ends)."""
-        self.request_s[j] = time
-        self.open[j] = self._participants[j]
-        self.assigned[j] = 0
-        self.dispatch_s[j] = np.nan
-        self.quorum_dispatch_s[j] = np.nan
-        self.last_assign_s[j] = time
-        self.close_s[j] = math.inf
-        self.results[j] = 0
-        self.kept_size[j] = 0
 
 
 class JobTotals:

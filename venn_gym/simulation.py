@@ -14,8 +14,10 @@ Exogenous randomness (check-ins, the noise on task times, the tie-breaking
 draws) comes from streams keyed by (scenario seed, chunk), so every policy
 sees the same devices, jobs and task times.
 
-The per-job state lives in :mod:`venn_gym.job_state`, the supply and task-time
-estimates in :mod:`venn_gym.estimates`, stall detection in :mod:`venn_gym.stall`.
+The steps between two scheduling instants (matching, and the job events of an instant) are
+compiled in :mod:`venn_gym.event_loop`; with a compiled policy the whole run is
+(:meth:`Simulation.run_kernel`). The per-job state lives in :mod:`venn_gym.job_state`, the supply
+and task-time estimates in :mod:`venn_gym.estimates`, stall detection in :mod:`venn_gym.stall`.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ class Simulation:
         if self.scenario.horizon_s is not None:
             self._push(self.scenario.horizon_s, HORIZON, -1, 0)
         params = self._params
-        self._round = RoundState(self.static.job_participants, params.quorum)
+        self._round = RoundState(params.quorum)
         self._totals = JobTotals(n_jobs)
         self._supply = SupplyEstimate(self._class_share, self.scenario.trace)
         self._response = ResponseP95(self.static.speed_tiers)

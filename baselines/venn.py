@@ -143,7 +143,7 @@ class VennPolicy(Policy):
             self.matching,
             self.order_key == "round",
         )
-        return PolicyKernel(state, np.full((static.n_classes, static.n_jobs), -np.inf), self._refresh_owners_for)
+        return PolicyKernel(state, np.full((static.n_classes, static.n_jobs), -np.inf), self._refresh_owners)
 
     # ------------------------------------------------------------- scores
     def scores(self, view, events):
@@ -201,7 +201,7 @@ class VennPolicy(Policy):
     def _allocate(self, view, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The job order (as scores: 0 for the first job, -1 for the next, ...) and the group
         (requirement index) each device class serves first."""
-        self._refresh_owners(view)
+        self._refresh_owners(view.class_supply_per_s)
         return _order_and_groups(
             demand,
             view.arrival_s,
@@ -215,10 +215,7 @@ class VennPolicy(Policy):
             self.take_over_margin,
         )
 
-    def _refresh_owners(self, view) -> None:
-        self._refresh_owners_for(view.class_supply_per_s)
-
-    def _refresh_owners_for(self, supply_of_class) -> None:
+    def _refresh_owners(self, supply_of_class) -> None:
         """Each device class's owner, the scarcest group it is eligible for, and the groups from the
         most abundant down: they change with the supply estimate only, once a trace chunk."""
         key = supply_of_class.tobytes()

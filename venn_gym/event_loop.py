@@ -213,10 +213,20 @@ def end_round(j, time, success, heap, rounds, totals, info, stall, log, flags, o
 
 
 @compiled
+def instant_room(heap, log, out, flags):
+    """The capacities the round log and the scheduling events need before an instant is handled:
+    each event handled writes at most one round (when they are kept) and three scheduling events."""
+    events = heap[5][0] + 1
+    return (log[10][0] + events) if flags[KEEP_ROUNDS] else 0, out[4][0] + 3 * events
+
+
+@compiled
 def handle_instant(time, heap, rounds, totals, info, stall, log, flags, out):
     """Handle the heap's events at ``time``, in order, until none is left at that time (returns
     (INSTANT_DONE, -1)) or a live async task end is popped (returns (ASYNC_TASK_END, its job)):
-    the simulation handles that one, then calls again."""
+    the simulation handles that one, then calls again. It pushes no more than it pops (a request's
+    deadline for its round's end), so the heap needs no room beyond its size; the round log and the
+    scheduling events need :func:`instant_room`."""
     attempt, close_s, held_until_s, request_s = rounds[3], rounds[8], rounds[9], rounds[4]
     active = totals[0]
     deadline_s = info[2]
@@ -271,18 +281,7 @@ def match_to_event(
     stop_choices,
     record,
     heap,
-    target_table,
-    target_count,
-    device_first,
-    job_seen,
-    scratch,
-    ck,
-    devices,
-    jobs,
-    kept,
-    response,
-    events,
-    records,
+    matcher,
     scores,
     eligible,
     shares,
@@ -294,6 +293,7 @@ def match_to_event(
     ``NEED_CHUNK``, ``REPLAY_ASYNC`` (the last call wrote async task ends; the matcher's own reason
     is then in the returned pending check-in and in ``flags``), or the matcher's ``CHECKIN_PENDING``,
     ``TARGETS_CHANGED`` (also in ``flags``) or ``BUFFER_FULL`` (its records, or no more heap room)."""
+    events = matcher[10]
     room = len(heap[0]) - len(events[0])
     while True:
         t_end = heap[0][0] if heap[5][0] > 0 else np.inf
@@ -310,18 +310,7 @@ def match_to_event(
             stop_choices,
             not flags[DEADLINE_AT_REQUEST],
             record,
-            target_table,
-            target_count,
-            device_first,
-            job_seen,
-            scratch,
-            ck,
-            devices,
-            jobs,
-            kept,
-            response,
-            events,
-            records,
+            matcher,
             scores,
             eligible,
             shares,
@@ -361,18 +350,7 @@ def run_with_kernel(
     chunk_end_s,
     record,
     heap,
-    target_table,
-    target_count,
-    device_first,
-    job_seen,
-    scratch,
-    ck,
-    devices,
-    jobs,
-    kept,
-    response,
-    events,
-    records,
+    matcher,
     eligible,
     rounds,
     totals,
@@ -387,9 +365,10 @@ def run_with_kernel(
     """The simulation's loop with a compiled policy: at every scheduling instant with events,
     ``policy_kernel(policy_state, out, view, scores)`` rewrites ``scores`` in place, as the policy's
     :meth:`~venn_gym.policy.Policy.scores` would return them. Runs until it needs the simulation:
-    returns (why, next check-in position, events and records the last matcher call wrote); ``view[0][0]``
+    returns (why, next check-in position, assignments the last matcher call recorded); ``view[0][0]``
     holds the time of the last instant. ``instants``: [scheduling instants counted, the limit]."""
     no_shares = np.empty((0, 0))
+    target_table, target_count = matcher[0], matcher[1]
     while True:
         if out[4][0] > 0:
             policy_kernel(policy_state, out, view, scores)
@@ -398,51 +377,27 @@ def run_with_kernel(
         if flags[TARGETS_DIRTY]:
             matching.target_table(scores, eligible, rounds[0], target_table, target_count)
             flags[TARGETS_DIRTY] = 0
-        why, pos, _, n_ev, n_rec = match_to_event(
-            pos,
-            chunk_len,
-            chunk_end_s,
-            0,
-            record,
-            heap,
-            target_table,
-            target_count,
-            device_first,
-            job_seen,
-            scratch,
-            ck,
-            devices,
-            jobs,
-            kept,
-            response,
-            events,
-            records,
-            scores,
-            eligible,
-            no_shares,
-            flags,
+        why, pos, _, _, n_rec = match_to_event(
+            pos, chunk_len, chunk_end_s, 0, record, heap, matcher, scores, eligible, no_shares, flags
         )
-        if why == matching.TARGETS_CHANGED:
-            flags[TARGETS_DIRTY] = 1
         if n_rec:
-            return RECORDS, pos, n_ev, n_rec
-        if why == matching.TARGETS_CHANGED:
+            return RECORDS, pos, n_rec
+        if why == matching.TARGETS_CHANGED:  # match_to_event marked the targets dirty
             continue
         if why != matching.REACHED_END:
-            return why, pos, n_ev, n_rec
-        n_heap = heap[5][0]
-        if n_heap == 0:
-            return NO_EVENT_LEFT, pos, 0, 0
-        # Each event handled writes at most one round and three scheduling events.
-        if (flags[KEEP_ROUNDS] and len(log[0]) < log[10][0] + n_heap + 1) or len(out[0]) < 3 * (n_heap + 1):
-            return NEED_ROOM, pos, 0, 0
+            return why, pos, 0
+        if heap[5][0] == 0:
+            return NO_EVENT_LEFT, pos, 0
+        log_needed, out_needed = instant_room(heap, log, out, flags)
+        if len(log[0]) < log_needed or len(out[0]) < out_needed:
+            return NEED_ROOM, pos, 0
         time = heap[0][0]
         view[0][0] = time
         handle_instant(time, heap, rounds, totals, info, stall, log, flags, out)
         if flags[DONE] or _all_ended(totals[1]):
             flags[DONE] = 1
             out[4][0] = 0
-            return RUN_DONE, pos, 0, 0
+            return RUN_DONE, pos, 0
         instants[0] += 1
         if instants[0] >= instants[1]:
-            return STALL_CHECK, pos, 0, 0
+            return STALL_CHECK, pos, 0

@@ -393,18 +393,7 @@ def match_checkins(
     stop_choices,
     deadline_from_dispatch,
     record,
-    target_table,
-    target_count,
-    device_first,
-    job_seen,
-    scratch,
-    ck,
-    devices,
-    jobs,
-    kept,
-    response,
-    events,
-    records,
+    matcher,
     scores,
     eligible,
     shares,
@@ -412,7 +401,10 @@ def match_checkins(
     """Match check-ins from ``pos`` on, segment by segment, until the chunk ends, the next
     check-in is at or after ``t_end`` or an event written here, a request fills, a contested
     check-in (one that could go to ``stop_choices`` or more jobs; 0: never stop) comes up, or
-    a buffer is full. Returns (why, next position, pending check-in or -1, events, records)."""
+    a buffer is full. ``matcher``: the state it works on and writes, in the order unpacked below
+    (``Simulation._matcher``). Returns (why, next position, pending check-in or -1, events, records)."""
+    target_table, target_count, device_first, job_seen, scratch, ck, devices, jobs, kept, response = matcher[:10]
+    events, records = matcher[10], matcher[11]
     ck_time, ck_device, ck_end, ck_class, ck_noise, ck_tie = ck
     busy_until, served = devices[0], devices[4]
     once = served.shape[0] > 0  # device_once_per_round

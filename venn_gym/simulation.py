@@ -422,18 +422,7 @@ class Simulation:
                 self._stop_choices or 0,
                 self.record_assignments,
                 self._heap.arrays,
-                self._target_table,
-                self._target_count,
-                self._device_first,
-                self._job_seen,
-                self._m_scratch,
-                self._m_ck,
-                self._m_devices,
-                self._m_jobs,
-                self._m_kept,
-                self._response.sample,
-                self._m_events,
-                self._m_records,
+                self._matcher(),
                 self._match_scores,
                 self._job_eligible,
                 self._shares,
@@ -449,10 +438,8 @@ class Simulation:
             if why == event_loop.NEED_CHUNK:
                 self._stall.chunk_ends(self._chunk_end_time)
                 self._load_chunk(self._chunk_index + 1)
-            elif why == matching.TARGETS_CHANGED:
-                self._flags[TARGETS_DIRTY] = 1
             elif why == matching.REACHED_END:
-                return
+                return  # (TARGETS_CHANGED: match_to_event marked the targets dirty)
 
     def _keep_async_ends(self, n: int) -> None:
         """Keep, per job, the ends of the async tasks among the ``n`` events the matcher wrote (the
@@ -555,7 +542,7 @@ class Simulation:
             kernel.on_chunk(self._k_view[13])
         while not self.done:
             self._heap.make_room(buffer_size)
-            why, self._pos, _, n_records = event_loop.run_with_kernel(
+            why, self._pos, n_records = event_loop.run_with_kernel(
                 kernel.state,
                 scores,
                 self._pos,
@@ -563,18 +550,7 @@ class Simulation:
                 self._chunk_end_time,
                 self.record_assignments,
                 self._heap.arrays,
-                self._target_table,
-                self._target_count,
-                self._device_first,
-                self._job_seen,
-                self._m_scratch,
-                self._m_ck,
-                self._m_devices,
-                self._m_jobs,
-                self._m_kept,
-                self._response.sample,
-                self._m_events,
-                self._m_records,
+                self._matcher(),
                 self._job_eligible,
                 self._e_rounds,
                 self._e_totals,
@@ -598,9 +574,7 @@ class Simulation:
                 if on_progress is not None:
                     on_progress()
             elif why == event_loop.NEED_ROOM:
-                room = len(self._heap) + 1
-                self._round_log = _grown(self._round_log, self._round_log[10][0] + room)
-                self._scheduling_out = _grown(self._scheduling_out, 3 * room)
+                self._make_instant_room()
             elif why == event_loop.STALL_CHECK:
                 self._stall.check_time_advances(self.now)
             elif why == event_loop.RUN_DONE:
@@ -608,17 +582,37 @@ class Simulation:
             elif why == event_loop.NO_EVENT_LEFT:
                 raise SimulationStuck("no pending event and no job can progress")
 
+    def _matcher(self) -> tuple:
+        """The matcher's state, as matching.match_checkins unpacks it (the chunk's check-ins change)."""
+        return (
+            self._target_table,
+            self._target_count,
+            self._device_first,
+            self._job_seen,
+            self._m_scratch,
+            self._m_ck,
+            self._m_devices,
+            self._m_jobs,
+            self._m_kept,
+            self._response.sample,
+            self._m_events,
+            self._m_records,
+        )
+
+    def _make_instant_room(self) -> None:
+        """Grow the round log and the scheduling events to what an instant may need (instant_room)."""
+        log_needed, out_needed = event_loop.instant_room(
+            self._heap.arrays, self._round_log, self._scheduling_out, self._flags
+        )
+        if len(self._round_log[0]) < log_needed:
+            self._round_log = _grown(self._round_log, log_needed)
+        if len(self._scheduling_out[0]) < out_needed:
+            self._scheduling_out = _grown(self._scheduling_out, out_needed)
+
     def _handle_instant(self, time: float) -> list[SchedulingEvent]:
         """Handle the job events at ``time``: compiled, except async task ends."""
-        out = self._scheduling_out
         while len(self._heap) and self._heap.top_time() == time:
-            # Each event handled writes at most one round and three scheduling events.
-            room = len(self._heap) + 1
-            if self.keep_rounds and len(self._round_log[0]) < self._round_log[10][0] + room:
-                self._round_log = _grown(self._round_log, self._round_log[10][0] + room)
-            if len(out[0]) < out[4][0] + 3 * room:
-                self._scheduling_out = out = _grown(out, out[4][0] + 3 * room)
-            self._heap.make_room(len(self._e_totals[0]))  # a request pushes its deadline
+            self._make_instant_room()
             why, j = event_loop.handle_instant(
                 time,
                 self._heap.arrays,
@@ -628,10 +622,11 @@ class Simulation:
                 self._stall.marks,
                 self._round_log,
                 self._flags,
-                out,
+                self._scheduling_out,
             )
             if why == event_loop.ASYNC_TASK_END:
                 self._async_task_end(j, time)
+        out = self._scheduling_out
         n = int(out[4][0])
         out[4][0] = 0
         times, kinds, jobs, success = (out[i][:n].tolist() for i in range(4))

@@ -7,11 +7,13 @@ import math
 import random
 
 import numpy as np
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from venn_gym import matching
-from venn_gym.estimates import WINDOW_CHUNKS, ResponseP95, SupplyEstimate
+from venn_gym.estimates import WINDOW_CHUNKS, ResponseP95, SupplyEstimate, tier_percentiles
 from venn_gym.event_heap import EventHeap, EventKind, heap_pop
+from venn_gym.simulation import _distinct_rows
 from venn_gym.trace import DiurnalTrace
 
 
@@ -67,7 +69,36 @@ def test_response_p95_per_tier_and_overall_from_the_filled_slots():
     times, tiers, _ = p95.sample
     times[:4], tiers[:4] = [10.0, 20.0, 30.0, 40.0], [0, 0, 2, 2]
     p95.refresh()
-    assert p95.per_tier[0] == pytest.approx(np.percentile([10.0, 20.0], 95))
-    assert math.isnan(p95.per_tier[1])
-    assert p95.per_tier[2] == pytest.approx(np.percentile([30.0, 40.0], 95))
-    assert p95.overall == pytest.approx(np.percentile([10.0, 20.0, 30.0, 40.0], 95))
+    assert p95.per_tier[0] == 19.5 and math.isnan(p95.per_tier[1]) and p95.per_tier[2] == 39.5
+    assert p95.overall == 38.5
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.0, 1e6), st.integers(-1, 3)), max_size=60),
+    st.sampled_from([95, 50, 0, 100, 99.9]),
+)
+def test_tier_percentiles_are_numpys_bit_for_bit(samples, percent):
+    """The compiled percentiles replace numpy's in the simulator: any difference in the last bit
+    would change a Venn run."""
+    times = np.array([t for t, _ in samples], dtype=float)
+    tiers = np.array([u for _, u in samples], dtype=np.int64)
+    out = np.empty(4 + 1)
+    tier_percentiles(times, tiers, percent / 100, np.empty(len(times)), out)  # numpy's own q / 100
+    seen, seen_tiers = times[tiers >= 0], tiers[tiers >= 0]
+    expected = [np.percentile(seen[seen_tiers == u], percent) if (seen_tiers == u).any() else np.nan for u in range(4)]
+    expected.append(np.percentile(seen, percent) if len(seen) else np.nan)
+    np.testing.assert_array_equal(out, expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 200), st.integers(1, 70), st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
+def test_device_classes_are_numpys_distinct_rows(n_devices, n_requirements, density, seed):
+    """The eligibility patterns (the simulator's device classes and their order) are what
+    ``np.unique(axis=0)`` gives, also past 62 requirements, where rows are no longer packed."""
+    flags = np.random.default_rng(seed).random((n_devices, n_requirements)) < density
+    patterns, inverse = _distinct_rows(flags)
+    expected_patterns, expected_inverse = np.unique(flags, axis=0, return_inverse=True)
+    assert patterns.dtype == bool
+    np.testing.assert_array_equal(patterns, expected_patterns)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))

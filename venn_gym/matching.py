@@ -207,8 +207,7 @@ def _quorum_time(j, new_finish, n_new, need, close_candidate, kept_vals, kept_of
     merged = np.empty(size + n_new)
     merged[:size] = kept_vals[kept_off[j] : kept_off[j] + size]
     merged[size:] = new_finish[:n_new]
-    merged.sort()
-    return merged[need - 1]
+    return np.partition(merged, need - 1)[need - 1]
 
 
 @_compiled

@@ -5,6 +5,8 @@ that decides, for the matcher and for the policies' hot loops.
 ``kernel_dispatch(generic)`` makes ``generic(state, ...)`` call the function registered for the
 class of ``state`` (``register(generic, state_class, function)``): in compiled code chosen when it
 is compiled (a numba overload, so that what calls it is cached), in Python looked up at each call.
+``borrowed(value)`` lets compiled code use arrays that its caller keeps alive without counting
+references to them (see its docstring).
 numba's cache follows a compiled function's own source file only: after changing a registered
 function, delete the ``*.nbi``/``*.nbc`` files under ``__pycache__`` of the callers' folders.
 """
@@ -13,7 +15,8 @@ from collections.abc import Callable
 
 try:
     from numba import njit, types
-    from numba.extending import overload
+    from numba.core import cgutils
+    from numba.extending import intrinsic, overload
 
     compiled = njit(cache=True)
     HAVE_NUMBA = True
@@ -56,3 +59,39 @@ def register(dispatch: Callable, state_class: type, function: Callable) -> None:
             if isinstance(state, types.BaseNamedTuple) and state.instance_class is state_class:
                 return lambda state, *args: function(state, *args)
             return None
+
+
+def borrowed(value):
+    """``value`` (an array, or a tuple of arrays and tuples of them; anything else passes as it is)
+    for compiled code that only borrows it: the same arrays, without reference counting. Compiled
+    code counts references to each array it holds in a variable across a call, with an atomic
+    operation each time, which is much of a long run's time; an array without its count skips that.
+    Only for the arrays of a call whose caller keeps them alive until it returns, and that it never
+    returns or keeps."""
+    return value
+
+
+if HAVE_NUMBA:
+
+    @intrinsic
+    def _without_refcount(typingctx, array):
+        # The array's meminfo holds its reference count: without one, numba's increments and
+        # decrements return at once. The parent (the Python object) only serves to return it.
+        def codegen(context, builder, signature, args):
+            proxy = cgutils.create_struct_proxy(signature.args[0])(context, builder, value=args[0])
+            proxy.meminfo = cgutils.get_null_value(proxy.meminfo.type)
+            proxy.parent = cgutils.get_null_value(proxy.parent.type)
+            return proxy._getvalue()
+
+        return array(array), codegen
+
+    @overload(borrowed)
+    def _borrowed(value):
+        if isinstance(value, types.Array):
+            return lambda value: _without_refcount(value)
+        if isinstance(value, types.BaseTuple) and not isinstance(value, types.BaseNamedTuple):
+            items = "".join(f"borrowed(value[{i}]), " for i in range(len(value)))
+            namespace = {"borrowed": borrowed}
+            exec(f"def impl(value):\n    return ({items})", namespace)
+            return namespace["impl"]
+        return lambda value: value

@@ -95,9 +95,11 @@ def main(argv=None) -> None:
     print(f"scenario {args.scenario} scale {args.scale} seed {args.seed}")
 
     scenario = venn_gym.make_scenario(args.scenario, seed=args.seed, **options)
+    venn_gym.run_policy(scenario, make_policy(args.policy), keep_rounds=False)  # untimed: compiles, if not cached
     t0 = time.perf_counter()
     venn_gym.run_policy(scenario, make_policy(args.policy), keep_rounds=False)
     print(f"  native run_policy({args.policy}), whole episode: {time.perf_counter() - t0:.2f} s")
+    engine_checkins(scenario, 100)  # untimed: compiles what numba has not cached (a cold cache)
     n, dt = engine_checkins(scenario, args.steps)
     print(f"  {'simulator alone':25s} {n / dt:10,.0f} check-in decisions/s (the device env's ceiling)")
 
@@ -105,6 +107,7 @@ def main(argv=None) -> None:
         for label in ("random", args.policy):
             env = cls(scenario=args.scenario, scenario_options=options)
             agent = PolicyAgent(make_policy(args.policy), env) if label != "random" else None
+            run_steps(env, 50, args.seed, agent)  # untimed, as above
             n, dt = run_steps(env, steps, args.seed, agent)
             print(f"  {cls._name + ' ' + label:25s} {n / dt:10,.0f} steps/s  ({n} steps, {dt:.2f} s)")
 

@@ -109,6 +109,12 @@ RULES = [
     ),
     ("python benchmarks/train_profile.py", [("--scale", SMALL_SCALE), ("--steps", "256")], [], None),
     (
+        "python benchmarks/authors_table.py",
+        [("--rows", "20000"), ("--devices", "5000"), ("--policies", "random,venn")],
+        [],
+        None,
+    ),
+    (
         "python benchmarks/backoff_rules.py",
         [("--scenarios", "paper/low-v1"), ("--seeds", "10000,"), ("--scale", SMALL_SCALE), ("--workers", "1")],
         [],
@@ -156,7 +162,7 @@ SLOW = [
     (
         "README.md",
         "venn-gym paper-table",
-    ),  # the results commands: table, benchmark, env and training speed, leaderboard, knobs, headroom, reliability
+    ),  # the results commands (benchmarks, tables, agents)
     ("README.md", "venn-gym train --algo"),  # train + evaluate + leaderboard
 ]
 
@@ -373,6 +379,14 @@ def test_shrinking_rules():
     assert (
         shrink("python benchmarks/env_speed.py --full --out r.md")
         == "python benchmarks/env_speed.py --out r.md --scale 0.02 --steps 2000 --priority-steps 200"
+    )
+    assert (
+        shrink("python benchmarks/authors_table.py --out r.md")
+        == "python benchmarks/authors_table.py --out r.md --rows 20000 --devices 5000 --policies random,venn"
+    )
+    assert (
+        shrink("venn-gym benchmark --scenario paper/even-v0 --out r.md")
+        == "venn-gym benchmark --scenario paper/even-v0 --out r.md --scale 0.02"
     )
     assert shrink("pip install -e .").startswith(": 'skipped pip install")
     assert (

@@ -39,35 +39,16 @@ class EventHeap:
 
     def __init__(self, capacity: int = 64) -> None:
         self.meta = np.zeros(2, dtype=np.int64)
-        self._allocate(capacity)
-
-    def _allocate(self, capacity: int) -> None:
-        old = getattr(self, "arrays", None)
-        self.arrays = (
-            np.empty(capacity),
-            np.empty(capacity, dtype=np.int64),
-            np.empty(capacity, dtype=np.int64),
-            np.empty(capacity, dtype=np.int64),
-            np.empty(capacity, dtype=np.int64),
-            self.meta,
-        )
-        if old is not None:
-            n = len(self)
-            for new, previous in zip(self.arrays[:5], old[:5]):
-                new[:n] = previous[:n]
+        int_arrays = (np.empty(capacity, dtype=np.int64) for _ in range(4))  # kind, seq, job, tag
+        self.arrays = (np.empty(capacity), *int_arrays, self.meta)
 
     def __len__(self) -> int:
         return int(self.meta[0])
 
-    def make_room(self, n: int) -> bool:
-        """Room for ``n`` more entries; True if the arrays were replaced (tuples holding them are stale)."""
-        capacity = len(self.arrays[0])
-        if len(self) + n <= capacity:
-            return False
-        while capacity < len(self) + n:
-            capacity *= 2
-        self._allocate(capacity)
-        return True
+    def make_room(self, n: int) -> None:
+        """Room for ``n`` more entries (tuples holding the old arrays are stale once they grow)."""
+        if len(self) + n > len(self.arrays[0]):
+            self.arrays = grown(self.arrays, len(self) + n)
 
     def push(self, time: float, kind: EventKind, job: int, tag: int) -> None:
         self.make_room(1)
@@ -75,6 +56,21 @@ class EventHeap:
 
     def top_time(self) -> float:
         return float(self.arrays[0][0]) if len(self) else np.inf
+
+
+def grown(buffer: tuple, needed: int) -> tuple:
+    """A buffer of equally long arrays and, last, an array whose first entry counts the entries in
+    use (the heap's arrays, ``event_loop.round_log``, ``event_loop.event_out``), with room for
+    ``needed`` entries (at least twice its length) and those entries kept; the count stays itself."""
+    *arrays, count = buffer
+    capacity = max(needed, 2 * len(arrays[0]))
+    kept = int(count[0])
+    bigger = []
+    for a in arrays:
+        b = np.empty(capacity, dtype=a.dtype)
+        b[:kept] = a[:kept]
+        bigger.append(b)
+    return (*bigger, count)
 
 
 @compiled

@@ -33,7 +33,7 @@ import numpy as np
 from . import event_loop, matching, requirements
 from .errors import IllegalActionError, VennGymError
 from .estimates import ResponseP95, SupplyEstimate
-from .event_heap import ARRIVAL, HORIZON, RELEASE, TASK_END, EventHeap, EventKind
+from .event_heap import ARRIVAL, HORIZON, RELEASE, TASK_END, EventHeap, EventKind, grown
 from .event_loop import HOLDS_MADE, TARGETS_DIRTY
 from .job_state import JobParams, JobTotals, RoundState, task_seconds
 from .jobs import DEADLINE_FROM_REQUEST
@@ -617,9 +617,9 @@ class Simulation:
             self._heap.arrays, self._round_log, self._scheduling_out, self._flags
         )
         if len(self._round_log[0]) < log_needed:
-            self._round_log = _grown(self._round_log, log_needed)
+            self._round_log = grown(self._round_log, log_needed)
         if len(self._scheduling_out[0]) < out_needed:
-            self._scheduling_out = _grown(self._scheduling_out, out_needed)
+            self._scheduling_out = grown(self._scheduling_out, out_needed)
 
     def _handle_instant(self, time: float) -> list[SchedulingEvent]:
         """Handle the job events at ``time``: compiled, except async task ends."""
@@ -817,16 +817,3 @@ class Simulation:
             end_time_s=self.now,
             checkins=self.checkins_seen,
         )
-
-
-def _grown(buffer: tuple, needed: int) -> tuple:
-    """A buffer of arrays and a [count] (event_loop.round_log, event_out) with room for ``needed``
-    entries, its first count entries kept."""
-    *arrays, count = buffer
-    capacity = max(needed, 2 * len(arrays[0]))
-    grown = []
-    for a in arrays:
-        b = np.empty(capacity, dtype=a.dtype)
-        b[: count[0]] = a[: count[0]]
-        grown.append(b)
-    return (*grown, count)
